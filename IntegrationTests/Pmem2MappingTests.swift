@@ -1,0 +1,137 @@
+import Glibc
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+/// The real libpmem2 mapping on files in a temporary directory.
+@Suite("Pmem2Mapping on real files")
+struct Pmem2MappingTests {
+    private func fileSize(_ path: String) -> Int {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_size) : -1
+    }
+
+    private func contents(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: self.fileSize(path))
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        return Array(bytes[0..<max(count, 0)])
+    }
+
+    @Test("a new file is created with the size asked, mapped with a granularity libpmem2 reports")
+    func createReportsSizeAndGranularity() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let medium = try Pmem2Mapping(path: path, size: 3 << 20)
+            #expect(medium.size == 3 << 20)
+            #expect(self.fileSize(path) == 3 << 20)
+            #expect(medium.path == path)
+            if getenv("PMEM2_FORCE_GRANULARITY") == nil {
+                // A file in the temporary directory is not on persistent memory: every persist is an msync.
+                #expect(medium.granularity == .page)
+            }
+            #expect(medium.numaNode == nil)
+        }
+    }
+
+    @Test("bytes written with each copy flag are in the file after unmapping and in a new mapping")
+    func writeUnmapRemap() async throws {
+        let flagSets: [MemoryCopyFlags] = [.persist, .noDrain, .noFlush, .nonTemporal, .temporal]
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let medium = try Pmem2Mapping(path: path, size: 1 << 20)
+                for (index, flags) in flagSets.enumerated() {
+                    let payload = [UInt8](repeating: UInt8(index + 1), count: 5000)
+                    payload.withUnsafeBytes { medium.copy(toOffset: index * 8192, from: $0, flags: flags) }
+                }
+                medium.persist(0..<medium.size)
+            }
+            let onDisk = self.contents(path)
+            let remapped = try Pmem2Mapping(path: path)
+            #expect(remapped.size == 1 << 20)
+            let mapped = UnsafeRawBufferPointer(start: remapped.baseAddress, count: remapped.size)
+            for index in flagSets.indices {
+                let range = index * 8192..<index * 8192 + 5000
+                #expect(onDisk[range].allSatisfy { $0 == UInt8(index + 1) }, "flags \(flagSets[index])")
+                #expect(mapped[range].allSatisfy { $0 == UInt8(index + 1) }, "flags \(flagSets[index])")
+                #expect(mapped[range.upperBound] == 0)
+            }
+        }
+    }
+
+    @Test("prefaulting keeps the file's contents")
+    func prefaultKeepsContents() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let medium = try Pmem2Mapping(path: path, size: 1 << 20)
+                medium.fill(0..<medium.size, with: 0x5A, flags: .persist)
+            }
+            let prefaulted = try Pmem2Mapping(path: path, options: .init(prefault: true))
+            #expect(
+                UnsafeRawBufferPointer(start: prefaulted.baseAddress, count: prefaulted.size).allSatisfy { $0 == 0x5A }
+            )
+        }
+    }
+
+    @Test("an absent file with no size to create it is fileNotFound, and nothing is created")
+    func absentFileWithoutSize() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("absent")
+            let error = #expect(throws: PMemStreamError.self) { try Pmem2Mapping(path: path) }
+            #expect(error?.code == .fileNotFound)
+            #expect(self.fileSize(path) == -1)
+        }
+    }
+
+    @Test("an existing file mapped with another size is invalidMediumSize and keeps its size and bytes")
+    func sizeMismatchLeavesFileUntouched() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let medium = try Pmem2Mapping(path: path, size: 1 << 20)
+                medium.fill(0..<4096, with: 7, flags: .persist)
+            }
+            let before = self.contents(path)
+            let error = #expect(throws: PMemStreamError.self) { try Pmem2Mapping(path: path, size: 2 << 20) }
+            #expect(error?.code == .invalidMediumSize)
+            #expect(self.contents(path) == before)
+        }
+    }
+
+    @Test("a size of zero or less is invalidMediumSize", arguments: [0, -1])
+    func nonPositiveSize(size: Int) async {
+        await withTemporaryDirectory { directory in
+            let error = #expect(throws: PMemStreamError.self) {
+                try Pmem2Mapping(path: directory.path("log"), size: size)
+            }
+            #expect(error?.code == .invalidMediumSize)
+        }
+    }
+
+    @Test("a directory cannot be mapped")
+    func directoryIsRejected() async {
+        await withTemporaryDirectory { directory in
+            let error = #expect(throws: PMemStreamError.self) { try Pmem2Mapping(path: directory.path) }
+            #expect(error?.code == .cannotOpenFile)
+        }
+    }
+
+    @Test("insisting on cache-line granularity for an ordinary file fails with libpmem2's own message")
+    func unsupportedGranularityCarriesLibpmem2Message() async {
+        guard getenv("PMEM2_FORCE_GRANULARITY") == nil else { return }
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let error = #expect(throws: PMemStreamError.self) {
+                try Pmem2Mapping(path: path, size: 1 << 20, options: .init(requiredGranularity: .cacheLine))
+            }
+            #expect(error?.code == .mappingFailed)
+            #expect(error?.pmem2Status != nil)
+            #expect(error?.message.contains("pmem2_map_new") == true)
+            #expect(error?.message.contains("granularity") == true)
+            #expect(self.fileSize(path) == -1, "the file created for the mapping is removed again")
+        }
+    }
+}

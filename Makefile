@@ -1,0 +1,45 @@
+# PMemStream — one-command set-up. `make demo` runs the tour, `make test` runs every test.
+# Both install the system libraries first when they are missing (Debian/Ubuntu, apt).
+
+SWIFT ?= swift
+APT_PACKAGES := libpmem2-dev libnuma-dev libisal-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+FORMATTED := Sources Tests IntegrationTests Examples Package.swift
+
+.PHONY: all deps build demo test lint format clean
+
+all: build
+
+## Install the apt packages PMemStream links against, when any is missing.
+deps:
+	@missing=""; for package in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## Build everything, treating warnings as errors.
+build: deps
+	$(SWIFT) build -Xswiftc -warnings-as-errors --explicit-target-dependency-import-check error
+
+## The main job: a short tour of PMemStream on a file it creates.
+demo: deps
+	$(SWIFT) run pmemstream-medium-tour
+
+## Every test: unit and property tests, integration tests, and the format check.
+test: build lint
+	$(SWIFT) test --explicit-target-dependency-import-check error
+
+## Check the formatting of every Swift file.
+lint:
+	$(SWIFT) format lint --strict --recursive $(FORMATTED)
+
+## Rewrite every Swift file in the house format.
+format:
+	$(SWIFT) format --in-place --recursive $(FORMATTED)
+
+clean:
+	rm -rf .build

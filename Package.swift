@@ -1,0 +1,61 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Upcoming language features every PMemStream target adopts (STYLE.md rule 1).
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+
+/// Debug builds expose the fault-injection seam used by the tests to force `ENOSPC`, `EIO` and `PMEM2_E_*`.
+let mockingSettings: [SwiftSetting] = [.define("ENABLE_MOCKING", .when(configuration: .debug))]
+
+let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
+
+let package = Package(
+    name: "PMemStream",
+    products: [
+        .library(name: "PMemStream", targets: ["PMemStream"]),
+        .library(name: "PMemStreamTestKit", targets: ["PMemStreamTestKit"]),
+        .executable(name: "pmemstream-medium-tour", targets: ["MediumTour"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CPMem2", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
+        .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(
+            name: "PMemStream",
+            dependencies: [
+                .target(name: "CPMem2", condition: linuxOnly),
+                .target(name: "CNuma", condition: linuxOnly),
+                .target(name: "CISAL", condition: linuxOnly),
+            ],
+            swiftSettings: upcomingFeatures + mockingSettings
+        ),
+        .target(
+            name: "PMemStreamTestKit",
+            dependencies: ["PMemStream"],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "MediumTour",
+            dependencies: ["PMemStream"],
+            path: "Examples/MediumTour",
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "PMemStreamTests",
+            dependencies: ["PMemStream", "PMemStreamTestKit"],
+            swiftSettings: upcomingFeatures + mockingSettings
+        ),
+        .testTarget(
+            name: "PMemStreamIntegrationTests",
+            dependencies: ["PMemStream", "PMemStreamTestKit"],
+            path: "IntegrationTests",
+            swiftSettings: upcomingFeatures
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,208 @@
+#if os(Linux)
+    @preconcurrency import Glibc
+    import CPMem2
+
+    /// A file or a DAX device mapped through libpmem2: the real persistent medium.
+    ///
+    /// A new file is created with the requested size and its blocks are reserved up front, so a store into the
+    /// mapping never meets a full file system. An existing file or device is mapped whole and keeps its size.
+    /// The persist, flush, drain, copy and fill functions are fetched from libpmem2 once and called directly.
+    /// The mapping is removed when the last reference to it goes away.
+    ///
+    /// On a file system without persistent memory the mapping has ``StoreGranularity/page`` granularity and
+    /// every persist is an `msync`; on `/dev/shm` with `PMEM2_FORCE_GRANULARITY=CACHE_LINE` it behaves like
+    /// persistent memory with cache-line flushes.
+    ///
+    /// ```swift
+    /// let medium = try Pmem2Mapping(path: "/mnt/pmem0/log", size: 64 << 20)
+    /// print(medium.granularity)          // "cache line" on real persistent memory
+    /// ```
+    ///
+    /// - Important: All requirements of ``PersistentMedium`` are safe to call from any thread for disjoint
+    ///   ranges: the stored properties never change after `init`, and libpmem2's functions are thread-safe.
+    public final class Pmem2Mapping: PersistentMedium, @unchecked Sendable {
+        /// The path that was mapped.
+        public let path: String
+        /// The address of byte 0 of the mapping.
+        public let baseAddress: UnsafeMutableRawPointer
+        /// The size of the mapping: the size of the file or device.
+        public let size: Int
+        /// The store granularity libpmem2 chose for this mapping.
+        public let granularity: StoreGranularity
+        /// The NUMA node of the device, when libpmem2 reports one (DAX devices); `nil` for ordinary files.
+        public let numaNode: Int?
+
+        private let resources: MappedFile
+        private let persistFunction: @convention(c) (UnsafeRawPointer?, Int) -> Void
+        private let flushFunction: @convention(c) (UnsafeRawPointer?, Int) -> Void
+        private let drainFunction: @convention(c) () -> Void
+        private let memcpyFunction:
+            @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
+        private let memsetFunction:
+            @convention(c) (UnsafeMutableRawPointer?, Int32, Int, UInt32) -> UnsafeMutableRawPointer?
+
+        /// Maps a file, creating it when it does not exist, or maps a DAX device.
+        ///
+        /// - Parameters:
+        ///   - path: The file or the DAX device (`/dev/daxX.Y`).
+        ///   - size: The size of a new (absent or empty) file. For an existing file or a device, `nil` or the
+        ///     size it already has.
+        ///   - options: Prefaulting and the required granularity.
+        /// - Throws: ``PMemStreamError`` with ``PMemStreamError/Code/fileNotFound`` when the file is absent and
+        ///   `size` is `nil`, ``PMemStreamError/Code/invalidMediumSize`` when `size` does not suit the file,
+        ///   ``PMemStreamError/Code/outOfSpace`` when the file system cannot hold a new file,
+        ///   ``PMemStreamError/Code/mappingFailed`` (with `pmem2_errormsg()`) when libpmem2 refuses the mapping.
+        ///   A file this call created is removed again when it fails.
+        public init(path: String, size: Int? = nil, options: Options = Options()) throws(PMemStreamError) {
+            if let size, size <= 0 {
+                throw PMemStreamError(code: .invalidMediumSize, message: "a medium needs a positive size, not \(size)")
+            }
+            let (fd, created) = try Self.openOrCreate(path, creating: size != nil)
+            let resources: MappedFile
+            do throws(PMemStreamError) {
+                resources = try Self.map(fd: fd, path: path, size: size, options: options)
+            } catch {
+                if created {
+                    SystemCalls.unlink(path)
+                }
+                throw error
+            }
+            let map = resources.map!
+            self.numaNode = SystemCalls.numaNode(of: resources.source!)
+            self.path = path
+            self.resources = resources
+            self.baseAddress = pmem2_map_get_address(map)!
+            self.size = pmem2_map_get_size(map)
+            self.granularity = StoreGranularity(pmem2Value: pmem2_map_get_store_granularity(map))
+            // libpmem2 documents that these never return NULL for a valid map.
+            self.persistFunction = pmem2_get_persist_fn(map)!
+            self.flushFunction = pmem2_get_flush_fn(map)!
+            self.drainFunction = pmem2_get_drain_fn(map)!
+            self.memcpyFunction = pmem2_get_memcpy_fn(map)!
+            self.memsetFunction = pmem2_get_memset_fn(map)!
+            if options.prefault || getenv("PMEMSTREAM_PREFAULT_AT_OPEN") != nil {
+                self.prefault()
+            }
+        }
+
+        // MARK: - PersistentMedium
+
+        public func persist(_ range: Range<Int>) {
+            assert(range.upperBound <= self.size, "persist beyond the end of the medium")
+            self.persistFunction(self.baseAddress + range.lowerBound, range.count)
+        }
+
+        public func flush(_ range: Range<Int>) {
+            assert(range.upperBound <= self.size, "flush beyond the end of the medium")
+            self.flushFunction(self.baseAddress + range.lowerBound, range.count)
+        }
+
+        public func drain() {
+            self.drainFunction()
+        }
+
+        public func copy(toOffset offset: Int, from source: UnsafeRawBufferPointer, flags: MemoryCopyFlags) {
+            assert(offset + source.count <= self.size, "copy beyond the end of the medium")
+            _ = self.memcpyFunction(self.baseAddress + offset, source.baseAddress, source.count, flags.rawValue)
+        }
+
+        public func fill(_ range: Range<Int>, with value: UInt8, flags: MemoryCopyFlags) {
+            assert(range.upperBound <= self.size, "fill beyond the end of the medium")
+            _ = self.memsetFunction(self.baseAddress + range.lowerBound, Int32(value), range.count, flags.rawValue)
+        }
+
+        public func deepFlush(_ range: Range<Int>) throws(PMemStreamError) {
+            try SystemCalls.deepFlush(
+                self.resources.map!,
+                address: self.baseAddress + range.lowerBound,
+                count: range.count
+            )
+        }
+
+        // MARK: - Opening and mapping
+
+        /// Opens `path` for reading and writing, creating it (exclusively) when it is absent and `creating` is set.
+        private static func openOrCreate(_ path: String, creating: Bool) throws(PMemStreamError) -> (
+            fd: Int32, created: Bool
+        ) {
+            do throws(PMemStreamError) {
+                return (try SystemCalls.open(path, flags: O_RDWR), false)
+            } catch .fileNotFound where creating {
+                return (try SystemCalls.open(path, flags: O_RDWR | O_CREAT | O_EXCL), true)
+            }
+        }
+
+        /// Sizes the file when it is new, then maps it with libpmem2.
+        /// The returned value owns `fd`, which is closed on failure too.
+        private static func map(fd: Int32, path: String, size: Int?, options: Options) throws(PMemStreamError)
+            -> MappedFile
+        {
+            var file = MappedFile(fd: fd)
+            let status = try SystemCalls.status(of: fd, path: path)
+            switch status.st_mode & S_IFMT {
+            case S_IFREG where status.st_size == 0:
+                guard let size else {
+                    throw PMemStreamError(
+                        code: .invalidMediumSize,
+                        message: "\(path) is empty and no size was given to create it with"
+                    )
+                }
+                try SystemCalls.allocate(fd, size: size, path: path)
+            case S_IFREG, S_IFCHR:
+                break
+            default:
+                throw PMemStreamError(
+                    code: .cannotOpenFile,
+                    message: "\(path) is neither a regular file nor a DAX device"
+                )
+            }
+            let source = try SystemCalls.source(fromDescriptor: fd, path: path)
+            file.source = source
+            let existingSize = try SystemCalls.size(of: source, path: path)
+            if let size, size != existingSize {
+                throw PMemStreamError(
+                    code: .invalidMediumSize,
+                    message: "\(path) holds \(existingSize) bytes, not the \(size) bytes asked for"
+                )
+            }
+            var config: OpaquePointer? = try SystemCalls.config(requiring: options.requiredGranularity)
+            defer { pmem2_config_delete(&config) }
+            file.map = try SystemCalls.map(source, config: config!, path: path)
+            return file
+        }
+
+        /// Reads and writes back one byte of every page, so that later stores fault no pages in.
+        private func prefault() {
+            let pageSize = sysconf(Int32(_SC_PAGESIZE))
+            for offset in stride(from: 0, to: self.size, by: pageSize) {
+                let byte = self.baseAddress.load(fromByteOffset: offset, as: UInt8.self)
+                _ = self.memsetFunction(self.baseAddress + offset, Int32(byte), 1, MemoryCopyFlags.noFlush.rawValue)
+            }
+        }
+    }
+
+    // MARK: - Owned libpmem2 resources
+
+    /// The descriptor, libpmem2 source and mapping of one file; released in reverse order when dropped.
+    private struct MappedFile: ~Copyable {
+        let fd: Int32
+        var source: OpaquePointer?
+        var map: OpaquePointer?
+
+        init(fd: Int32) {
+            self.fd = fd
+        }
+
+        deinit {
+            var map = self.map
+            if map != nil {
+                pmem2_map_delete(&map)
+            }
+            var source = self.source
+            if source != nil {
+                pmem2_source_delete(&source)
+            }
+            SystemCalls.close(self.fd)
+        }
+    }
+#endif

@@ -1,0 +1,202 @@
+#if os(Linux)
+    @preconcurrency import Glibc
+    import CPMem2
+#else
+    #error("PMemStream requires Linux: it maps persistent memory through libpmem2")
+#endif
+
+/// The choke points for every system call and libpmem2 call PMemStream makes outside the hot path.
+///
+/// Each function turns a failure into a ``PMemStreamError`` in one place and, in debug builds, lets the
+/// tests inject failures through ``SystemCallMocking``. The persist, flush, drain and copy functions are
+/// not here: they are fetched once per mapping and called directly (see ``Pmem2Mapping``).
+enum SystemCalls {
+    // MARK: - Files
+
+    /// Opens a file and returns its descriptor.
+    ///
+    /// The corresponding C function is `open`.
+    static func open(
+        _ path: String,
+        flags: Int32,
+        mode: mode_t = 0o644,
+        location: PMemStreamError.SourceLocation = .init(fileID: #fileID, line: #line)
+    ) throws(PMemStreamError) -> Int32 {
+        try self.failIfInjected(.open, operation: "open \(path)")
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            throw PMemStreamError(errno: Glibc.errno, operation: "open \(path)", location: location)
+        }
+        return fd
+    }
+
+    /// Returns the status of an open file.
+    ///
+    /// The corresponding C function is `fstat`.
+    static func status(of fd: Int32, path: String) throws(PMemStreamError) -> stat {
+        var result = stat()
+        guard fstat(fd, &result) == 0 else {
+            throw PMemStreamError(
+                errno: Glibc.errno,
+                operation: "fstat \(path)",
+                location: .init(fileID: #fileID, line: #line)
+            )
+        }
+        return result
+    }
+
+    /// Reserves the blocks of a file up to `size`, so that a later store into the mapping never finds the
+    /// file system full.
+    ///
+    /// The corresponding C function is `posix_fallocate`.
+    static func allocate(_ fd: Int32, size: Int, path: String) throws(PMemStreamError) {
+        let operation = "posix_fallocate \(size) bytes for \(path)"
+        try self.failIfInjected(.fallocate, operation: operation)
+        let status = posix_fallocate(fd, 0, off_t(size))
+        guard status == 0 else {
+            throw PMemStreamError(errno: status, operation: operation, location: .init(fileID: #fileID, line: #line))
+        }
+    }
+
+    /// Closes a file descriptor; errors are ignored because nothing is left to undo.
+    ///
+    /// The corresponding C function is `close`.
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Removes a file this process created and could not finish setting up.
+    ///
+    /// The corresponding C function is `unlink`.
+    static func unlink(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    // MARK: - libpmem2
+
+    /// The text of libpmem2's last error in this thread.
+    ///
+    /// The corresponding C function is `pmem2_errormsg`.
+    static func pmem2ErrorMessage() -> String {
+        guard let message = pmem2_errormsg() else { return "unknown libpmem2 error" }
+        return String(cString: message)
+    }
+
+    /// Wraps an open descriptor in a libpmem2 source.
+    ///
+    /// The corresponding C function is `pmem2_source_from_fd`.
+    static func source(fromDescriptor fd: Int32, path: String) throws(PMemStreamError) -> OpaquePointer {
+        var source: OpaquePointer?
+        try self.check(pmem2_source_from_fd(&source, fd), operation: "pmem2_source_from_fd for \(path)")
+        return source!
+    }
+
+    /// The size of a libpmem2 source in bytes.
+    ///
+    /// The corresponding C function is `pmem2_source_size`.
+    static func size(of source: OpaquePointer, path: String) throws(PMemStreamError) -> Int {
+        var size = 0
+        try self.check(pmem2_source_size(source, &size), operation: "pmem2_source_size for \(path)")
+        return size
+    }
+
+    /// The NUMA node of a source, or `nil` when libpmem2 cannot tell (regular files, no NUMA).
+    ///
+    /// The corresponding C function is `pmem2_source_numa_node`.
+    static func numaNode(of source: OpaquePointer) -> Int? {
+        var node: Int32 = -1
+        guard pmem2_source_numa_node(source, &node) == 0, node >= 0 else { return nil }
+        return Int(node)
+    }
+
+    /// Creates a libpmem2 mapping configuration that accepts the given granularity or a finer one.
+    ///
+    /// The corresponding C functions are `pmem2_config_new` and `pmem2_config_set_required_store_granularity`.
+    static func config(requiring granularity: StoreGranularity) throws(PMemStreamError) -> OpaquePointer {
+        var config: OpaquePointer?
+        try self.check(pmem2_config_new(&config), operation: "pmem2_config_new")
+        let status = pmem2_config_set_required_store_granularity(config, granularity.pmem2Value)
+        if status != 0 {
+            pmem2_config_delete(&config)
+        }
+        try self.check(status, operation: "pmem2_config_set_required_store_granularity")
+        return config!
+    }
+
+    /// Maps a source as a configuration says.
+    ///
+    /// The corresponding C function is `pmem2_map_new`.
+    static func map(_ source: OpaquePointer, config: OpaquePointer, path: String) throws(PMemStreamError)
+        -> OpaquePointer
+    {
+        let operation = "pmem2_map_new for \(path)"
+        try self.failIfInjected(.pmem2MapNew, operation: operation)
+        var map: OpaquePointer?
+        try self.check(pmem2_map_new(&map, config, source), operation: operation)
+        return map!
+    }
+
+    /// Flushes a range of a mapping all the way to the medium.
+    ///
+    /// The corresponding C function is `pmem2_deep_flush`.
+    static func deepFlush(_ map: OpaquePointer, address: UnsafeMutableRawPointer, count: Int) throws(PMemStreamError) {
+        let operation = "pmem2_deep_flush of \(count) bytes"
+        try self.failIfInjected(.pmem2DeepFlush, operation: operation)
+        try self.check(pmem2_deep_flush(map, address, count), operation: operation)
+    }
+
+    /// Throws the failure a test injected for `call` through ``SystemCallMocking``; does nothing in release builds.
+    @inline(__always)
+    private static func failIfInjected(_ call: SystemCallMocking.Call, operation: String) throws(PMemStreamError) {
+        #if ENABLE_MOCKING
+            guard let injected = SystemCallMocking.injectedFailure(for: call) else { return }
+            let location = PMemStreamError.SourceLocation(fileID: #fileID, line: #line)
+            switch call {
+            case .open, .fallocate:
+                throw PMemStreamError(errno: injected, operation: operation, location: location)
+            case .pmem2MapNew, .pmem2DeepFlush:
+                throw PMemStreamError(
+                    pmem2Status: injected,
+                    operation: operation,
+                    detail: "injected failure",
+                    location: location
+                )
+            }
+        #endif
+    }
+
+    /// Throws the error for a non-zero libpmem2 status.
+    private static func check(
+        _ status: Int32,
+        operation: String,
+        location: PMemStreamError.SourceLocation = .init(fileID: #fileID, line: #line)
+    ) throws(PMemStreamError) {
+        guard status != 0 else { return }
+        throw PMemStreamError(
+            pmem2Status: status,
+            operation: operation,
+            detail: self.pmem2ErrorMessage(),
+            location: location
+        )
+    }
+}
+
+extension StoreGranularity {
+    /// The libpmem2 constant for this granularity.
+    var pmem2Value: pmem2_granularity {
+        switch self {
+        case .byte: PMEM2_GRANULARITY_BYTE
+        case .cacheLine: PMEM2_GRANULARITY_CACHE_LINE
+        case .page: PMEM2_GRANULARITY_PAGE
+        }
+    }
+
+    /// The granularity for a libpmem2 constant.
+    init(pmem2Value: pmem2_granularity) {
+        switch pmem2Value {
+        case PMEM2_GRANULARITY_BYTE: self = .byte
+        case PMEM2_GRANULARITY_CACHE_LINE: self = .cacheLine
+        default: self = .page
+        }
+    }
+}

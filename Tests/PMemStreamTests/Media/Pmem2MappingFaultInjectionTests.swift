@@ -1,0 +1,74 @@
+#if ENABLE_MOCKING
+    import Glibc
+    @testable import PMemStream
+    import PMemStreamTestKit
+    import Testing
+
+    @Suite("Pmem2Mapping under injected system failures")
+    struct Pmem2MappingFaultInjectionTests {
+        /// libpmem2's `PMEM2_E_MAP_RANGE`; the C module is internal to PMemStream.
+        private static let pmem2MapRangeError: Int32 = -100_006
+
+        private func exists(_ path: String) -> Bool {
+            access(path, F_OK) == 0
+        }
+
+        @Test("a full file system gives outOfSpace and leaves no half-made file behind")
+        func outOfSpaceOnCreate() async {
+            await withTemporaryDirectory { directory in
+                let path = directory.path("log")
+                let error = #expect(throws: PMemStreamError.self) {
+                    try SystemCallMocking.withInjectedFailures([.fallocate: ENOSPC]) {
+                        try Pmem2Mapping(path: path, size: 1 << 20)
+                    }
+                }
+                #expect(error?.code == .outOfSpace)
+                #expect(error?.errno == ENOSPC)
+                #expect(!self.exists(path))
+            }
+        }
+
+        @Test("an I/O error while opening gives ioError with errno EIO")
+        func ioErrorOnOpen() async {
+            await withTemporaryDirectory { directory in
+                let error = #expect(throws: PMemStreamError.self) {
+                    try SystemCallMocking.withInjectedFailures([.open: EIO]) {
+                        try Pmem2Mapping(path: directory.path("log"), size: 1 << 20)
+                    }
+                }
+                #expect(error?.code == .ioError)
+                #expect(error?.errno == EIO)
+            }
+        }
+
+        @Test("a libpmem2 mapping failure carries libpmem2's status, and the new file is removed")
+        func mapFailure() async {
+            await withTemporaryDirectory { directory in
+                let path = directory.path("log")
+                let error = #expect(throws: PMemStreamError.self) {
+                    try SystemCallMocking.withInjectedFailures([.pmem2MapNew: Self.pmem2MapRangeError]) {
+                        try Pmem2Mapping(path: path, size: 1 << 20)
+                    }
+                }
+                #expect(error?.code == .mappingFailed)
+                #expect(error?.pmem2Status == Self.pmem2MapRangeError)
+                #expect(!self.exists(path))
+            }
+        }
+
+        @Test("a failed deep flush reports ioError")
+        func deepFlushFailure() async throws {
+            try await withTemporaryDirectory { directory in
+                let medium = try Pmem2Mapping(path: directory.path("log"), size: 1 << 16)
+                let error = #expect(throws: PMemStreamError.self) {
+                    try SystemCallMocking.withInjectedFailures([.pmem2DeepFlush: -EIO]) {
+                        try medium.deepFlush(0..<4096)
+                    }
+                }
+                #expect(error?.code == .ioError)
+                #expect(error?.errno == EIO)
+                try medium.deepFlush(0..<4096)
+            }
+        }
+    }
+#endif
