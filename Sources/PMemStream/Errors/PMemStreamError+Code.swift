@@ -17,6 +17,18 @@ extension PMemStreamError {
             case ioError
             case mappingFailed
             case invalidMediumSize
+            case invalidBlockSize
+            case mediumTooSmall
+            case notAStream
+            case damagedStream
+            case unsupportedFormatVersion
+            case blockSizeMismatch
+            case sizeMismatch
+            case invalidRegionSize
+            case noSpaceForRegion
+            case notARegion
+            case regionFreed
+            case streamClosed
         }
 
         private let wrapped: Wrapped
@@ -46,6 +58,31 @@ extension PMemStreamError {
         public static let mappingFailed = Code(.mappingFailed)
         /// The file's size does not suit the request: an existing file of another size, or a size of zero.
         public static let invalidMediumSize = Code(.invalidMediumSize)
+
+        /// The block size is zero, not a power of two, or not a multiple of 64.
+        public static let invalidBlockSize = Code(.invalidBlockSize)
+        /// The medium cannot hold the stream header and one block.
+        public static let mediumTooSmall = Code(.mediumTooSmall)
+        /// The medium holds something other than a PMemStream stream; it was left untouched.
+        public static let notAStream = Code(.notAStream)
+        /// The medium holds a PMemStream stream whose header or region structure is damaged; it was left untouched.
+        public static let damagedStream = Code(.damagedStream)
+        /// The stream was written in a format version this build cannot read; it was left untouched.
+        public static let unsupportedFormatVersion = Code(.unsupportedFormatVersion)
+        /// The stream was created with another block size than the one asked for; it was left untouched.
+        public static let blockSizeMismatch = Code(.blockSizeMismatch)
+        /// The stream was created with another size than the one asked for; it was left untouched.
+        public static let sizeMismatch = Code(.sizeMismatch)
+        /// A region size of zero, of 2^62 or more, or one that overflows when rounded to blocks.
+        public static let invalidRegionSize = Code(.invalidRegionSize)
+        /// No free extent is large enough for the region asked for.
+        public static let noSpaceForRegion = Code(.noSpaceForRegion)
+        /// The offset or handle does not name a region of this stream.
+        public static let notARegion = Code(.notARegion)
+        /// The region was freed: it cannot be freed again, written or read.
+        public static let regionFreed = Code(.regionFreed)
+        /// The stream was closed.
+        public static let streamClosed = Code(.streamClosed)
 
         /// Matches an error against a code in a `catch` or `case` pattern.
         ///

@@ -1,0 +1,86 @@
+import Glibc
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+/// Streams in real files mapped through libpmem2.
+@Suite("PMemStream on real files")
+struct StreamFileTests {
+    private func contents(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes
+    }
+
+    @Test("a stream created in a file keeps its regions across close and reopen")
+    func createAllocateReopen() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let stream = try await PMemStream.open(path: path, size: 1 << 20, configuration: .init(blockSize: 4096))
+                #expect(stream.granularity == .page || getenv("PMEM2_FORCE_GRANULARITY") != nil)
+                let first = try await stream.allocateRegion(size: 10_000)
+                _ = try await stream.allocateRegion(size: 100)
+                try await stream.free(first)
+                _ = try await stream.allocateRegion(size: 3000)
+                try await stream.close()
+            }
+            let stream = try await PMemStream.open(path: path)
+            var offsets: [Int] = []
+            for try await region in stream.regions {
+                offsets.append(region.offset)
+            }
+            #expect(offsets == [16384, 4096])
+        }
+    }
+
+    @Test("reopening with another block size or size, or opening a foreign file, fails and leaves the file as it was")
+    func refusals() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            _ = try await PMemStream.open(path: path, size: 1 << 20, configuration: .init(blockSize: 4096))
+                .allocateRegion(size: 100)
+            let before = self.contents(path)
+            #expect(
+                await thrownErrorCode { try await PMemStream.open(path: path, configuration: .init(blockSize: 8192)) }
+                    == .blockSizeMismatch
+            )
+            #expect(await thrownErrorCode { try await PMemStream.open(path: path, size: 2 << 20) } == .sizeMismatch)
+            #expect(self.contents(path) == before)
+
+            let foreign = directory.path("foreign")
+            let text = Array("not a stream, just some text that happens to be here\n".utf8)
+            let fd = open(foreign, O_CREAT | O_WRONLY, 0o644)
+            for _ in 0..<200 {
+                _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            }
+            close(fd)
+            let foreignBefore = self.contents(foreign)
+            #expect(await thrownErrorCode { try await PMemStream.open(path: foreign) } == .notAStream)
+            #expect(self.contents(foreign) == foreignBefore)
+        }
+    }
+
+    @Test(
+        "an invalid size or block size creates no file",
+        arguments: [(100, 4096), (8191, 4096), (1 << 20, 1000), (1 << 20, 0)]
+    )
+    func invalidCreation(size: Int, blockSize: Int) async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let code = await thrownErrorCode {
+                try await PMemStream.open(path: path, size: size, configuration: .init(blockSize: blockSize))
+            }
+            #expect(code == (blockSize % 64 == 0 && blockSize > 0 ? .mediumTooSmall : .invalidBlockSize))
+            #expect(self.contents(path) == nil)
+        }
+    }
+}

@@ -1,0 +1,218 @@
+/// The crash-safe allocator of regions: block-aligned extents of any size (see `Docs/Format.md`,
+/// "Allocating" and "Freeing").
+///
+/// The persistent state is the chain of extent headers that tiles the extent area; there is no other
+/// allocator metadata. The allocator keeps a copy of the chain in DRAM, sorted by offset, with adjacent
+/// free extents merged. Allocation is best fit (the smallest free extent that holds the region, the lowest
+/// offset among equals), which keeps large free extents whole. Every allocation commits with one atomic
+/// 8-byte store after one prepared persist; every free is one atomic 8-byte store that also merges the
+/// freed region with its free neighbours.
+///
+/// Not thread-safe: the ``PMemStream`` actor owns it.
+struct RegionAllocator {
+    /// One extent of the chain, as the allocator remembers it.
+    struct Extent: Hashable, Sendable {
+        var offset: Int
+        var size: Int
+        var state: ExtentHeader.State
+        var sequence: UInt64
+    }
+
+    let layout: StreamLayout
+    private let medium: any PersistentMedium
+    /// The chain, sorted by offset; no two neighbours are both free.
+    private(set) var extents: [Extent]
+    /// The regions' offsets, in allocation order (increasing sequence numbers).
+    private var regionOffsetsBySequence: [(sequence: UInt64, offset: Int)]
+    private var nextSequence: UInt64
+
+    /// Loads the chain of a valid stream. Reads only: a damaged chain throws and nothing is written.
+    ///
+    /// - Throws: ``PMemStreamError/Code/damagedStream`` when an extent header is missing or inconsistent.
+    init(loadingFrom medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError) {
+        self.layout = layout
+        self.medium = medium
+        self.extents = []
+        var regions: [(sequence: UInt64, offset: Int)] = []
+        var offset = layout.extentsStart
+        while offset < layout.extentsEnd {
+            guard let header = ExtentHeader.read(at: offset, from: medium) else {
+                throw Self.damaged("no extent header at offset \(offset)")
+            }
+            guard header.extentSize >= layout.blockSize, header.extentSize % layout.blockSize == 0,
+                header.extentSize <= layout.extentsEnd - offset
+            else {
+                throw Self.damaged("extent at offset \(offset) has an impossible size \(header.extentSize)")
+            }
+            if header.state == .region {
+                guard header.sequence > 0 else {
+                    throw Self.damaged("region at offset \(offset) has no sequence number")
+                }
+                regions.append((header.sequence, offset))
+            }
+            let extent = Extent(offset: offset, size: header.extentSize, state: header.state, sequence: header.sequence)
+            if extent.state == .free, let last = self.extents.last, last.state == .free {
+                self.extents[self.extents.count - 1].size += extent.size
+            } else {
+                self.extents.append(extent)
+            }
+            offset += header.extentSize
+        }
+        regions.sort { $0.sequence < $1.sequence }
+        for (previous, next) in zip(regions, regions.dropFirst()) where previous.sequence == next.sequence {
+            throw Self.damaged("regions at offsets \(previous.offset) and \(next.offset) share a sequence number")
+        }
+        self.regionOffsetsBySequence = regions
+        self.nextSequence = (regions.last?.sequence ?? 0) + 1
+    }
+
+    // MARK: - Queries
+
+    /// The region whose header is at `offset`, if there is one.
+    func region(at offset: Int) -> Extent? {
+        guard let index = self.index(of: offset), self.extents[index].state == .region else { return nil }
+        return self.extents[index]
+    }
+
+    /// Up to `limit` regions that were allocated after the region with sequence number `sequence`, in
+    /// allocation order.
+    func regions(allocatedAfter sequence: UInt64, limit: Int) -> [Extent] {
+        var low = 0
+        var high = self.regionOffsetsBySequence.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.regionOffsetsBySequence[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+        }
+        return self.regionOffsetsBySequence[low..<min(low + limit, self.regionOffsetsBySequence.count)].map {
+            self.region(at: $0.offset)!
+        }
+    }
+
+    /// The number of regions.
+    var regionCount: Int {
+        self.regionOffsetsBySequence.count
+    }
+
+    /// The bytes not held by any region, headers included.
+    var freeBytes: Int {
+        self.extents.lazy.filter { $0.state == .free }.map(\.size).reduce(0, +)
+    }
+
+    // MARK: - Allocate
+
+    /// The extent size that holds a region of `dataSize` bytes, or an error for sizes that cannot be regions.
+    func extentSize(forDataSize dataSize: Int) throws(PMemStreamError) -> Int {
+        guard dataSize > 0, dataSize < 1 << 62,
+            let extentSize = (dataSize + ExtentHeader.size).alignedUp(to: self.layout.blockSize),
+            extentSize <= ExtentHeader.maximumExtentSize
+        else {
+            throw PMemStreamError(
+                code: .invalidRegionSize,
+                message: "region size \(dataSize) must be at least 1 and less than 2^62"
+            )
+        }
+        return extentSize
+    }
+
+    /// Allocates a region that holds at least `dataSize` bytes.
+    ///
+    /// Two persist points: the prepared headers, then the committing state word.
+    /// - Returns: The new region's extent.
+    /// - Throws: ``PMemStreamError/Code/invalidRegionSize`` or ``PMemStreamError/Code/noSpaceForRegion``;
+    ///   the medium is not touched then.
+    mutating func allocate(dataSize: Int) throws(PMemStreamError) -> Extent {
+        let size = try self.extentSize(forDataSize: dataSize)
+        guard let index = self.bestFit(size) else {
+            let largest = self.extents.lazy.filter { $0.state == .free }.map(\.size).max() ?? 0
+            throw PMemStreamError(
+                code: .noSpaceForRegion,
+                message: "a region of \(dataSize) bytes needs a free extent of \(size) bytes; "
+                    + "the largest has \(largest) (\(self.freeBytes) bytes free in all)"
+            )
+        }
+        let free = self.extents[index]
+        let region = Extent(offset: free.offset, size: size, state: .region, sequence: self.nextSequence)
+
+        // Prepare, invisibly: the header of the free remainder lies inside the free extent, and the new
+        // sequence number is ignored while the extent is free. Then make both durable at once.
+        let remainder = free.size - size
+        if remainder > 0 {
+            ExtentHeader.storeFree(at: free.offset + size, extentSize: remainder, on: self.medium)
+            self.medium.flush(free.offset + size..<free.offset + size + ExtentHeader.size)
+        }
+        self.medium.storeWord(region.sequence, at: region.offset + ExtentHeader.Field.sequence)
+        self.medium.flush(region.offset..<region.offset + ExtentHeader.size)
+        self.medium.drain()
+
+        // Commit: one atomic store turns the free extent into the region.
+        self.medium.storeWord(ExtentHeader.stateWord(.region, extentSize: size), at: region.offset)
+        self.medium.persist(region.offset..<region.offset + 8)
+
+        self.nextSequence += 1
+        self.extents[index] = region
+        if remainder > 0 {
+            self.extents.insert(
+                Extent(offset: free.offset + size, size: remainder, state: .free, sequence: 0),
+                at: index + 1
+            )
+        }
+        self.regionOffsetsBySequence.append((region.sequence, region.offset))
+        return region
+    }
+
+    private func bestFit(_ size: Int) -> Int? {
+        var best: Int?
+        for (index, extent) in self.extents.enumerated() where extent.state == .free && extent.size >= size {
+            if best == nil || extent.size < self.extents[best!].size {
+                best = index
+            }
+        }
+        return best
+    }
+
+    // MARK: - Free
+
+    /// Frees the region at `offset`, merging it with free neighbours.
+    ///
+    /// One persist point: a single atomic store of the state word of the merged free extent.
+    /// - Throws: ``PMemStreamError/Code/notARegion`` when no region starts at `offset`; nothing is written then.
+    mutating func free(regionAt offset: Int) throws(PMemStreamError) {
+        guard let index = self.index(of: offset), self.extents[index].state == .region else {
+            throw PMemStreamError(code: .notARegion, message: "no region starts at offset \(offset)")
+        }
+        let freed = self.extents[index]
+        var first = index
+        var last = index
+        if index > 0, self.extents[index - 1].state == .free {
+            first = index - 1
+        }
+        if index + 1 < self.extents.count, self.extents[index + 1].state == .free {
+            last = index + 1
+        }
+        let start = self.extents[first].offset
+        let size = self.extents[first...last].reduce(0) { $0 + $1.size }
+
+        self.medium.storeWord(ExtentHeader.stateWord(.free, extentSize: size), at: start)
+        self.medium.persist(start..<start + 8)
+
+        self.extents.replaceSubrange(first...last, with: [Extent(offset: start, size: size, state: .free, sequence: 0)])
+        let position = self.regionOffsetsBySequence.firstIndex { $0.sequence == freed.sequence }!
+        self.regionOffsetsBySequence.remove(at: position)
+    }
+
+    // MARK: - Private
+
+    private func index(of offset: Int) -> Int? {
+        var low = 0
+        var high = self.extents.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.extents[middle].offset < offset { low = middle + 1 } else { high = middle }
+        }
+        return low < self.extents.count && self.extents[low].offset == offset ? low : nil
+    }
+
+    private static func damaged(_ reason: String) -> PMemStreamError {
+        PMemStreamError(code: .damagedStream, message: "the region structure is damaged: \(reason)")
+    }
+}

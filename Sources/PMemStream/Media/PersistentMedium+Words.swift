@@ -1,0 +1,29 @@
+// MARK: - Little-endian fields
+
+extension PersistentMedium {
+    /// Reads the little-endian 64-bit word at an 8-byte-aligned offset.
+    @inline(__always)
+    func loadWord(at offset: Int) -> UInt64 {
+        UInt64(littleEndian: self.baseAddress.load(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    /// Stores a little-endian 64-bit word at an 8-byte-aligned offset with a single store instruction,
+    /// which the crash model treats as atomic. Nothing is flushed.
+    @inline(__always)
+    func storeWord(_ value: UInt64, at offset: Int) {
+        assert(offset % 8 == 0, "word stores must be 8-byte aligned to be atomic")
+        self.baseAddress.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
+    }
+
+    /// Reads the little-endian 32-bit value at a 4-byte-aligned offset.
+    @inline(__always)
+    func loadUInt32(at offset: Int) -> UInt32 {
+        UInt32(littleEndian: self.baseAddress.load(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    /// The bytes of a range of the medium, for reading.
+    @inline(__always)
+    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: self.baseAddress + range.lowerBound, count: range.count)
+    }
+}

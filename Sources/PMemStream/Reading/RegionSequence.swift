@@ -1,0 +1,72 @@
+/// Where a ``RegionSequence`` fetches its regions: the stream, one batch per actor hop.
+protocol RegionBatchSource: Actor {
+    /// Up to `limit` live regions allocated after the region with sequence number `sequence`, in
+    /// allocation order.
+    func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region]
+}
+
+/// The regions of a stream, in allocation order, as an `AsyncSequence`.
+///
+/// The sequence is a live view. The iterator fetches regions in batches of up to 64 per hop to the stream
+/// actor, each batch continuing after the last region it yielded, in allocation order; it ends when a
+/// fetch finds no later region. So regions allocated during the iteration are yielded at the end; a
+/// region freed before its batch is fetched is skipped; a region already fetched is still yielded even if
+/// it was freed meanwhile (using it then throws ``PMemStreamError/Code/regionFreed``). It is single-pass,
+/// and it throws ``PMemStreamError/Code/streamClosed`` if the stream is closed before it ends.
+///
+/// ```swift
+/// for try await region in stream.regions {
+///     print(region.offset, region.size)
+/// }
+/// ```
+public struct RegionSequence: AsyncSequence, Sendable {
+    /// A region.
+    public typealias Element = Region
+    /// Iteration fails only with ``PMemStreamError``.
+    public typealias Failure = PMemStreamError
+
+    private let source: any RegionBatchSource
+
+    init(source: any RegionBatchSource) {
+        self.source = source
+    }
+
+    /// Creates an iterator that starts before the first region.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(source: self.source)
+    }
+
+    /// The iterator of a ``RegionSequence``: single-pass, not to be shared between tasks.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        private static let batchSize = 64
+        private let source: any RegionBatchSource
+        private var buffer: [Region] = []
+        private var position = 0
+        private var lastSequence: UInt64 = 0
+
+        init(source: any RegionBatchSource) {
+            self.source = source
+        }
+
+        /// The next region, or `nil` after the last one.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Region? {
+            if self.position == self.buffer.count {
+                self.buffer = try await self.source.regions(allocatedAfter: self.lastSequence, limit: Self.batchSize)
+                self.position = 0
+                guard !self.buffer.isEmpty else { return nil }
+            }
+            let region = self.buffer[self.position]
+            self.position += 1
+            self.lastSequence = region.sequence
+            return region
+        }
+
+        /// The next region, or `nil` after the last one.
+        public mutating func next() async throws(PMemStreamError) -> Region? {
+            try await self.next(isolation: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RegionSequence.AsyncIterator: Sendable {}

@@ -1,0 +1,217 @@
+/// An append-only log in persistent memory, divided into regions.
+///
+/// A stream lives on a ``PersistentMedium``: a file or DAX device mapped through libpmem2 (``open(path:size:configuration:)``)
+/// or a medium you mapped yourself (``init(medium:configuration:)``). A zero-filled medium is formatted; a
+/// valid stream is opened and recovered; anything else is an error and the medium is left untouched.
+///
+/// The actor owns the medium and the region allocator: allocating and freeing regions run on it, and every
+/// allocate and free is atomic across a power failure.
+///
+/// ```swift
+/// let stream = try await PMemStream.open(path: "/mnt/pmem0/log", size: 1 << 30)
+/// let region = try await stream.allocateRegion(size: 1 << 20)
+/// for try await region in stream.regions {
+///     print(region)
+/// }
+/// try await stream.free(region)
+/// try await stream.close()
+/// ```
+public actor PMemStream {
+    /// The configuration the stream was opened with.
+    public nonisolated let configuration: Configuration
+    /// The size of the medium in bytes.
+    public nonisolated let size: Int
+    /// The store granularity of the medium.
+    public nonisolated let granularity: StoreGranularity
+    /// The NUMA node of the medium, when known.
+    public nonisolated let numaNode: Int?
+
+    private let medium: any PersistentMedium
+    private var allocator: RegionAllocator
+    private var isClosed = false
+    /// Identifies this instance in the ``Region`` handles it makes.
+    private nonisolated let instance = UInt64.random(in: 1...UInt64.max)
+
+    /// Opens the stream on a medium, formatting it when it is zero-filled.
+    ///
+    /// - Parameters:
+    ///   - medium: The medium, for example a ``Pmem2Mapping`` of a DAX device.
+    ///   - configuration: The block size and other settings; an existing stream needs its own block size.
+    /// - Throws: ``PMemStreamError`` with ``PMemStreamError/Code/invalidBlockSize``,
+    ///   ``PMemStreamError/Code/mediumTooSmall``, ``PMemStreamError/Code/notAStream``,
+    ///   ``PMemStreamError/Code/damagedStream``, ``PMemStreamError/Code/unsupportedFormatVersion``,
+    ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``; in every
+    ///   one of these cases the medium is left exactly as it was.
+    public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
+        let layout = try StreamLayout(blockSize: configuration.blockSize, streamSize: medium.size)
+        switch StreamHeader.read(from: medium) {
+        case .valid(let header):
+            guard header.blockSize == layout.blockSize else {
+                throw PMemStreamError(
+                    code: .blockSizeMismatch,
+                    message: "the stream was created with \(header.blockSize)-byte blocks, not \(layout.blockSize)"
+                )
+            }
+            guard header.streamSize == medium.size else {
+                throw PMemStreamError(
+                    code: .sizeMismatch,
+                    message: "the stream was created with \(header.streamSize) bytes; the medium has \(medium.size)"
+                )
+            }
+        case .noMagic where StreamFormatter.isUnformatted(medium, layout: layout):
+            try StreamFormatter.format(medium, layout: layout)
+        case .noMagic, .foreign:
+            throw PMemStreamError(code: .notAStream, message: "the medium holds data that is not a PMemStream stream")
+        case .damaged:
+            throw PMemStreamError(code: .damagedStream, message: "the stream header's checksum does not match")
+        case .unsupportedVersion(let version):
+            throw PMemStreamError(
+                code: .unsupportedFormatVersion,
+                message:
+                    "the stream uses format version \(version); this build reads version \(StreamHeader.currentFormatVersion)"
+            )
+        }
+        self.allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+        self.medium = medium
+        self.configuration = configuration
+        self.size = medium.size
+        self.granularity = medium.granularity
+        self.numaNode = medium.numaNode
+    }
+
+    /// Opens the stream in a file or DAX device, creating the file when it is absent.
+    ///
+    /// - Parameters:
+    ///   - path: The file or the DAX device.
+    ///   - size: The size of a new file. For an existing file, `nil` or the size it has.
+    ///   - configuration: The block size and other settings; an existing stream needs its own block size.
+    /// - Returns: The open stream.
+    /// - Throws: The errors of ``init(medium:configuration:)``; ``PMemStreamError/Code/sizeMismatch`` when the
+    ///   file exists with another size; the errors of ``Pmem2Mapping/init(path:size:options:)``. A file this
+    ///   call would create is not created when the size or block size is invalid.
+    public static func open(
+        path: String,
+        size: Int? = nil,
+        configuration: Configuration = Configuration()
+    ) async throws(PMemStreamError) -> PMemStream {
+        if let size {
+            _ = try StreamLayout(blockSize: configuration.blockSize, streamSize: size)
+        }
+        let medium: Pmem2Mapping
+        do throws(PMemStreamError) {
+            medium = try Pmem2Mapping(path: path, size: size)
+        } catch .invalidMediumSize where size != nil {
+            throw PMemStreamError(code: .sizeMismatch, message: "\(path) exists with another size than \(size!) bytes")
+        }
+        return try PMemStream(medium: medium, configuration: configuration)
+    }
+
+    /// Closes the stream: confirms with the medium that everything written reached it, then refuses
+    /// further operations with ``PMemStreamError/Code/streamClosed``.
+    ///
+    /// The medium itself is released (a ``Pmem2Mapping`` is unmapped) when the last reference to the stream
+    /// goes away. Closing twice does nothing the second time.
+    /// - Throws: ``PMemStreamError/Code/ioError`` when the medium reports that data did not reach it.
+    public func close() throws(PMemStreamError) {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        try self.medium.deepFlush(0..<self.medium.size)
+    }
+
+    // MARK: - Regions
+
+    /// Allocates a region that holds at least `size` bytes of entries.
+    ///
+    /// The region's ``Region/size`` is `size` rounded up so that the region, with its 64-byte header, fills
+    /// whole blocks. The smallest free extent that fits is used.
+    ///
+    /// - Parameter size: The bytes of entries the region must hold: at least 1, less than 2^62.
+    /// - Returns: The new region.
+    /// - Throws: ``PMemStreamError/Code/invalidRegionSize``, ``PMemStreamError/Code/noSpaceForRegion`` or
+    ///   ``PMemStreamError/Code/streamClosed``, and the stream is unchanged.
+    /// - Important: The allocation is atomic: after a power failure the region either exists or does not,
+    ///   and no space is lost either way.
+    public func allocateRegion(size: Int) throws(PMemStreamError) -> Region {
+        try self.checkOpen()
+        return self.handle(for: try self.allocator.allocate(dataSize: size))
+    }
+
+    /// Frees a region and merges its space with free neighbours.
+    ///
+    /// - Parameter region: The region to free.
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already,
+    ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream, or
+    ///   ``PMemStreamError/Code/streamClosed``; the stream is unchanged then.
+    /// - Important: The free is atomic across a power failure. Handles to the region become invalid.
+    public func free(_ region: Region) throws(PMemStreamError) {
+        try self.checkOpen()
+        try self.validate(region)
+        try self.allocator.free(regionAt: region.offset)
+    }
+
+    /// The region that starts at `offset`.
+    ///
+    /// - Parameter offset: A region's ``Region/offset``, for example one saved before reopening the stream.
+    /// - Returns: A handle to the region.
+    /// - Throws: ``PMemStreamError/Code/notARegion`` when no region starts there.
+    public func region(atOffset offset: Int) throws(PMemStreamError) -> Region {
+        try self.checkOpen()
+        guard let extent = self.allocator.region(at: offset) else {
+            throw PMemStreamError(code: .notARegion, message: "no region starts at offset \(offset)")
+        }
+        return self.handle(for: extent)
+    }
+
+    /// The number of regions.
+    public var regionCount: Int {
+        self.allocator.regionCount
+    }
+
+    /// The bytes of the stream not held by any region.
+    public var freeSize: Int {
+        self.allocator.freeBytes
+    }
+
+    /// The stream's regions in allocation order; see ``RegionSequence`` for what it shows when regions are
+    /// allocated or freed during the iteration.
+    public nonisolated var regions: RegionSequence {
+        RegionSequence(source: self)
+    }
+
+    // MARK: - Private
+
+    private func checkOpen() throws(PMemStreamError) {
+        guard !self.isClosed else {
+            throw PMemStreamError(code: .streamClosed, message: "the stream was closed")
+        }
+    }
+
+    /// Checks that a handle names a live region of this stream.
+    private func validate(_ region: Region) throws(PMemStreamError) {
+        guard region.streamInstance == self.instance else {
+            throw PMemStreamError(
+                code: .notARegion,
+                message: "\(region) belongs to another stream instance; look it up with region(atOffset:)"
+            )
+        }
+        guard self.allocator.region(at: region.offset)?.sequence == region.sequence else {
+            throw PMemStreamError(code: .regionFreed, message: "\(region) was freed")
+        }
+    }
+
+    private func handle(for extent: RegionAllocator.Extent) -> Region {
+        Region(
+            offset: extent.offset,
+            size: extent.size - ExtentHeader.size,
+            sequence: extent.sequence,
+            streamInstance: self.instance
+        )
+    }
+}
+
+extension PMemStream: RegionBatchSource {
+    func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region] {
+        try self.checkOpen()
+        return self.allocator.regions(allocatedAfter: sequence, limit: limit).map(self.handle(for:))
+    }
+}

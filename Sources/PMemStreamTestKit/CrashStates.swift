@@ -1,0 +1,71 @@
+/// One state a power failure can leave: the persist point where power was cut, how undrained lines were
+/// resolved, and the medium's bytes.
+public struct CrashState: Sendable, CustomStringConvertible {
+    /// The persist point (drain) at which power was cut; one past the last point means "after the workload".
+    public let persistPoint: Int
+    /// The total number of persist points of the workload.
+    public let persistPointCount: Int
+    /// How lines written but not drained were resolved.
+    public let mode: CrashMode
+    /// The medium's bytes after the failure.
+    public let image: [UInt8]
+
+    /// A medium restarted from this state.
+    public func restart() -> SimulatedMedium {
+        SimulatedMedium(image: self.image)
+    }
+
+    /// The point and the mode, for failure messages.
+    public var description: String {
+        "power cut at persist point \(self.persistPoint) of \(self.persistPointCount), \(self.mode)"
+    }
+}
+
+extension CrashMode {
+    /// The modes the crash tests try at every persist point: only drained data, everything written, and
+    /// two seeds each of random lines and torn words.
+    public static let standardModes: [CrashMode] = [
+        .drainedOnly, .everythingWritten, .randomLines(seed: 1), .randomLines(seed: 2), .tornWords(seed: 3),
+        .tornWords(seed: 4),
+    ]
+}
+
+/// Enumerates every state a power failure can leave while `workload` runs.
+///
+/// The workload first runs once on a medium restarted from `image`, to count its persist points `n`. Then,
+/// for every point `k` in `1...n`, it runs again with power cut at `k`, and `check` receives the crash
+/// image in each of `modes`; finally `check` receives the images of a failure after the workload
+/// (`k == n + 1`). The workload must be deterministic: the same persist points in the same order each run.
+///
+/// - Parameters:
+///   - image: The medium's bytes before the workload.
+///   - modes: How to resolve lines written but not drained.
+///   - workload: The operations to interrupt.
+///   - check: The invariants every crash state must satisfy.
+/// - Returns: The number of crash states checked.
+@discardableResult
+public func forEachCrashState(
+    startingFrom image: [UInt8],
+    modes: [CrashMode] = CrashMode.standardModes,
+    workload: (SimulatedMedium) async throws -> Void,
+    check: (CrashState) async throws -> Void
+) async throws -> Int {
+    let counting = SimulatedMedium(image: image)
+    try await workload(counting)
+    let count = counting.persistPointCount
+    var checked = 0
+    for point in 1...count + 1 {
+        let medium = SimulatedMedium(image: image)
+        if point <= count {
+            medium.cutPower(atPersistPoint: point)
+        }
+        try await workload(medium)
+        for mode in modes {
+            try await check(
+                CrashState(persistPoint: point, persistPointCount: count, mode: mode, image: medium.crash(mode))
+            )
+            checked += 1
+        }
+    }
+    return checked
+}

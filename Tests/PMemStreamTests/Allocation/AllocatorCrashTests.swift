@@ -1,0 +1,109 @@
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+/// Power cut at every persist point of create, allocate and free (DESIGN.md §6, property 3).
+@Suite("Region structure across power failures")
+struct AllocatorCrashTests {
+    static let size = 64 * 1024
+    static let configuration = PMemStream.Configuration(blockSize: 4096)
+
+    /// The regions a stream shows, in order, as (offset, size).
+    private func regionLayout(_ stream: PMemStream) async throws -> [[Int]] {
+        var layout: [[Int]] = []
+        for try await region in stream.regions {
+            layout.append([region.offset, region.size])
+        }
+        return layout
+    }
+
+    @Test("a crash while creating a stream always reopens as an empty stream, also after a crash during that reopen")
+    func createIsCrashSafe() async throws {
+        let blank = [UInt8](repeating: 0, count: Self.size)
+        var states = 0
+        states += try await forEachCrashState(startingFrom: blank) { medium in
+            _ = try PMemStream(medium: medium, configuration: Self.configuration)
+        } check: { state in
+            states += try await forEachCrashState(startingFrom: state.image) { medium in
+                let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+                #expect(await stream.regionCount == 0, "\(state)")
+                #expect(await stream.freeSize == Self.size - 4096, "\(state)")
+            } check: { nested in
+                let stream = try PMemStream(medium: nested.restart(), configuration: Self.configuration)
+                #expect(await stream.regionCount == 0, "\(state), then \(nested)")
+            }
+        }
+        #expect(states > 100)
+    }
+
+    @Test("a crash in any allocate or free leaves exactly the regions before or after it, nothing leaked")
+    func allocateAndFreeAreAtomic() async throws {
+        // A stream with two regions already, then a workload that splits, reuses, merges and fills.
+        let setup = SimulatedMedium(size: Self.size)
+        let prepared = try PMemStream(medium: setup, configuration: Self.configuration)
+        _ = try await prepared.allocateRegion(size: 4032)
+        _ = try await prepared.allocateRegion(size: 8128)
+        let initial = setup.crash(.drainedOnly)
+
+        // The workload: each step is one allocate or free; regions are named by their place in `live`.
+        enum Step { case allocate(Int), free(Int) }
+        let steps: [Step] = [
+            .allocate(100), .free(0), .allocate(5000), .free(1), .allocate(4032), .free(0), .free(0),
+            .allocate(40_000), .free(1), .allocate(12_000),
+        ]
+        func run(_ medium: SimulatedMedium, afterEach: (Int) async throws -> Void) async throws {
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            var live: [Region] = []
+            for try await region in stream.regions {
+                live.append(region)
+            }
+            for (index, step) in steps.enumerated() {
+                switch step {
+                case .allocate(let size): live.append(try await stream.allocateRegion(size: size))
+                case .free(let position): try await stream.free(live.remove(at: position))
+                }
+                try await afterEach(index)
+            }
+        }
+
+        // One run to learn the persist points each step ends at, and the layout after it.
+        let counting = SimulatedMedium(image: initial)
+        var layouts = [
+            try await self.regionLayout(
+                try PMemStream(medium: SimulatedMedium(image: initial), configuration: Self.configuration)
+            )
+        ]
+        var endPoints: [Int] = [0]
+        try await run(counting) { _ in
+            endPoints.append(counting.persistPointCount)
+            layouts.append(
+                try await self.regionLayout(
+                    try PMemStream(medium: SimulatedMedium(image: counting.crash()), configuration: Self.configuration)
+                )
+            )
+        }
+        #expect(endPoints == endPoints.sorted())
+
+        let checked = try await forEachCrashState(startingFrom: initial) { medium in
+            try await run(medium) { _ in }
+        } check: { state in
+            let medium = state.restart()
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            #expect(medium.persistPointCount == 0, "recovery writes nothing, so it cannot be interrupted: \(state)")
+            let layout = try await self.regionLayout(stream)
+            let step = endPoints.firstIndex { state.persistPoint <= $0 } ?? endPoints.count
+            let allowed = step == endPoints.count ? [layouts.last!] : [layouts[step - 1], layouts[step]]
+            #expect(allowed.contains(layout), "\(state): \(layout) is neither \(allowed.first!) nor \(allowed.last!)")
+            let held = layout.reduce(0) { $0 + $1[1] + 64 }
+            #expect(await stream.freeSize + held == Self.size - 4096, "no extent leaked: \(state)")
+            // Space freed by the crash state is usable again: fill the stream and see nothing overlaps.
+            var offsets = Set(layout.map { $0[0] })
+            while let region = try? await stream.allocateRegion(size: 4032) {
+                #expect(offsets.insert(region.offset).inserted, "\(region) handed out twice: \(state)")
+            }
+            #expect(await stream.freeSize == 0)
+        }
+        #expect(checked == (endPoints.last! + 1) * CrashMode.standardModes.count)
+        #expect(endPoints.last! >= steps.count, "every step has at least one persist point")
+    }
+}
