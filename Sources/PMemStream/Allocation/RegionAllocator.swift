@@ -16,6 +16,8 @@ struct RegionAllocator {
         var size: Int
         var state: ExtentHeader.State
         var sequence: UInt64
+        /// A region's timestamp cap as it was read at open (``ExtentHeader/noCap`` for new regions).
+        var timestampCap: UInt64 = ExtentHeader.noCap
     }
 
     let layout: StreamLayout
@@ -50,7 +52,13 @@ struct RegionAllocator {
                 }
                 regions.append((header.sequence, offset))
             }
-            let extent = Extent(offset: offset, size: header.extentSize, state: header.state, sequence: header.sequence)
+            let extent = Extent(
+                offset: offset,
+                size: header.extentSize,
+                state: header.state,
+                sequence: header.sequence,
+                timestampCap: header.timestampCap
+            )
             if extent.state == .free, let last = self.extents.last, last.state == .free {
                 self.extents[self.extents.count - 1].size += extent.size
             } else {
@@ -134,14 +142,18 @@ struct RegionAllocator {
         let region = Extent(offset: free.offset, size: size, state: .region, sequence: self.nextSequence)
 
         // Prepare, invisibly: the header of the free remainder lies inside the free extent, and the new
-        // sequence number is ignored while the extent is free. Then make both durable at once.
+        // region's fields are ignored while the extent is free. The first word of the region's data is
+        // zeroed: a terminator, so no entry left over from earlier use of these bytes is ever reached.
+        // Then make all of it durable at once.
         let remainder = free.size - size
         if remainder > 0 {
             ExtentHeader.storeFree(at: free.offset + size, extentSize: remainder, on: self.medium)
             self.medium.flush(free.offset + size..<free.offset + size + ExtentHeader.size)
         }
         self.medium.storeWord(region.sequence, at: region.offset + ExtentHeader.Field.sequence)
-        self.medium.flush(region.offset..<region.offset + ExtentHeader.size)
+        self.medium.storeWord(ExtentHeader.noCap, at: region.offset + ExtentHeader.Field.timestampCap)
+        self.medium.storeWord(0, at: region.offset + ExtentHeader.size)
+        self.medium.flush(region.offset..<region.offset + ExtentHeader.size + 8)
         self.medium.drain()
 
         // Commit: one atomic store turns the free extent into the region.
@@ -198,6 +210,29 @@ struct RegionAllocator {
         self.extents.replaceSubrange(first...last, with: [Extent(offset: start, size: size, state: .free, sequence: 0)])
         let position = self.regionOffsetsBySequence.firstIndex { $0.sequence == freed.sequence }!
         self.regionOffsetsBySequence.remove(at: position)
+    }
+
+    // MARK: - Timestamp caps
+
+    /// Caps every region that was writable in the last session at the persisted watermark, so that entries
+    /// written after it stay hidden (see `Docs/Format.md`, "Recovery"). Regions that still carry a cap from
+    /// an earlier session keep it. One persist point when any region is capped, none otherwise; running it
+    /// again with the same watermark changes nothing, so a crash part-way is harmless.
+    mutating func capWritableRegions(at watermark: UInt64) {
+        var capped = false
+        for index in self.extents.indices
+        where self.extents[index].state == .region
+            && self.extents[index].timestampCap == ExtentHeader.noCap
+        {
+            let offset = self.extents[index].offset
+            self.medium.storeWord(watermark, at: offset + ExtentHeader.Field.timestampCap)
+            self.medium.flush(offset + ExtentHeader.Field.timestampCap..<offset + ExtentHeader.Field.timestampCap + 8)
+            self.extents[index].timestampCap = watermark
+            capped = true
+        }
+        if capped {
+            self.medium.drain()
+        }
     }
 
     // MARK: - Private

@@ -29,6 +29,13 @@ extension PMemStreamError {
             case notARegion
             case regionFreed
             case streamClosed
+            case entryTooLarge
+            case invalidEntrySize
+            case notAnEntry
+            case corruptedEntry
+            case timestampNotIssued
+            case cancelled
+            case regionInUse
         }
 
         private let wrapped: Wrapped
@@ -83,6 +90,22 @@ extension PMemStreamError {
         public static let regionFreed = Code(.regionFreed)
         /// The stream was closed.
         public static let streamClosed = Code(.streamClosed)
+
+        /// The entry does not fit in the region's free space; no timestamp was consumed.
+        public static let entryTooLarge = Code(.entryTooLarge)
+        /// A reservation was published with a size larger than it reserved, or a size was negative.
+        public static let invalidEntrySize = Code(.invalidEntrySize)
+        /// The offset does not hold a committed entry of the region, or lies outside it.
+        public static let notAnEntry = Code(.notAnEntry)
+        /// An entry's checksum or size does not match its contents: the medium was damaged there. The entry's
+        /// bytes are never returned.
+        public static let corruptedEntry = Code(.corruptedEntry)
+        /// A wait for a timestamp the stream has not handed out yet, which could never end.
+        public static let timestampNotIssued = Code(.timestampNotIssued)
+        /// The region cannot be freed while an explicit reservation in it is being filled.
+        public static let regionInUse = Code(.regionInUse)
+        /// The task was cancelled while waiting.
+        public static let cancelled = Code(.cancelled)
 
         /// Matches an error against a code in a `catch` or `case` pattern.
         ///

@@ -17,7 +17,14 @@ struct ExtentHeader: Hashable, Sendable {
         static let magic = 8
         /// The allocation sequence number of a region: its identity and its place in allocation order.
         static let sequence = 16
+        /// A region's timestamp cap: entries with a greater timestamp are not part of the region.
+        /// `UInt64.max` while the region is writable; set to the persisted watermark when a stream is
+        /// opened, and lifted again once the region's tail is cut (see `Docs/Format.md`, "Recovery").
+        static let timestampCap = 24
     }
+
+    /// The timestamp cap of a region that is writable: no cap.
+    static let noCap = UInt64.max
 
     /// Whether an extent is free space or a region.
     enum State: UInt64, Hashable, Sendable {
@@ -33,6 +40,8 @@ struct ExtentHeader: Hashable, Sendable {
     var extentSize: Int
     /// The allocation sequence number; meaningful for regions only.
     var sequence: UInt64
+    /// The timestamp cap; meaningful for regions only.
+    var timestampCap: UInt64
 
     /// The first word: state and size.
     static func stateWord(_ state: State, extentSize: Int) -> UInt64 {
@@ -48,7 +57,8 @@ struct ExtentHeader: Hashable, Sendable {
         return ExtentHeader(
             state: state,
             extentSize: Int(word & UInt64(Self.maximumExtentSize)),
-            sequence: medium.loadWord(at: offset + Field.sequence)
+            sequence: medium.loadWord(at: offset + Field.sequence),
+            timestampCap: medium.loadWord(at: offset + Field.timestampCap)
         )
     }
 

@@ -1,8 +1,12 @@
-/// Where a ``RegionSequence`` fetches its regions: the stream, one batch per actor hop.
-protocol RegionBatchSource: Actor {
+/// What the sequences read from: the stream, which they reach with one actor hop per batch or wait.
+protocol ReadingSource: Actor {
     /// Up to `limit` live regions allocated after the region with sequence number `sequence`, in
     /// allocation order.
     func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region]
+    /// The shared state of a live region, created on first use.
+    func regionState(for region: Region) throws(PMemStreamError) -> RegionState
+    /// The committed watermark: entries up to it are visible.
+    nonisolated var committedWatermark: Watermark { get }
 }
 
 /// The regions of a stream, in allocation order, as an `AsyncSequence`.
@@ -25,9 +29,9 @@ public struct RegionSequence: AsyncSequence, Sendable {
     /// Iteration fails only with ``PMemStreamError``.
     public typealias Failure = PMemStreamError
 
-    private let source: any RegionBatchSource
+    private let source: any ReadingSource
 
-    init(source: any RegionBatchSource) {
+    init(source: any ReadingSource) {
         self.source = source
     }
 
@@ -39,12 +43,12 @@ public struct RegionSequence: AsyncSequence, Sendable {
     /// The iterator of a ``RegionSequence``: single-pass, not to be shared between tasks.
     public struct AsyncIterator: AsyncIteratorProtocol {
         private static let batchSize = 64
-        private let source: any RegionBatchSource
+        private let source: any ReadingSource
         private var buffer: [Region] = []
         private var position = 0
         private var lastSequence: UInt64 = 0
 
-        init(source: any RegionBatchSource) {
+        init(source: any ReadingSource) {
             self.source = source
         }
 

@@ -26,8 +26,13 @@ public actor PMemStream {
     /// The NUMA node of the medium, when known.
     public nonisolated let numaNode: Int?
 
-    private let medium: any PersistentMedium
+    let medium: any PersistentMedium
+    let tracker: DurabilityTracker
     private var allocator: RegionAllocator
+    /// The regions read or written in this session, by offset.
+    private var regionStates: [Int: RegionState] = [:]
+    /// The writers made so far, by region offset.
+    private var writers: [Int: RegionWriter] = [:]
     private var isClosed = false
     /// Identifies this instance in the ``Region`` handles it makes.
     private nonisolated let instance = UInt64.random(in: 1...UInt64.max)
@@ -71,7 +76,11 @@ public actor PMemStream {
                     "the stream uses format version \(version); this build reads version \(StreamHeader.currentFormatVersion)"
             )
         }
-        self.allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+        var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+        let persisted = DurabilityTracker.persistedTimestamp(in: medium)
+        allocator.capWritableRegions(at: persisted)
+        self.allocator = allocator
+        self.tracker = DurabilityTracker(medium: medium, persistedTimestamp: persisted)
         self.medium = medium
         self.configuration = configuration
         self.size = medium.size
@@ -115,6 +124,7 @@ public actor PMemStream {
     public func close() throws(PMemStreamError) {
         guard !self.isClosed else { return }
         self.isClosed = true
+        self.tracker.close()
         try self.medium.deepFlush(0..<self.medium.size)
     }
 
@@ -138,15 +148,24 @@ public actor PMemStream {
 
     /// Frees a region and merges its space with free neighbours.
     ///
+    /// Readers that follow the region finish; entries of the region can no longer be read.
+    ///
     /// - Parameter region: The region to free.
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already,
-    ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream, or
+    ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream,
+    ///   ``PMemStreamError/Code/regionInUse`` while a reservation in it is being filled, or
     ///   ``PMemStreamError/Code/streamClosed``; the stream is unchanged then.
     /// - Important: The free is atomic across a power failure. Handles to the region become invalid.
     public func free(_ region: Region) throws(PMemStreamError) {
         try self.checkOpen()
         try self.validate(region)
+        if let state = self.regionStates[region.offset] {
+            try state.markFreed()
+        }
         try self.allocator.free(regionAt: region.offset)
+        self.regionStates[region.offset] = nil
+        self.writers[region.offset] = nil
+        self.tracker.committed.wakeAll()
     }
 
     /// The region that starts at `offset`.
@@ -180,14 +199,14 @@ public actor PMemStream {
 
     // MARK: - Private
 
-    private func checkOpen() throws(PMemStreamError) {
+    func checkOpen() throws(PMemStreamError) {
         guard !self.isClosed else {
             throw PMemStreamError(code: .streamClosed, message: "the stream was closed")
         }
     }
 
     /// Checks that a handle names a live region of this stream.
-    private func validate(_ region: Region) throws(PMemStreamError) {
+    func validate(_ region: Region) throws(PMemStreamError) {
         guard region.streamInstance == self.instance else {
             throw PMemStreamError(
                 code: .notARegion,
@@ -209,9 +228,36 @@ public actor PMemStream {
     }
 }
 
-extension PMemStream: RegionBatchSource {
+extension PMemStream: ReadingSource {
     func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region] {
         try self.checkOpen()
         return self.allocator.regions(allocatedAfter: sequence, limit: limit).map(self.handle(for:))
+    }
+
+    func regionState(for region: Region) throws(PMemStreamError) -> RegionState {
+        try self.checkOpen()
+        try self.validate(region)
+        if let state = self.regionStates[region.offset] {
+            return state
+        }
+        let cap = self.allocator.region(at: region.offset)!.timestampCap
+        let state = RegionState(region: region, medium: self.medium, timestampCap: cap)
+        self.regionStates[region.offset] = state
+        return state
+    }
+
+    nonisolated var committedWatermark: Watermark {
+        self.tracker.committed
+    }
+
+    /// The writer of a region, made (and the region recovered for writing) on first use.
+    func cachedWriter(for region: Region) throws(PMemStreamError) -> RegionWriter {
+        let state = try self.regionState(for: region)
+        if let writer = self.writers[region.offset] {
+            return writer
+        }
+        let writer = try RegionWriter(state: state, tracker: self.tracker)
+        self.writers[region.offset] = writer
+        return writer
     }
 }

@@ -1,0 +1,88 @@
+/// The 24-byte header in front of every entry's data (see `Docs/Format.md`, "Entries").
+///
+/// An entry is valid only when its kind marker, its size (the entry must fit the region), its timestamp
+/// (non-zero, greater than the previous entry's, not beyond the reader's limit) and its CRC32C all hold.
+/// The checksum covers the region's sequence number, the timestamp, the size and the data, so an entry
+/// left over from an earlier region at the same place never validates.
+enum EntryHeader {
+    /// The header's size; the data follows it.
+    static let size = 24
+    /// `ENT1` in ASCII, read as a little-endian 32-bit value.
+    static let kind: UInt32 = 0x3154_4E45
+
+    /// Byte offsets of the header's fields, relative to the entry.
+    enum Field {
+        /// The timestamp; zero marks the end of a region's entries (the *terminator*).
+        static let timestamp = 0
+        static let size = 8
+        /// CRC32C of the region sequence number, the timestamp, the size and the data.
+        static let checksum = 16
+        static let kind = 20
+    }
+
+    /// The bytes an entry of `dataSize` bytes occupies: header and data, rounded up to 8. `nil` on overflow.
+    static func footprint(dataSize: Int) -> Int? {
+        guard dataSize >= 0, dataSize <= Int.max - Self.size - 7 else { return nil }
+        return (Self.size + dataSize + 7) & ~7
+    }
+
+    /// The checksum of an entry.
+    static func checksum(regionSequence: UInt64, timestamp: UInt64, data: UnsafeRawBufferPointer) -> UInt32 {
+        let fields = (regionSequence.littleEndian, timestamp.littleEndian, UInt64(data.count).littleEndian)
+        let headerChecksum = withUnsafeBytes(of: fields) { CRC32C.checksum($0) }
+        return CRC32C.checksum(data, continuing: headerChecksum)
+    }
+
+    /// Stores the header of an entry whose data is already in place. Nothing is flushed.
+    static func store(
+        at offset: Int,
+        timestamp: UInt64,
+        dataSize: Int,
+        checksum: UInt32,
+        on medium: some PersistentMedium
+    ) {
+        medium.storeWord(UInt64(dataSize), at: offset + Field.size)
+        medium.storeWord(UInt64(Self.kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
+        medium.storeWord(timestamp, at: offset + Field.timestamp)
+    }
+
+    /// What is found at an offset where an entry may start.
+    enum Reading: Equatable {
+        /// A valid entry.
+        case entry(timestamp: UInt64, dataSize: Int)
+        /// No entry: the end of the region's entries (a terminator, a torn or uncommitted entry).
+        case end
+        /// An entry that claims to be committed (its kind and timestamp hold) but whose checksum or size
+        /// does not: damage.
+        case corrupted(timestamp: UInt64)
+    }
+
+    /// Reads and validates the entry at `offset`.
+    ///
+    /// - Parameters:
+    ///   - offset: Where the entry starts (8-byte aligned).
+    ///   - regionEnd: The end of the region's data; the entry must end at or before it.
+    ///   - regionSequence: The region's sequence number, part of the checksum.
+    ///   - after: The previous entry's timestamp (0 for the first); the timestamp must be greater.
+    ///   - limit: The largest visible timestamp; entries above it are not (yet) part of the region.
+    static func read(
+        at offset: Int,
+        regionEnd: Int,
+        regionSequence: UInt64,
+        after previous: UInt64,
+        limit: UInt64,
+        from medium: some PersistentMedium
+    ) -> Reading {
+        guard offset + Self.size <= regionEnd else { return .end }
+        let timestamp = medium.loadWord(at: offset + Field.timestamp)
+        guard timestamp > previous, timestamp <= limit else { return .end }
+        let kindAndChecksum = medium.loadWord(at: offset + Field.checksum)
+        guard UInt32(truncatingIfNeeded: kindAndChecksum >> 32) == Self.kind else { return .end }
+        let size = medium.loadWord(at: offset + Field.size)
+        guard size <= UInt64(regionEnd - offset - Self.size) else { return .corrupted(timestamp: timestamp) }
+        let data = medium.bytes(offset + Self.size..<offset + Self.size + Int(size))
+        let computed = Self.checksum(regionSequence: regionSequence, timestamp: timestamp, data: data)
+        guard computed == UInt32(truncatingIfNeeded: kindAndChecksum) else { return .corrupted(timestamp: timestamp) }
+        return .entry(timestamp: timestamp, dataSize: Int(size))
+    }
+}

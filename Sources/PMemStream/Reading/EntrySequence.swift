@@ -1,0 +1,84 @@
+/// The committed entries of one region, in order, as an `AsyncSequence`.
+///
+/// Without `follow`, the sequence yields the entries committed when iteration starts and finishes. With
+/// `follow`, it then waits for new commits and yields them as they come, like `tail -f`; it finishes when
+/// the region is freed or the stream is closed, and returns `nil` when its task is cancelled.
+///
+/// The iterator reads the medium directly and verifies every entry's checksum; it hops to the stream actor
+/// only once, to start, and waits without polling. A damaged entry ends the iteration with
+/// ``PMemStreamError/Code/corruptedEntry``; its bytes are never yielded. The iterator is single-pass.
+///
+/// ```swift
+/// for try await entry in stream.entries(in: region) {
+///     print(entry.timestamp, try entry.bytes)
+/// }
+/// ```
+public struct EntrySequence: AsyncSequence, Sendable {
+    /// An entry.
+    public typealias Element = Entry
+    /// Iteration fails only with ``PMemStreamError``.
+    public typealias Failure = PMemStreamError
+
+    private let source: any ReadingSource
+    private let region: Region
+    private let follow: Bool
+
+    init(source: any ReadingSource, region: Region, follow: Bool) {
+        self.source = source
+        self.region = region
+        self.follow = follow
+    }
+
+    /// Creates an iterator that starts before the region's first entry.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(source: self.source, region: self.region, follow: self.follow)
+    }
+
+    /// The iterator of an ``EntrySequence``: single-pass, not to be shared between tasks.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        private let source: any ReadingSource
+        private let region: Region
+        private let follow: Bool
+        private var cursor: RegionCursor?
+        private var snapshotLimit: UInt64?
+        private var isFinished = false
+
+        init(source: any ReadingSource, region: Region, follow: Bool) {
+            self.source = source
+            self.region = region
+            self.follow = follow
+        }
+
+        /// The next entry, or `nil` at the end.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
+            guard !self.isFinished else { return nil }
+            let committed = self.source.committedWatermark
+            if self.cursor == nil {
+                self.snapshotLimit = committed.value
+                self.cursor = RegionCursor(state: try await self.source.regionState(for: self.region))
+            }
+            while true {
+                let limit = self.follow ? committed.value : self.snapshotLimit!
+                if let entry = try self.cursor!.next(limit: limit) {
+                    return entry
+                }
+                guard self.follow, !self.cursor!.state.isFreed else { break }
+                do {
+                    try await committed.wait(until: limit + 1)
+                } catch {
+                    break  // the stream closed, or the task was cancelled
+                }
+            }
+            self.isFinished = true
+            return nil
+        }
+
+        /// The next entry, or `nil` at the end.
+        public mutating func next() async throws(PMemStreamError) -> Entry? {
+            try await self.next(isolation: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension EntrySequence.AsyncIterator: Sendable {}

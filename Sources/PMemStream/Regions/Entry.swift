@@ -1,0 +1,64 @@
+/// An entry of a region: a timestamp and bytes, appended atomically.
+///
+/// Entries come from appends (``RegionWriter/append(_:)-(RawSpan)``), from iteration
+/// (``PMemStream/entries(in:follow:)``, ``PMemStream/entries(since:follow:)``) and from
+/// ``PMemStream/entry(in:atOffset:)``. Reading the bytes reads the medium directly; it throws
+/// ``PMemStreamError/Code/regionFreed`` once the entry's region was freed.
+public struct Entry: Sendable, Hashable, CustomStringConvertible {
+    /// The region that holds the entry.
+    public let region: Region
+    /// Where the entry starts in the medium. Stable across reopens: look it up again with
+    /// ``PMemStream/entry(in:atOffset:)``.
+    public let offset: Int
+    /// The stream-wide timestamp of the entry: unique, and increasing within the region.
+    public let timestamp: UInt64
+    /// The number of data bytes.
+    public let size: Int
+
+    let state: RegionState
+
+    init(state: RegionState, offset: Int, timestamp: UInt64, size: Int) {
+        self.region = state.region
+        self.state = state
+        self.offset = offset
+        self.timestamp = timestamp
+        self.size = size
+    }
+
+    /// Calls `body` with the entry's bytes, in place in the medium.
+    ///
+    /// - Parameter body: Reads the bytes; they are valid only during the call.
+    /// - Returns: What `body` returns.
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed; `body`'s error.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard !self.state.isFreed else { throw self.state.freedError() }
+        let start = self.offset + EntryHeader.size
+        return try body(self.state.medium.bytes(start..<start + self.size))
+    }
+
+    /// A copy of the entry's bytes.
+    ///
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed.
+    public var bytes: [UInt8] {
+        get throws(PMemStreamError) {
+            guard !self.state.isFreed else { throw self.state.freedError() }
+            let start = self.offset + EntryHeader.size
+            return Array(self.state.medium.bytes(start..<start + self.size))
+        }
+    }
+
+    /// The timestamp, size and place of the entry.
+    public var description: String {
+        "Entry(timestamp: \(self.timestamp), size: \(self.size), offset: \(self.offset))"
+    }
+
+    public static func == (lhs: Entry, rhs: Entry) -> Bool {
+        lhs.region == rhs.region && lhs.offset == rhs.offset && lhs.timestamp == rhs.timestamp && lhs.size == rhs.size
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.region)
+        hasher.combine(self.offset)
+        hasher.combine(self.timestamp)
+    }
+}

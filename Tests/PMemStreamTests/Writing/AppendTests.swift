@@ -1,0 +1,157 @@
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+@Suite("Appending and reading back")
+struct AppendTests {
+    @Test("entries of every size read back byte for byte, before and after a restart")
+    func appendReadBack() async throws {
+        let sizes = [0, 1, 7, 8, 63, 64, 65, 4095, 4096, 1 << 20]
+        let (stream, medium) = try makeStream(size: 4 << 20)
+        let region = try await stream.allocateRegion(size: 2 << 20)
+        let writer = try await stream.writer(for: region)
+        var appended: [Entry] = []
+        for (index, size) in sizes.enumerated() {
+            appended.append(try await writer.append(testBytes(size, seed: index)))
+        }
+        #expect(appended.map(\.timestamp) == Array(1...UInt64(sizes.count)))
+        #expect(appended.map(\.size) == sizes)
+        for (entry, read) in zip(appended, try await stream.entries(in: region).collect()) {
+            #expect(read == entry)
+            #expect(try read.bytes == testBytes(entry.size, seed: appended.firstIndex(of: entry)!))
+        }
+        let (reopened, _) = try restart(medium)
+        let again = try await reopened.entries(in: try await reopened.region(atOffset: region.offset)).collect()
+        #expect(again.map(\.timestamp) == appended.map(\.timestamp))
+        for (index, entry) in again.enumerated() {
+            #expect(try entry.bytes == testBytes(sizes[index], seed: index))
+        }
+    }
+
+    @Test("every append form writes the same entry")
+    func appendForms() async throws {
+        let (stream, _) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        let bytes = testBytes(100, seed: 3)
+        var entries: [Entry] = []
+        entries.append(try await writer.append(bytes))
+        entries.append(try await writer.append(bytes[...]))  // a contiguous collection
+        entries.append(try await writer.append(bytes.lazy.map { $0 }))  // not contiguous
+        entries.append(try await writer.append(bytes.span.bytes))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: bytes)
+        entries.append(try await writer.append(RawSpan(_unsafeBytes: UnsafeRawBufferPointer(buffer))))
+        entries += try await writer.append(contentsOf: [bytes, bytes])
+        entries.append(
+            try await writer.append(reserving: 500) { output in
+                for byte in bytes { output.append(byte) }
+            }
+        )
+        let reservation = try await writer.reserve(100)
+        reservation.withUnsafeMutableBytes { room in room.copyBytes(from: bytes) }
+        entries.append(try await reservation.publish())
+        #expect(entries.map(\.timestamp) == Array(1...9))
+        for entry in entries {
+            #expect(try entry.bytes == bytes, "\(entry)")
+        }
+        #expect(try await stream.entries(in: writer.region).collect() == entries)
+    }
+
+    @Test("a region fills exactly, writing nothing past its end, and the usable size counts every footprint")
+    func exactFill() async throws {
+        let (stream, medium) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let neighbour = try await stream.allocateRegion(size: 4032)
+        let neighbourHeader = Array(medium.allBytes[neighbour.offset..<neighbour.offset + 64])
+        let writer = try await stream.writer(for: region)
+        #expect(await writer.availableSize == region.size)
+        _ = try await writer.append(testBytes(5, seed: 1))  // 24 + 5 → 32 bytes
+        #expect(await writer.availableSize == region.size - 32)
+        #expect(try await stream.usableSize(of: region) == region.size - 32)
+        let last = try await writer.append(testBytes(region.size - 32 - 24, seed: 2))
+        #expect(last.offset + 24 + last.size == region.offset + 64 + region.size)
+        #expect(await writer.availableSize == 0)
+        #expect(Array(medium.allBytes[neighbour.offset..<neighbour.offset + 64]) == neighbourHeader)
+        #expect(await thrownErrorCode { try await writer.append([]) } == .entryTooLarge)
+        #expect(try await stream.entries(in: region).collect().count == 2)
+    }
+
+    @Test("an entry that does not fit fails, consumes no timestamp and changes nothing")
+    func tooLarge() async throws {
+        let (stream, medium) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        _ = try await writer.append([1, 2, 3])
+        let before = medium.allBytes
+        #expect(await thrownErrorCode { try await writer.append(testBytes(4032, seed: 0)) } == .entryTooLarge)
+        #expect(
+            await thrownErrorCode { try await writer.append(contentsOf: [[1], testBytes(4000, seed: 0)]) }
+                == .entryTooLarge
+        )
+        #expect(await thrownErrorCode { _ = try await writer.reserve(5000) } == .entryTooLarge)
+        #expect(medium.allBytes == before)
+        #expect(try await writer.append([4]).timestamp == 2)
+    }
+
+    @Test("a reservation may publish fewer bytes than it reserved, never more")
+    func reservationSizes() async throws {
+        let (stream, _) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let reservation = try await writer.reserve(100)
+        reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 9) }
+        let entry = try await reservation.publish(size: 10)
+        #expect(entry.size == 10)
+        #expect(try entry.bytes == [UInt8](repeating: 9, count: 10))
+        #expect(await writer.availableSize == 4032 - 40)
+
+        let tooMuch = try await writer.reserve(16)
+        do {
+            _ = try await tooMuch.publish(size: 17)
+            Issue.record("publishing more than was reserved succeeded")
+        } catch {
+            #expect(error.code == .invalidEntrySize)
+        }
+        #expect(await writer.availableSize == 4032 - 40, "the failed publish gave its room back")
+        #expect(try await writer.append([1]).timestamp == 2, "no timestamp was consumed")
+    }
+
+    @Test("an abandoned or dropped reservation leaves later entries reachable, also after a restart")
+    func abandonedReservations() async throws {
+        let (stream, medium) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        _ = try await writer.append([1])
+        let abandoned = try await writer.reserve(200)
+        abandoned.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
+        await abandoned.abandon()
+        _ = try await writer.append([2])
+        do {
+            let dropped = try await writer.reserve(300)
+            dropped.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xDD) }
+        }
+        _ = try await writer.append([3])  // waits until the dropped reservation has ended
+        let expected: [[UInt8]] = [[1], [2], [3]]
+        #expect(try await stream.entries(in: region).collect().map { try $0.bytes } == expected)
+        let (reopened, _) = try restart(medium)
+        let entries = try await reopened.entries(in: try await reopened.region(atOffset: region.offset)).collect()
+        #expect(try entries.map { try $0.bytes } == expected)
+        #expect(entries.map(\.timestamp) == [1, 2, 3])
+    }
+
+    @Test("timestamps are stream-wide, start at 1, and have no gaps")
+    func timestampsAcrossRegions() async throws {
+        let (stream, _) = try makeStream()
+        let first = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let second = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        var timestamps: [UInt64] = []
+        for index in 0..<6 {
+            timestamps.append(try await (index % 2 == 0 ? first : second).append([UInt8(index)]).timestamp)
+        }
+        #expect(timestamps == [1, 2, 3, 4, 5, 6])
+        #expect(stream.committedTimestamp == 6)
+        #expect(stream.persistedTimestamp == 6)
+        let merged = try await stream.entries(since: 2).collect()
+        #expect(merged.map(\.timestamp) == [3, 4, 5, 6])
+        #expect(try merged.map { try $0.bytes } == [[2], [3], [4], [5]])
+    }
+}
