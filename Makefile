@@ -25,9 +25,10 @@ deps:
 build: deps
 	$(SWIFT) build -Xswiftc -warnings-as-errors --explicit-target-dependency-import-check error
 
-## The main job: a short tour of PMemStream on a file it creates.
+## The main job: a short tour of PMemStream on files it creates (the medium, then concurrent appends).
 demo: deps
 	$(SWIFT) run pmemstream-medium-tour
+	$(SWIFT) run pmemstream-example-appends
 
 ## Every test: unit and property tests, integration tests, and the format check.
 test: build lint

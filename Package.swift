@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PMemStream", targets: ["PMemStream"]),
         .library(name: "PMemStreamTestKit", targets: ["PMemStreamTestKit"]),
         .executable(name: "pmemstream-medium-tour", targets: ["MediumTour"]),
+        .executable(name: "pmemstream-example-appends", targets: ["ConcurrentAppends"]),
     ],
     targets: [
         .systemLibrary(name: "CPMem2", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
@@ -43,6 +44,12 @@ let package = Package(
             name: "MediumTour",
             dependencies: ["PMemStream"],
             path: "Examples/MediumTour",
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "ConcurrentAppends",
+            dependencies: ["PMemStream"],
+            path: "Examples/ConcurrentAppends",
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

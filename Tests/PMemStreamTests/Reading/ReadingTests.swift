@@ -1,0 +1,91 @@
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+@Suite("Reading entries, and what may not be read")
+struct ReadingTests {
+    @Test("a corrupted byte in a persisted entry is reported by iteration, and the entry is never returned")
+    func corruptedEntry() async throws {
+        let (stream, medium) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        let entries = [
+            try await writer.append(testBytes(40, seed: 1)), try await writer.append(testBytes(40, seed: 2)),
+        ]
+        try await stream.close()
+
+        for live in [true, false] {
+            var image = medium.crash()
+            image[entries[1].offset + 24 + 5] ^= 0x10  // one data byte of the second entry
+            let damaged = SimulatedMedium(image: image)
+            let reopened = try PMemStream(medium: damaged, configuration: .init(blockSize: 4096))
+            let handle = try await reopened.region(atOffset: region.offset)
+            if live {
+                #expect(await thrownErrorCode { try await reopened.writer(for: handle) } == .corruptedEntry)
+            }
+            var seen: [Entry] = []
+            let code = await thrownErrorCode {
+                for try await entry in reopened.entries(in: handle) { seen.append(entry) }
+            }
+            #expect(code == .corruptedEntry)
+            #expect(seen.map(\.timestamp) == [1])
+            #expect(await thrownErrorCode { try await reopened.entries().collect() } == .corruptedEntry)
+        }
+    }
+
+    @Test("entries are found again by offset; other offsets are notAnEntry")
+    func entryLookup() async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        let first = try await writer.append(testBytes(10, seed: 1))
+        let second = try await writer.append(testBytes(20, seed: 2))
+        #expect(try await stream.entry(in: region, atOffset: second.offset) == second)
+        #expect(try await stream.entry(in: region, atOffset: first.offset) == first)
+        for offset in [first.offset + 8, second.offset + 40, region.offset, region.offset + 64 + 4032, -8, 1 << 40] {
+            #expect(
+                await thrownErrorCode { try await stream.entry(in: region, atOffset: offset) } == .notAnEntry,
+                "offset \(offset)"
+            )
+        }
+    }
+
+    @Test("a freed region's entries, writer and sequences refuse with regionFreed")
+    func useAfterFree() async throws {
+        let (stream, medium) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        let entry = try await writer.append([1, 2, 3])
+        try await stream.free(region)
+        let before = medium.allBytes
+        #expect(await thrownErrorCode { try entry.bytes } == .regionFreed)
+        #expect(await thrownErrorCode { try entry.withUnsafeBytes { Array($0) } } == .regionFreed)
+        #expect(await thrownErrorCode { try await writer.append([4]) } == .regionFreed)
+        #expect(await thrownErrorCode { try await stream.writer(for: region) } == .regionFreed)
+        #expect(await thrownErrorCode { try await stream.entries(in: region).collect() } == .regionFreed)
+        #expect(await thrownErrorCode { try await stream.entry(in: region, atOffset: entry.offset) } == .regionFreed)
+        #expect(medium.allBytes == before)
+    }
+
+    @Test("a region with a reservation in progress cannot be freed until it ends")
+    func freeDuringReservation() async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let reservation = try await stream.writer(for: region).reserve(64)
+        #expect(await thrownErrorCode { try await stream.free(region) } == .regionInUse)
+        await reservation.abandon()
+        try await stream.free(region)
+    }
+
+    @Test("waits return once the watermark is reached, refuse timestamps never handed out, and end with the stream")
+    func waits() async throws {
+        let (stream, _) = try makeStream()
+        let entry = try await stream.writer(for: try await stream.allocateRegion(size: 4032)).append([1])
+        try await stream.waitCommitted(entry.timestamp)
+        try await stream.waitPersisted(entry.timestamp)
+        #expect(await thrownErrorCode { try await stream.waitPersisted(entry.timestamp + 1) } == .timestampNotIssued)
+        #expect(stream.persistedTimestamp <= stream.committedTimestamp)
+        try await stream.close()
+        #expect(await thrownErrorCode { try await stream.writer(for: entry.region) } == .streamClosed)
+    }
+}

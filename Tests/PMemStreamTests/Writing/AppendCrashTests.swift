@@ -1,0 +1,232 @@
+import PMemStream
+import PMemStreamTestKit
+import Synchronization
+import Testing
+
+/// Power cut at every persist point of appends, reservations and recovery (DESIGN.md §6, properties 1, 2, 4).
+@Suite("Entries across power failures")
+struct AppendCrashTests {
+    static let size = 64 * 1024
+    static let configuration = PMemStream.Configuration(blockSize: 4096)
+
+    /// What a run of a workload wrote: every timestamp's bytes, and which appends returned before power failed.
+    final class Journal: Sendable {
+        private let state = Mutex((written: [UInt64: [UInt8]](), acknowledged: Set<UInt64>()))
+
+        func record(_ entry: Entry, bytes: [UInt8], on medium: SimulatedMedium) {
+            let acknowledged = !medium.isPowerCut
+            self.state.withLock { state in
+                state.written[entry.timestamp] = bytes
+                if acknowledged { state.acknowledged.insert(entry.timestamp) }
+            }
+        }
+
+        func reset(keeping written: [UInt64: [UInt8]]) {
+            self.state.withLock { $0 = (written, []) }
+        }
+
+        var written: [UInt64: [UInt8]] { self.state.withLock { $0.written } }
+        var acknowledged: Set<UInt64> { self.state.withLock { $0.acknowledged } }
+    }
+
+    /// Checks DESIGN.md §6 property 1 on a reopened stream: exactly the entries up to the persisted
+    /// watermark, contiguous, byte-identical, and every acknowledged one among them.
+    /// - Returns: The visible entries' bytes by timestamp.
+    @discardableResult
+    private func checkVisible(
+        _ stream: PMemStream,
+        written: [UInt64: [UInt8]],
+        acknowledged: Set<UInt64>,
+        _ context: String
+    ) async throws -> [UInt64: [UInt8]] {
+        let watermark = stream.persistedTimestamp
+        let visible = try await stream.entries().collect()
+        #expect(visible.map(\.timestamp) == Array(stride(from: 1, through: watermark, by: 1)), "\(context)")
+        #expect(acknowledged.allSatisfy { $0 <= watermark }, "an acknowledged entry was lost: \(context)")
+        var bytes: [UInt64: [UInt8]] = [:]
+        for entry in visible {
+            bytes[entry.timestamp] = try entry.bytes
+            #expect(try entry.bytes == written[entry.timestamp], "entry \(entry.timestamp) differs: \(context)")
+        }
+        return bytes
+    }
+
+    /// A stream with two regions; the first holds two persisted entries.
+    private func prepared() async throws -> (image: [UInt8], regions: [Int], written: [UInt64: [UInt8]]) {
+        let (stream, medium) = try makeStream(size: Self.size)
+        let first = try await stream.allocateRegion(size: 12_000)
+        let second = try await stream.allocateRegion(size: 12_000)
+        let writer = try await stream.writer(for: first)
+        _ = try await writer.append(testBytes(10, seed: 1))
+        _ = try await writer.append(testBytes(20, seed: 2))
+        return (medium.crash(), [first.offset, second.offset], [1: testBytes(10, seed: 1), 2: testBytes(20, seed: 2)])
+    }
+
+    /// Reopens, recovers both regions for writing and appends entries of many sizes in many ways.
+    private func workload(_ medium: SimulatedMedium, regions: [Int], journal: Journal) async throws {
+        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+        let writers = [
+            try await stream.writer(for: try await stream.region(atOffset: regions[0])),
+            try await stream.writer(for: try await stream.region(atOffset: regions[1])),
+        ]
+        for (index, size) in [0, 5, 100, 4000, 63].enumerated() {
+            let bytes = testBytes(size, seed: 10 + index)
+            journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
+        }
+        let reservation = try await writers[1].reserve(300)
+        let reserved = testBytes(200, seed: 30)
+        reservation.withUnsafeMutableBytes { $0.copyBytes(from: reserved) }
+        journal.record(try await reservation.publish(size: 200), bytes: reserved, on: medium)
+        await (try await writers[0].reserve(500)).abandon()
+        let batch = [testBytes(7, seed: 40), testBytes(700, seed: 41)]
+        for (entry, bytes) in zip(try await writers[0].append(contentsOf: batch), batch) {
+            journal.record(entry, bytes: bytes, on: medium)
+        }
+    }
+
+    @Test("at every persist point of appends and recovery: exactly the persisted entries, whole, and nothing lost")
+    func appendsAreAtomicAndDurable() async throws {
+        let (image, regions, setup) = try await self.prepared()
+        let journal = Journal()
+        var nestedStates = 0
+        let states = try await forEachCrashState(startingFrom: image) { medium in
+            journal.reset(keeping: setup)
+            try await self.workload(medium, regions: regions, journal: journal)
+        } check: { state in
+            let written = journal.written
+            let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
+            let visible = try await self.checkVisible(
+                stream,
+                written: written,
+                acknowledged: journal.acknowledged,
+                "\(state)"
+            )
+            // Recover and write again: new timestamps pass the old, unpersisted ones, which must never
+            // come back; cut power anywhere in this second session too.
+            let second = Journal()
+            nestedStates += try await forEachCrashState(startingFrom: state.image, modes: [.tornWords(seed: 5)]) {
+                medium in
+                second.reset(keeping: visible)
+                let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+                for (index, offset) in regions.enumerated() {
+                    let writer = try await stream.writer(for: try await stream.region(atOffset: offset))
+                    let bytes = testBytes(50 + index, seed: 60 + index)
+                    second.record(try await writer.append(bytes), bytes: bytes, on: medium)
+                }
+            } check: { nested in
+                let stream = try PMemStream(medium: nested.restart(), configuration: Self.configuration)
+                try await self.checkVisible(
+                    stream,
+                    written: second.written,
+                    acknowledged: second.acknowledged,
+                    "\(state), then \(nested)"
+                )
+            }
+        }
+        #expect(states > 100)
+        #expect(nestedStates > states)
+    }
+
+    /// A first session: regions r1 and r2; r1 holds the persisted entries [1], [2], [3], then `tail` is
+    /// appended as one batch and power fails at the batch's watermark persist: the tail's entries are
+    /// durable but above the persisted watermark.
+    /// - Returns: The medium after the restart, and the regions.
+    private func sessionWithUnpersistedTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, Region, Region) {
+        let (stream, medium) = try makeStream(size: Self.size)
+        let r1 = try await stream.allocateRegion(size: 4032)
+        let r2 = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: r1)
+        for index in 1...3 {
+            _ = try await writer.append([UInt8(index)])
+        }
+        medium.cutPower(atPersistPoint: medium.persistPointCount + 2)  // after the entries' drain
+        _ = try await writer.append(contentsOf: tail)
+        return (SimulatedMedium(image: medium.crash(.drainedOnly)), r1, r2)
+    }
+
+    @Test("recovery during recovery: an unpersisted entry stays gone after later timestamps pass it")
+    func staleEntryNeverReturns() async throws {
+        // Session 1: three persisted entries in r1; power fails inside the fourth append, after its entry
+        // was made durable but before the watermark covered it.
+        let (medium2, r1, r2) = try await self.sessionWithUnpersistedTail([[4]])
+
+        // Session 2: r1 is never touched; r2 takes timestamp 4 again, and it is persisted.
+        let stream2 = try PMemStream(medium: medium2, configuration: Self.configuration)
+        #expect(stream2.persistedTimestamp == 3)
+        let reused = try await stream2.writer(for: try await stream2.region(atOffset: r2.offset)).append([44])
+        #expect(reused.timestamp == 4)
+        _ = try await stream2.writer(for: try await stream2.region(atOffset: r2.offset)).append([55])
+
+        // Session 3: r1 still shows three entries; the stale fourth (timestamp 4 ≤ watermark 5) never returns.
+        let (stream3, medium3) = try restart(medium2)
+        #expect(stream3.persistedTimestamp == 5)
+        let r1Entries = try await stream3.entries(in: try await stream3.region(atOffset: r1.offset)).collect()
+        #expect(try r1Entries.map { try $0.bytes } == [[1], [2], [3]])
+        let all = try await stream3.entries().collect()
+        #expect(all.map(\.timestamp) == [1, 2, 3, 4, 5])
+        #expect(try all.map { try $0.bytes } == [[1], [2], [3], [44], [55]])
+        // Once r1 is written again, its stale tail is overwritten for good.
+        let sixth = try await stream3.writer(for: try await stream3.region(atOffset: r1.offset)).append([6])
+        #expect(sixth.timestamp == 6)
+        let (stream4, _) = try restart(medium3)
+        let r1After = try await stream4.entries(in: try await stream4.region(atOffset: r1.offset)).collect()
+        #expect(try r1After.map { try $0.bytes } == [[1], [2], [3], [6]])
+        #expect(r1After.map(\.timestamp) == [1, 2, 3, 6])
+    }
+
+    @Test("a stale entry beyond a cut tail is never reached, even when a new entry ends exactly where it starts")
+    func terminatorsHideStaleEntries() async throws {
+        // Session 1: entries 1–3 persisted; entries 4 and 5 made durable by one batch, but power fails
+        // before the watermark covers them.
+        let (medium2, r1, r2) = try await self.sessionWithUnpersistedTail([[4], [5]])
+
+        // Session 2: r1's tail is cut at the stale entry 4; a new entry of the same size takes its place
+        // and ends exactly where the stale entry 5 starts; r2 then commits timestamp 5.
+        let stream2 = try PMemStream(medium: medium2, configuration: Self.configuration)
+        #expect(stream2.persistedTimestamp == 3)
+        let region1 = try await stream2.region(atOffset: r1.offset)
+        #expect(try await stream2.writer(for: region1).append([40]).timestamp == 4)
+        #expect(
+            try await stream2.writer(for: try await stream2.region(atOffset: r2.offset)).append([50]).timestamp == 5
+        )
+        #expect(try await stream2.entries(in: region1).collect().map { try $0.bytes } == [[1], [2], [3], [40]])
+        let (stream3, _) = try restart(medium2)
+        let reopened = try await stream3.entries(in: try await stream3.region(atOffset: r1.offset)).collect()
+        #expect(try reopened.map { try $0.bytes } == [[1], [2], [3], [40]])
+    }
+
+    @Test(
+        "repeated crash and reopen cycles with appends in between keep exactly the persisted prefix",
+        arguments: [1, 2, 3] as [UInt64]
+    )
+    func crashCycles(seed: UInt64) async throws {
+        var generator = SeededRandomNumberGenerator(seed: seed)
+        let (setupStream, setupMedium) = try makeStream(size: 256 * 1024)
+        var offsets: [Int] = []
+        for _ in 0..<3 {
+            offsets.append(try await setupStream.allocateRegion(size: 60_000).offset)
+        }
+        var image = setupMedium.crash()
+        var written: [UInt64: [UInt8]] = [:]
+        for cycle in 0..<15 {
+            let medium = SimulatedMedium(image: image)
+            let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096))
+            let journal = Journal()
+            journal.reset(keeping: written)
+            medium.cutPower(atPersistPoint: medium.persistPointCount + Int.random(in: 1...30, using: &generator))
+            for _ in 0..<Int.random(in: 1...12, using: &generator) {
+                let region = try await stream.region(atOffset: offsets.randomElement(using: &generator)!)
+                let bytes = testBytes(Int.random(in: 0...300, using: &generator), seed: cycle)
+                journal.record(try await stream.writer(for: region).append(bytes), bytes: bytes, on: medium)
+            }
+            image = medium.crash(.tornWords(seed: seed &+ UInt64(cycle)))
+            let reopened = try PMemStream(medium: SimulatedMedium(image: image), configuration: .init(blockSize: 4096))
+            written = try await self.checkVisible(
+                reopened,
+                written: journal.written,
+                acknowledged: journal.acknowledged,
+                "seed \(seed), cycle \(cycle)"
+            )
+        }
+    }
+}
