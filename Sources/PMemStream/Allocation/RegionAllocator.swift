@@ -18,6 +18,11 @@ struct RegionAllocator {
         var sequence: UInt64
         /// A region's timestamp cap as it was read at open (``ExtentHeader/noCap`` for new regions).
         var timestampCap: UInt64 = ExtentHeader.noCap
+        /// A region's checkpoint tail as it was read at open (its first entry for new regions).
+        var checkpointTail: Int = 0
+
+        /// The offset of a region's first entry.
+        var dataStart: Int { self.offset + ExtentHeader.size }
     }
 
     let layout: StreamLayout
@@ -50,6 +55,11 @@ struct RegionAllocator {
                 guard header.sequence > 0 else {
                     throw Self.damaged("region at offset \(offset) has no sequence number")
                 }
+                guard header.checkpointTail >= offset + ExtentHeader.size,
+                    header.checkpointTail <= offset + header.extentSize, header.checkpointTail % 8 == 0
+                else {
+                    throw Self.damaged("region at offset \(offset) has an impossible checkpoint tail")
+                }
                 regions.append((header.sequence, offset))
             }
             let extent = Extent(
@@ -57,7 +67,8 @@ struct RegionAllocator {
                 size: header.extentSize,
                 state: header.state,
                 sequence: header.sequence,
-                timestampCap: header.timestampCap
+                timestampCap: header.timestampCap,
+                checkpointTail: header.checkpointTail
             )
             if extent.state == .free, let last = self.extents.last, last.state == .free {
                 self.extents[self.extents.count - 1].size += extent.size
@@ -139,7 +150,13 @@ struct RegionAllocator {
             )
         }
         let free = self.extents[index]
-        let region = Extent(offset: free.offset, size: size, state: .region, sequence: self.nextSequence)
+        let region = Extent(
+            offset: free.offset,
+            size: size,
+            state: .region,
+            sequence: self.nextSequence,
+            checkpointTail: free.offset + ExtentHeader.size
+        )
 
         // Prepare, invisibly: the header of the free remainder lies inside the free extent, and the new
         // region's fields are ignored while the extent is free. The first word of the region's data is
@@ -152,7 +169,8 @@ struct RegionAllocator {
         }
         self.medium.storeWord(region.sequence, at: region.offset + ExtentHeader.Field.sequence)
         self.medium.storeWord(ExtentHeader.noCap, at: region.offset + ExtentHeader.Field.timestampCap)
-        self.medium.storeWord(0, at: region.offset + ExtentHeader.size)
+        self.medium.storeWord(UInt64(region.dataStart), at: region.offset + ExtentHeader.Field.checkpointTail)
+        self.medium.storeWord(0, at: region.dataStart)
         self.medium.flush(region.offset..<region.offset + ExtentHeader.size + 8)
         self.medium.drain()
 
@@ -213,6 +231,11 @@ struct RegionAllocator {
     }
 
     // MARK: - Timestamp caps
+
+    /// The regions that were writable in the last session: their cap is ``ExtentHeader/noCap``.
+    var writableRegions: [Extent] {
+        self.extents.filter { $0.state == .region && $0.timestampCap == ExtentHeader.noCap }
+    }
 
     /// Caps every region that was writable in the last session at the persisted watermark, so that entries
     /// written after it stay hidden (see `Docs/Format.md`, "Recovery"). Regions that still carry a cap from

@@ -4,8 +4,9 @@ import Synchronization
 ///
 /// - **Committed**: every timestamp up to it has been published — its entry is complete in the medium
 ///   and readers may see it.
-/// - **Persisted**: every entry up to it has been flushed and drained, and the watermark itself is
-///   durable in the stream header. Always `persisted ≤ committed`.
+/// - **Persisted**: every entry up to it has been flushed and drained; after a power failure, recovery
+///   finds the watermark again (from the header's checkpoint and the self-validating entries after it).
+///   Always `persisted ≤ committed`.
 ///
 /// Timestamps are handed out by one atomic counter, so they are unique in the stream. Entries publish and
 /// become durable in any order; each watermark advances over the contiguous prefix of completed
@@ -16,27 +17,17 @@ final class DurabilityTracker: Sendable {
     /// Durable entries whose watermark is durable in the header.
     let persisted: Watermark
 
-    private let medium: any PersistentMedium
     private let nextTimestamp: Atomic<UInt64>
     private let closed = Atomic(false)
     private let prefixes: Mutex<(committed: ContiguousPrefix, durable: ContiguousPrefix)>
-    /// The watermark value last stored in the header; held while storing so the header never goes back.
-    private let storedWatermark: Mutex<UInt64>
 
     /// Starts the clock after the persisted watermark read from the header: timestamps above it were never
     /// persisted, so they are handed out again (the regions' timestamp caps hide their old entries).
-    init(medium: any PersistentMedium, persistedTimestamp: UInt64) {
-        self.medium = medium
+    init(persistedTimestamp: UInt64) {
         self.committed = Watermark(persistedTimestamp)
         self.persisted = Watermark(persistedTimestamp)
         self.nextTimestamp = Atomic(persistedTimestamp + 1)
         self.prefixes = Mutex((ContiguousPrefix(persistedTimestamp), ContiguousPrefix(persistedTimestamp)))
-        self.storedWatermark = Mutex(persistedTimestamp)
-    }
-
-    /// The persisted watermark as the stream header holds it.
-    static func persistedTimestamp(in medium: some PersistentMedium) -> UInt64 {
-        medium.loadWord(at: StreamHeader.Field.persistedTimestamp)
     }
 
     /// Hands out the next timestamp.
@@ -57,31 +48,41 @@ final class DurabilityTracker: Sendable {
     /// Records that the entries with these timestamps are complete in the medium; advances the committed
     /// watermark over the contiguous prefix.
     func published(_ timestamps: some Sequence<UInt64>) {
-        let committed = self.prefixes.withLock { prefixes in
+        self.update { prefixes in
             for timestamp in timestamps {
                 prefixes.committed.complete(timestamp)
             }
-            return prefixes.committed.value
         }
-        self.committed.advance(to: committed)
     }
 
-    /// Records that the entries with these timestamps are durable; makes the contiguous durable prefix the
-    /// persisted watermark: stores it in the header, persists it, then advances ``persisted``.
+    /// Records that the entries with these timestamps are durable (flushed and drained, each one whole and
+    /// self-validating); advances the persisted watermark over the contiguous durable prefix, but never past
+    /// the committed one (an entry can become durable a moment before it is published). The header's copy
+    /// of the watermark is a checkpoint written later (see `Docs/Format.md`, "Checkpoints").
     func durable(_ timestamps: some Sequence<UInt64>) {
-        let durable = self.prefixes.withLock { prefixes in
+        self.update { prefixes in
             for timestamp in timestamps {
                 prefixes.durable.complete(timestamp)
             }
-            return prefixes.durable.value
         }
-        self.storedWatermark.withLock { stored in
-            guard durable > stored else { return }
-            self.medium.storeWord(durable, at: StreamHeader.Field.persistedTimestamp)
-            self.medium.persist(StreamHeader.Field.persistedTimestamp..<StreamHeader.Field.persistedTimestamp + 8)
-            stored = durable
+    }
+
+    /// Applies `change` to the prefixes, raises committed and then persisted (= the smaller of the durable
+    /// and committed prefixes) under the lock, so that no reader ever sees persisted above committed, and
+    /// resumes the satisfied waiters after it.
+    private func update(_ change: (inout (committed: ContiguousPrefix, durable: ContiguousPrefix)) -> Void) {
+        self.prefixes.withLock { prefixes in
+            change(&prefixes)
+            self.committed.raise(to: prefixes.committed.value)
+            self.persisted.raise(to: min(prefixes.durable.value, prefixes.committed.value))
         }
-        self.persisted.advance(to: durable)
+        self.committed.resumeSatisfied()
+        self.persisted.resumeSatisfied()
+    }
+
+    /// Refuses further appends; waiters keep waiting (the stream persists what is under way first).
+    func refuseAppends() {
+        self.closed.store(true, ordering: .releasing)
     }
 
     /// Refuses further appends and fails every waiter with ``PMemStreamError/Code/streamClosed``.

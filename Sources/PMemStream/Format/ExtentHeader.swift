@@ -21,6 +21,9 @@ struct ExtentHeader: Hashable, Sendable {
         /// `UInt64.max` while the region is writable; set to the persisted watermark when a stream is
         /// opened, and lifted again once the region's tail is cut (see `Docs/Format.md`, "Recovery").
         static let timestampCap = 24
+        /// A region's checkpoint tail: every entry before this offset has a timestamp at or below the
+        /// stream header's persisted watermark, so recovery starts looking for newer entries here.
+        static let checkpointTail = 32
     }
 
     /// The timestamp cap of a region that is writable: no cap.
@@ -42,6 +45,8 @@ struct ExtentHeader: Hashable, Sendable {
     var sequence: UInt64
     /// The timestamp cap; meaningful for regions only.
     var timestampCap: UInt64
+    /// The checkpoint tail; meaningful for regions only.
+    var checkpointTail: Int
 
     /// The first word: state and size.
     static func stateWord(_ state: State, extentSize: Int) -> UInt64 {
@@ -58,7 +63,8 @@ struct ExtentHeader: Hashable, Sendable {
             state: state,
             extentSize: Int(word & UInt64(Self.maximumExtentSize)),
             sequence: medium.loadWord(at: offset + Field.sequence),
-            timestampCap: medium.loadWord(at: offset + Field.timestampCap)
+            timestampCap: medium.loadWord(at: offset + Field.timestampCap),
+            checkpointTail: Int(truncatingIfNeeded: medium.loadWord(at: offset + Field.checkpointTail))
         )
     }
 

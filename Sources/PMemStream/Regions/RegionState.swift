@@ -1,7 +1,7 @@
 import Synchronization
 
-/// What writers and readers of one region share: where its entries are, how far they are committed, its
-/// timestamp cap, and whether it was freed (the C library's "region runtime").
+/// What writers and readers of one region share: where its entries are, how far they are published, its
+/// timestamp cap, its checkpoint progress, and whether it was freed (the C library's "region runtime").
 ///
 /// Created by the stream when the region is first read or written in this session.
 final class RegionState: Sendable {
@@ -18,10 +18,12 @@ final class RegionState: Sendable {
     private let cap: Atomic<UInt64>
     /// The offset past the last published entry, or -1 until a writer has recovered the region.
     private let publishedEnd = Atomic(-1)
-    /// Held while an entry is written, and to mark the region freed, so a region is never freed mid-write.
-    /// Its value: whether the region is freed, and whether an explicit reservation is being filled.
-    private let writeGate = Mutex((isFreed: false, isReserved: false))
+    /// Whether the region is freed, and how many writes are under way (entries reserved and not yet
+    /// published, or a reservation being filled): the region cannot be freed while any is.
+    private let writeGate = Mutex((isFreed: false, activeWrites: 0))
     private let freed = Atomic(false)
+    /// Recent durable entries as (timestamp, end offset), for the next checkpoint tail.
+    private let durableEnds = Mutex(DurableEnds())
 
     init(region: Region, medium: any PersistentMedium, timestampCap: UInt64) {
         self.region = region
@@ -58,40 +60,32 @@ final class RegionState: Sendable {
         self.publishedEnd.store(tail, ordering: .releasing)
     }
 
-    /// Runs `body` while the region cannot be freed.
-    ///
-    /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already; `body`'s error.
-    func withWriteAccess<R>(_ body: () throws(PMemStreamError) -> R) throws(PMemStreamError) -> R {
-        try self.writeGate.withLock { (gate: inout (isFreed: Bool, isReserved: Bool)) throws(PMemStreamError) -> R in
-            guard !gate.isFreed else { throw self.freedError() }
-            return try body()
-        }
-    }
+    // MARK: - Freeing
 
-    /// Records that an explicit reservation is being filled; the region cannot be freed until it ends.
+    /// Records that writes begin; the region cannot be freed until as many ``endWrites(_:)``.
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed already.
-    func beginReservation() throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout (isFreed: Bool, isReserved: Bool)) throws(PMemStreamError) in
+    func beginWrites(_ count: Int = 1) throws(PMemStreamError) {
+        try self.writeGate.withLock { (gate: inout (isFreed: Bool, activeWrites: Int)) throws(PMemStreamError) in
             guard !gate.isFreed else { throw self.freedError() }
-            gate.isReserved = true
+            gate.activeWrites += count
         }
     }
 
-    /// Records that the explicit reservation ended.
-    func endReservation() {
-        self.writeGate.withLock { $0.isReserved = false }
+    /// Records that writes ended.
+    func endWrites(_ count: Int = 1) {
+        self.writeGate.withLock { $0.activeWrites -= count }
     }
 
-    /// Marks the region freed, waiting for a write in progress to finish.
+    /// Marks the region freed.
     ///
-    /// - Throws: ``PMemStreamError/Code/regionInUse`` while an explicit reservation is being filled.
+    /// - Throws: ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
     func markFreed() throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout (isFreed: Bool, isReserved: Bool)) throws(PMemStreamError) in
-            guard !gate.isReserved else {
+        try self.writeGate.withLock { (gate: inout (isFreed: Bool, activeWrites: Int)) throws(PMemStreamError) in
+            guard gate.activeWrites == 0 else {
                 throw PMemStreamError(
                     code: .regionInUse,
-                    message: "\(self.region) has a reservation in progress; publish or abandon it first"
+                    message: "\(self.region) has appends or a reservation under way; free it once they finish"
                 )
             }
             gate.isFreed = true
@@ -102,5 +96,46 @@ final class RegionState: Sendable {
     /// The error for using the region after it was freed.
     func freedError() -> PMemStreamError {
         PMemStreamError(code: .regionFreed, message: "\(self.region) was freed")
+    }
+
+    // MARK: - Checkpoint tails
+
+    /// Records that the entry with `timestamp`, ending at `end`, is durable.
+    ///
+    /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
+    func recordDurable(timestamp: UInt64, end: Int) -> Bool {
+        self.durableEnds.withLock { $0.record(timestamp: timestamp, end: end) }
+    }
+
+    /// The new checkpoint tail for a checkpoint at `watermark`: the end of the last durable entry with a
+    /// timestamp at or below it (every entry before that end has a smaller timestamp). `nil` when no
+    /// recorded entry qualifies.
+    ///
+    /// - Returns: The tail, and whether entries above the watermark still wait for a later checkpoint.
+    func checkpointTail(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
+        self.durableEnds.withLock { $0.take(upTo: watermark) }
+    }
+}
+
+/// A few recent durable entries of a region, as (timestamp, end offset), in the order they became durable.
+private struct DurableEnds {
+    private static let capacity = 8
+    private var entries: [(timestamp: UInt64, end: Int)] = []
+
+    mutating func record(timestamp: UInt64, end: Int) -> Bool {
+        let wasEmpty = self.entries.isEmpty
+        if self.entries.count == Self.capacity {
+            self.entries.removeFirst()
+        }
+        self.entries.append((timestamp, end))
+        return wasEmpty
+    }
+
+    /// Entries may become durable out of offset order (a synchronous append may drain before an earlier
+    /// asynchronous one's round), so this takes the furthest end among those covered.
+    mutating func take(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
+        let tail = self.entries.lazy.filter { $0.timestamp <= watermark }.map(\.end).max()
+        self.entries.removeAll { $0.timestamp <= watermark }
+        return (tail, !self.entries.isEmpty)
     }
 }

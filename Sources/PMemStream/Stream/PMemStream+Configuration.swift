@@ -1,16 +1,49 @@
 extension PMemStream {
     /// How a stream is laid out and run. The defaults suit most uses.
-    public struct Configuration: Sendable, Hashable {
+    public struct Configuration: Sendable {
         /// The block size in bytes: a power of two and a multiple of 64. Regions start and end on block
         /// boundaries, so it is the granularity of region sizes. An existing stream must be opened with the
-        /// block size it was created with.
+        /// block size it was created with. Default 4096.
         public var blockSize: Int
+        /// How many background threads run group-commit rounds. Default 1. With 0, asynchronously appended
+        /// entries become durable only when ``PMemStream/persistCommitted()`` or ``PMemStream/close()`` runs
+        /// (useful for deterministic tests, and for callers that decide themselves when to persist).
+        public var persistWorkers: Int
+        /// Where the persist workers run. Default ``PersistPlacement/automatic``: on the medium's NUMA node
+        /// when it is known.
+        public var placement: PersistPlacement
+        /// How often an idle persist worker checkpoints the persisted watermark; recovery after a power
+        /// failure reads the entries written since the last checkpoint. Default 5 ms.
+        public var checkpointInterval: Duration
+        /// How many asynchronously appended entries may wait for a group-commit round before
+        /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure). Default 16 384.
+        public var maxQueuedAppends: Int
+        /// What copies the data of asynchronous appends. Default ``SynchronousDataMover``.
+        public var dataMover: any DataMover
 
         /// Creates a configuration.
         ///
-        /// - Parameter blockSize: The block size in bytes (default 4096).
-        public init(blockSize: Int = 4096) {
+        /// - Parameters:
+        ///   - blockSize: The block size in bytes.
+        ///   - persistWorkers: The number of persist worker threads.
+        ///   - placement: Where the persist workers run.
+        ///   - checkpointInterval: How often the persisted watermark is checkpointed.
+        ///   - maxQueuedAppends: The bound of the group-commit queue.
+        ///   - dataMover: What copies the data of asynchronous appends.
+        public init(
+            blockSize: Int = 4096,
+            persistWorkers: Int = 1,
+            placement: PersistPlacement = .automatic,
+            checkpointInterval: Duration = .milliseconds(5),
+            maxQueuedAppends: Int = 16_384,
+            dataMover: any DataMover = SynchronousDataMover()
+        ) {
             self.blockSize = blockSize
+            self.persistWorkers = max(persistWorkers, 0)
+            self.placement = placement
+            self.checkpointInterval = checkpointInterval
+            self.maxQueuedAppends = max(maxQueuedAppends, 1)
+            self.dataMover = dataMover
         }
     }
 }

@@ -105,6 +105,25 @@ extension PMemStream {
         try await self.tracker.persisted.wait(until: timestamp)
     }
 
+    /// Makes every entry committed so far persisted now, without waiting for a persist worker: runs a
+    /// group-commit round and a checkpoint on the calling thread.
+    @concurrent
+    public nonisolated func persistCommitted() async {
+        self.groupCommit.round()
+    }
+
+    /// The committed watermark's progress: its current value, then a value whenever a group-commit round
+    /// finds it moved (never one element per append). A slow consumer sees only the newest value. The
+    /// sequence finishes when the stream closes.
+    public nonisolated var committedTimestamps: AsyncStream<UInt64> {
+        self.tracker.committed.progress()
+    }
+
+    /// The persisted watermark's progress, published like ``committedTimestamps``.
+    public nonisolated var persistedTimestamps: AsyncStream<UInt64> {
+        self.tracker.persisted.progress()
+    }
+
     private nonisolated func checkIssued(_ timestamp: UInt64) throws(PMemStreamError) {
         let issued = self.tracker.lastIssuedTimestamp
         guard timestamp <= issued else {

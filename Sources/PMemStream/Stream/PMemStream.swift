@@ -26,8 +26,13 @@ public actor PMemStream {
     /// The NUMA node of the medium, when known.
     public nonisolated let numaNode: Int?
 
+    /// Where the persist workers run, and why.
+    public nonisolated let persistPlacement: ResolvedPlacement
+
     let medium: any PersistentMedium
     let tracker: DurabilityTracker
+    let groupCommit: GroupCommit
+    private let workers: PersistWorkers?
     private var allocator: RegionAllocator
     /// The regions read or written in this session, by offset.
     private var regionStates: [Int: RegionState] = [:]
@@ -77,10 +82,30 @@ public actor PMemStream {
             )
         }
         var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-        let persisted = DurabilityTracker.persistedTimestamp(in: medium)
-        allocator.capWritableRegions(at: persisted)
+        let persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
         self.allocator = allocator
-        self.tracker = DurabilityTracker(medium: medium, persistedTimestamp: persisted)
+        let tracker = DurabilityTracker(persistedTimestamp: persisted)
+        let groupCommit = GroupCommit(
+            medium: medium,
+            tracker: tracker,
+            checkpoint: persisted,
+            capacity: configuration.maxQueuedAppends
+        )
+        let placement = configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
+        if configuration.persistWorkers > 0 {
+            let workers = PersistWorkers(
+                count: configuration.persistWorkers,
+                node: placement.node,
+                interval: configuration.checkpointInterval
+            ) { groupCommit.round() }
+            groupCommit.setWakeHandler { [weak workers] in workers?.wake() }
+            self.workers = workers
+        } else {
+            self.workers = nil
+        }
+        self.tracker = tracker
+        self.groupCommit = groupCommit
+        self.persistPlacement = placement
         self.medium = medium
         self.configuration = configuration
         self.size = medium.size
@@ -115,17 +140,43 @@ public actor PMemStream {
         return try PMemStream(medium: medium, configuration: configuration)
     }
 
-    /// Closes the stream: confirms with the medium that everything written reached it, then refuses
-    /// further operations with ``PMemStreamError/Code/streamClosed``.
+    /// Closes the stream: refuses further operations with ``PMemStreamError/Code/streamClosed``, waits for
+    /// the appends under way, stops the persist workers, persists everything committed, checkpoints the
+    /// watermark, and confirms with the medium that it all reached it. Nothing committed before `close()`
+    /// returns is lost.
     ///
     /// The medium itself is released (a ``Pmem2Mapping`` is unmapped) when the last reference to the stream
     /// goes away. Closing twice does nothing the second time.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium reports that data did not reach it.
-    public func close() throws(PMemStreamError) {
+    public func close() async throws(PMemStreamError) {
         guard !self.isClosed else { return }
         self.isClosed = true
+        self.tracker.refuseAppends()
+        for writer in self.writers.values {
+            await writer.quiesce()
+        }
+        self.workers?.stop()
+        self.groupCommit.round()
         self.tracker.close()
         try self.medium.deepFlush(0..<self.medium.size)
+    }
+
+    /// Finds the persisted watermark after a restart, makes it the header's checkpoint, and caps the
+    /// regions written in the last session at it (see `Docs/Format.md`, "Recovery").
+    private static func recoverWatermark(medium: any PersistentMedium, allocator: inout RegionAllocator) -> UInt64 {
+        let field = StreamHeader.Field.persistedTimestamp
+        let checkpoint = medium.loadWord(at: field)
+        let recovered = WatermarkRecovery.recoveredWatermark(
+            checkpoint: checkpoint,
+            regions: allocator.writableRegions,
+            medium: medium
+        )
+        if recovered > checkpoint {
+            medium.storeWord(recovered, at: field)
+            medium.persist(field..<field + 8)
+        }
+        allocator.capWritableRegions(at: recovered)
+        return recovered
     }
 
     // MARK: - Regions
@@ -256,7 +307,12 @@ extension PMemStream: ReadingSource {
         if let writer = self.writers[region.offset] {
             return writer
         }
-        let writer = try RegionWriter(state: state, tracker: self.tracker)
+        let writer = try RegionWriter(
+            state: state,
+            tracker: self.tracker,
+            groupCommit: self.groupCommit,
+            dataMover: self.configuration.dataMover
+        )
         self.writers[region.offset] = writer
         return writer
     }

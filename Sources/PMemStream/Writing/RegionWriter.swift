@@ -4,43 +4,67 @@
 /// recovers the region for writing: the entries above its timestamp cap (written but never persisted
 /// before a crash) are cut, and the cap is lifted.
 ///
-/// Every append reserves space at the region's tail, takes the next stream-wide timestamp, writes the
-/// entry (data, then header with its CRC32C, then a terminator after it) and makes it durable, and
-/// returns once the entry is persisted: durable, and covered by the stream's persisted watermark.
+/// - ``append(_:)-(RawSpan)`` and its siblings return once the entry is **persisted**: they write the entry,
+///   flush it and drain once, and wait until every earlier timestamp is persisted too.
+/// - ``appendAsync(_:)`` returns once the entry is **written** in place; a persist worker makes it durable
+///   with many others in one drain (group commit). Wait with ``AppendReceipt/persisted()``.
 ///
 /// ```swift
 /// let writer = try await stream.writer(for: region)
-/// let entry = try await writer.append(Array("hello".utf8))
-/// print(entry.timestamp)
+/// let entry = try await writer.append(Array("hello".utf8))      // durable on return
+/// let receipt = try await writer.appendAsync(Array("world".utf8))
+/// try await receipt.persisted()
 /// ```
 ///
 /// - Important: Entries are atomic: after a power failure an entry is there whole or not at all, and
-///   every entry whose append returned is there.
+///   every entry whose synchronous append returned, or whose receipt reported it persisted, is there.
 public actor RegionWriter {
     /// The region this writer appends to.
     public nonisolated let region: Region
 
     let state: RegionState
     private let tracker: DurabilityTracker
+    private let groupCommit: GroupCommit
+    private let dataMover: any DataMover
     private let medium: any PersistentMedium
     /// Where the next entry goes.
     private var tail: Int
+    /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
+    private var inFlight: [InFlightEntry] = []
+    private var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
     private var reservation: (id: UInt64, capacity: Int)?
     private var nextReservationID: UInt64 = 1
     private var reservationWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// An entry whose room and timestamp are taken; sealed once its data and header are in place.
+    private struct InFlightEntry {
+        let offset: Int
+        let size: Int
+        let timestamp: UInt64
+        var isSealed = false
+
+        var end: Int { self.offset + EntryHeader.footprint(dataSize: self.size)! }
+    }
+
     /// Recovers the region for writing (see `Docs/Format.md`, "Recovery").
     ///
     /// - Throws: ``PMemStreamError/Code/corruptedEntry`` when a persisted entry of the region is damaged.
-    init(state: RegionState, tracker: DurabilityTracker) throws(PMemStreamError) {
+    init(
+        state: RegionState,
+        tracker: DurabilityTracker,
+        groupCommit: GroupCommit,
+        dataMover: any DataMover
+    ) throws(PMemStreamError) {
         self.region = state.region
         self.state = state
         self.tracker = tracker
+        self.groupCommit = groupCommit
+        self.dataMover = dataMover
         self.medium = state.medium
-        self.tail = try state.withWriteAccess { () throws(PMemStreamError) -> Int in
-            try Self.recover(state)
-        }
+        try state.beginWrites()
+        defer { state.endWrites() }
+        self.tail = try Self.recover(state)
     }
 
     /// Finds the region's tail under its timestamp cap, cuts what lies beyond it, and lifts the cap.
@@ -66,103 +90,9 @@ public actor RegionWriter {
     // MARK: - Space
 
     /// The bytes left for entries, headers included: the region's size minus the footprint of every
-    /// entry in it and of a reservation in progress. An entry of `n` bytes takes `24 + n` rounded up to 8.
+    /// entry in it. An entry of `n` bytes takes `24 + n` rounded up to 8.
     public var availableSize: Int {
         self.state.dataEnd - self.tail
-    }
-
-    /// The footprint of an entry of `dataSize` bytes, if it fits at the tail.
-    private func footprintIfFits(_ dataSize: Int) throws(PMemStreamError) -> Int {
-        guard let footprint = EntryHeader.footprint(dataSize: dataSize), footprint <= self.availableSize else {
-            throw PMemStreamError(
-                code: dataSize < 0 ? .invalidEntrySize : .entryTooLarge,
-                message:
-                    "an entry of \(dataSize) bytes does not fit in the \(self.availableSize) bytes left in \(self.region)"
-            )
-        }
-        return footprint
-    }
-
-    // MARK: - Writing
-
-    /// Writes the header of an entry whose data is in place, and the terminator after it, then flushes
-    /// the entry and the terminator with one call. No drain.
-    private func seal(at offset: Int, dataSize: Int, timestamp: UInt64, checksum: UInt32) -> Int {
-        let footprint = EntryHeader.footprint(dataSize: dataSize)!
-        let end = offset + footprint
-        // The terminator: stored before the entry is published, so a reader never runs past it.
-        let flushEnd = end + 8 <= self.state.dataEnd ? end + 8 : end
-        if flushEnd > end {
-            self.medium.storeWord(0, at: end)
-        }
-        EntryHeader.store(at: offset, timestamp: timestamp, dataSize: dataSize, checksum: checksum, on: self.medium)
-        self.medium.flush(offset..<flushEnd)
-        return end
-    }
-
-    /// Writes entries back to back at the tail and makes them durable with one drain. Nothing is written
-    /// unless all of them fit, and no timestamp is taken for a batch that does not fit.
-    ///
-    /// - Parameters:
-    ///   - sizes: The data size of each entry.
-    ///   - copy: Copies entry `index`'s data to the given offset and returns its data for the checksum.
-    /// - Returns: The entries, in order, durable but not yet published.
-    private func writeDurably(
-        sizes: [Int],
-        copy: (_ index: Int, _ offset: Int) -> UnsafeRawBufferPointer
-    ) throws(PMemStreamError) -> [Entry] {
-        try self.state.withWriteAccess { () throws(PMemStreamError) -> [Entry] in
-            try self.writeDurablyWithAccess(sizes: sizes, copy: copy)
-        }
-    }
-
-    /// ``writeDurably(sizes:copy:)`` for a caller that holds the region's write access already.
-    private func writeDurablyWithAccess(
-        sizes: [Int],
-        copy: (_ index: Int, _ offset: Int) -> UnsafeRawBufferPointer
-    ) throws(PMemStreamError) -> [Entry] {
-        try self.checkOpen()
-        var total = 0
-        for size in sizes {
-            guard let footprint = EntryHeader.footprint(dataSize: size) else {
-                throw PMemStreamError(code: .invalidEntrySize, message: "an entry cannot have \(size) bytes")
-            }
-            total += footprint
-        }
-        guard total <= self.availableSize else {
-            throw PMemStreamError(
-                code: .entryTooLarge,
-                message:
-                    "\(sizes.count == 1 ? "an entry of \(sizes[0]) bytes" : "\(sizes.count) entries of \(total) bytes") "
-                    + "do not fit in the \(self.availableSize) bytes left in \(self.region)"
-            )
-        }
-        var entries: [Entry] = []
-        entries.reserveCapacity(sizes.count)
-        var offset = self.tail
-        for (index, size) in sizes.enumerated() {
-            let data = copy(index, offset + EntryHeader.size)
-            let timestamp = self.tracker.takeTimestamp()
-            let checksum = EntryHeader.checksum(regionSequence: self.region.sequence, timestamp: timestamp, data: data)
-            let end = self.seal(at: offset, dataSize: size, timestamp: timestamp, checksum: checksum)
-            entries.append(Entry(state: self.state, offset: offset, timestamp: timestamp, size: size))
-            offset = end
-        }
-        self.medium.drain()
-        self.tail = offset
-        self.state.published(upTo: offset)
-        return entries
-    }
-
-    /// Publishes durable entries, persists the watermark over them, and returns once they are persisted.
-    private func confirm(_ entries: [Entry]) async throws(PMemStreamError) -> [Entry] {
-        let timestamps = entries.map(\.timestamp)
-        self.tracker.published(timestamps)
-        self.tracker.durable(timestamps)
-        if let last = timestamps.max() {
-            try await self.tracker.persisted.wait(until: last)
-        }
-        return entries
     }
 
     private func checkOpen() throws(PMemStreamError) {
@@ -171,7 +101,119 @@ public actor RegionWriter {
         }
     }
 
-    // MARK: - Appending
+    /// Checks that entries of these sizes fit at the tail, together.
+    private func checkFits(_ sizes: [Int]) throws(PMemStreamError) {
+        var total = 0
+        for size in sizes {
+            guard let footprint = EntryHeader.footprint(dataSize: size) else {
+                throw PMemStreamError(code: .invalidEntrySize, message: "an entry cannot have \(size) bytes")
+            }
+            total += footprint
+        }
+        guard total <= self.availableSize else {
+            let what = sizes.count == 1 ? "an entry of \(sizes[0]) bytes" : "\(sizes.count) entries of \(total) bytes"
+            throw PMemStreamError(
+                code: .entryTooLarge,
+                message: "\(what) do not fit in the \(self.availableSize) bytes left in \(self.region)"
+            )
+        }
+    }
+
+    // MARK: - The write path
+
+    /// Takes room at the tail and a timestamp for each entry, all or nothing, and stores a zero word at the
+    /// start of each (so none reads as an entry before it is sealed) and after the last (the terminator).
+    /// No timestamp is taken when the entries do not fit. Nothing is flushed.
+    private func reserve(_ sizes: [Int]) throws(PMemStreamError) -> [InFlightEntry] {
+        try self.checkOpen()
+        try self.checkFits(sizes)
+        try self.state.beginWrites(sizes.count)
+        var reserved: [InFlightEntry] = []
+        reserved.reserveCapacity(sizes.count)
+        for size in sizes {
+            self.medium.storeWord(0, at: self.tail)
+            let entry = InFlightEntry(offset: self.tail, size: size, timestamp: self.tracker.takeTimestamp())
+            reserved.append(entry)
+            self.tail = entry.end
+        }
+        if self.tail + 8 <= self.state.dataEnd {
+            self.medium.storeWord(0, at: self.tail)
+        }
+        self.inFlight.append(contentsOf: reserved)
+        return reserved
+    }
+
+    /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
+    private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
+        let checksum = EntryHeader.checksum(
+            regionSequence: self.region.sequence,
+            timestamp: entry.timestamp,
+            data: data
+        )
+        EntryHeader.store(
+            at: entry.offset,
+            timestamp: entry.timestamp,
+            dataSize: entry.size,
+            checksum: checksum,
+            on: self.medium
+        )
+        let index = self.inFlight.firstIndex { $0.offset == entry.offset }!
+        self.inFlight[index].isSealed = true
+        return Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
+    }
+
+    /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
+    /// committed watermark moves over them.
+    private func publishSealedPrefix() {
+        let count = self.inFlight.prefix { $0.isSealed }.count
+        guard count > 0 else { return }
+        self.state.published(upTo: self.inFlight[count - 1].end)
+        self.tracker.published(self.inFlight[..<count].map(\.timestamp))
+        self.inFlight.removeFirst(count)
+        self.state.endWrites(count)
+        if self.inFlight.isEmpty {
+            let waiters = self.quiesceWaiters
+            self.quiesceWaiters.removeAll()
+            for waiter in waiters {
+                waiter.resume()
+            }
+        }
+    }
+
+    /// Writes entries whose data `copy` puts in place, makes them durable with one flush and one drain,
+    /// and publishes them: the synchronous path. One persist point.
+    private func writeDurably(
+        sizes: [Int],
+        copy: (_ index: Int, _ dataOffset: Int) -> UnsafeRawBufferPointer
+    ) throws(PMemStreamError) -> [Entry] {
+        let reserved = try self.reserve(sizes)
+        var entries: [Entry] = []
+        entries.reserveCapacity(reserved.count)
+        for (index, entry) in reserved.enumerated() {
+            let data = copy(index, entry.offset + EntryHeader.size)
+            entries.append(self.seal(entry, data: data))
+        }
+        let start = reserved[0].offset
+        let end = reserved[reserved.count - 1].end
+        self.medium.flush(start..<min(end + 8, self.state.dataEnd))
+        self.medium.drain()
+        self.publishSealedPrefix()
+        self.tracker.durable(reserved.map(\.timestamp))
+        if self.state.recordDurable(timestamp: reserved[reserved.count - 1].timestamp, end: end) {
+            self.groupCommit.touch(self.state)
+        }
+        return entries
+    }
+
+    /// Returns once every given entry, and every earlier timestamp, is persisted.
+    private func waitPersisted(_ entries: [Entry]) async throws(PMemStreamError) -> [Entry] {
+        if let last = entries.last {
+            try await self.tracker.persisted.wait(until: last.timestamp)
+        }
+        return entries
+    }
+
+    // MARK: - Synchronous appends
 
     /// Appends one entry and returns once it is persisted.
     ///
@@ -190,7 +232,7 @@ public actor RegionWriter {
                 return buffer
             }
         }
-        return try await self.confirm(entries)[0]
+        return try await self.waitPersisted(entries)[0]
     }
 
     /// Appends one entry and returns once it is persisted.
@@ -210,13 +252,19 @@ public actor RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
         await self.waitForRegion()
-        let entries = try self.withContiguousBytes(of: bytes) { (buffer) throws(PMemStreamError) in
-            try self.writeDurably(sizes: [buffer.count]) { _, offset in
-                self.medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
-                return buffer
+        let written = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(PMemStreamError) -> [Entry] in
+                let raw = UnsafeRawBufferPointer(buffer)
+                return try self.writeDurably(sizes: [raw.count]) { _, offset in
+                    self.medium.copy(toOffset: offset, from: raw, flags: .noFlush)
+                    return raw
+                }
             }
         }
-        return try await self.confirm(entries)[0]
+        guard let written else {
+            return try await self.append(Array(bytes))
+        }
+        return try await self.waitPersisted(try written.get())[0]
     }
 
     /// Appends several entries with one actor hop and one drain, and returns once all are persisted.
@@ -226,18 +274,20 @@ public actor RegionWriter {
     /// - Returns: The entries.
     /// - Throws: As ``append(_:)-(RawSpan)``; nothing is written when the batch does not fit.
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> [Entry] {
+        guard !batch.isEmpty else { return [] }
         await self.waitForRegion()
         let entries = try self.writeDurably(sizes: batch.map(\.count)) { index, offset in
             batch[index].withUnsafeBytes { self.medium.copy(toOffset: offset, from: $0, flags: .noFlush) }
             return self.medium.bytes(offset..<offset + batch[index].count)
         }
-        return try await self.confirm(entries)
+        return try await self.waitPersisted(entries)
     }
 
     /// Reserves room for an entry, lets `fill` write it in place, and publishes what it wrote.
     ///
     /// `fill` receives an `OutputRawSpan` over up to `capacity` bytes of the medium; the entry is the bytes
-    /// it appends, and the rest of the room returns to the region. If `fill` throws, nothing is published.
+    /// it appends, and the rest of the room returns to the region. If `fill` throws, nothing is published
+    /// and no timestamp is consumed.
     ///
     /// - Parameters:
     ///   - capacity: The most bytes `fill` may write.
@@ -249,26 +299,60 @@ public actor RegionWriter {
         _ fill: (inout OutputRawSpan) throws(E) -> Void
     ) async throws -> Entry {
         await self.waitForRegion()
-        let outcome = try self.state.withWriteAccess { () throws(PMemStreamError) -> Result<[Entry], E> in
-            _ = try self.footprintIfFits(capacity)
-            let room = UnsafeMutableRawBufferPointer(
-                start: self.medium.baseAddress + self.tail + EntryHeader.size,
-                count: capacity
-            )
-            var output = OutputRawSpan(buffer: room, initializedCount: 0)
-            do throws(E) {
-                try fill(&output)
-            } catch {
-                return .failure(error)
-            }
-            let written = output.finalize(for: room)
-            return .success(
-                try self.writeDurablyWithAccess(sizes: [written]) { _, offset in
-                    self.medium.bytes(offset..<offset + written)
-                }
-            )
+        try self.checkOpen()
+        try self.checkFits([capacity])
+        try self.state.beginWrites()
+        defer { self.state.endWrites() }
+        let room = UnsafeMutableRawBufferPointer(
+            start: self.medium.baseAddress + self.tail + EntryHeader.size,
+            count: capacity
+        )
+        var output = OutputRawSpan(buffer: room, initializedCount: 0)
+        try fill(&output)
+        let written = output.finalize(for: room)
+        let entries = try self.writeDurably(sizes: [written]) { _, offset in
+            self.medium.bytes(offset..<offset + written)
         }
-        return try await self.confirm(try outcome.get())[0]
+        return try await self.waitPersisted(entries)[0]
+    }
+
+    // MARK: - Asynchronous appends
+
+    /// Appends one entry and returns once it is written in place, without waiting for it to be durable.
+    ///
+    /// The data goes through the stream's ``DataMover``; a persist worker then flushes it together with
+    /// every other entry written since its last round, and drains once (group commit). When the group
+    /// commit has ``PMemStream/Configuration/maxQueuedAppends`` entries waiting, this waits for room first
+    /// (back-pressure): it never fails for being too many.
+    ///
+    /// - Parameter bytes: The entry's data.
+    /// - Returns: A receipt: the entry, and waits for its commit and persistence.
+    /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
+    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
+    public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
+        await self.waitForRegion()
+        await self.groupCommit.waitForRoom()
+        let reserved = try self.reserve([bytes.count])[0]
+        let dataOffset = reserved.offset + EntryHeader.size
+        await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
+        let entry = self.seal(reserved, data: self.medium.bytes(dataOffset..<dataOffset + bytes.count))
+        self.groupCommit.enqueue([
+            GroupCommit.Queued(
+                timestamp: reserved.timestamp,
+                start: reserved.offset,
+                end: reserved.end,
+                region: self.state
+            )
+        ])
+        self.publishSealedPrefix()
+        return AppendReceipt(entry: entry, tracker: self.tracker)
+    }
+
+    /// Returns when every entry reserved so far is published (used when the stream closes).
+    func quiesce() async {
+        while !self.inFlight.isEmpty {
+            await withCheckedContinuation { self.quiesceWaiters.append($0) }
+        }
     }
 
     // MARK: - Explicit reservations
@@ -276,9 +360,9 @@ public actor RegionWriter {
     /// Reserves room for an entry of up to `capacity` bytes, to be filled in place and published later.
     ///
     /// The reservation has the region to itself until it is published or abandoned: other appends to the
-    /// region wait. So fill it promptly, and never wait for another append to this region while holding it.
-    /// A reservation that is dropped without being published is abandoned: its room returns to the region
-    /// and no later entry is affected.
+    /// region wait, and the region cannot be freed. So fill it promptly, and never wait for another append
+    /// to this region while holding it. A reservation that is dropped without being published is abandoned:
+    /// its room returns to the region, no timestamp is consumed, and no later entry is affected.
     ///
     /// - Parameter capacity: The most bytes the entry may have.
     /// - Returns: The reservation.
@@ -286,8 +370,8 @@ public actor RegionWriter {
     public func reserve(_ capacity: Int) async throws(PMemStreamError) -> Reservation {
         await self.waitForRegion()
         try self.checkOpen()
-        _ = try self.footprintIfFits(capacity)
-        try self.state.beginReservation()
+        try self.checkFits([capacity])
+        try self.state.beginWrites()
         let id = self.nextReservationID
         self.nextReservationID += 1
         self.reservation = (id, capacity)
@@ -313,14 +397,14 @@ public actor RegionWriter {
         let entries = try self.writeDurably(sizes: [size]) { _, offset in
             self.medium.bytes(offset..<offset + size)
         }
-        return try await self.confirm(entries)[0]
+        return try await self.waitPersisted(entries)[0]
     }
 
     /// Ends the reservation `id` without publishing it.
     func endReservation(_ id: UInt64) {
         guard self.reservation?.id == id else { return }
         self.reservation = nil
-        self.state.endReservation()
+        self.state.endWrites()
         let waiters = self.reservationWaiters
         self.reservationWaiters.removeAll()
         for waiter in waiters {
@@ -333,20 +417,5 @@ public actor RegionWriter {
         while self.reservation != nil {
             await withCheckedContinuation { self.reservationWaiters.append($0) }
         }
-    }
-
-    // MARK: - Helpers
-
-    private func withContiguousBytes<R>(
-        of bytes: some Collection<UInt8>,
-        _ body: (UnsafeRawBufferPointer) throws(PMemStreamError) -> R
-    ) throws(PMemStreamError) -> R {
-        let result = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(PMemStreamError) -> R in try body(UnsafeRawBufferPointer(buffer)) }
-        }
-        if let result {
-            return try result.get()
-        }
-        return try Array(bytes).span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in try body(buffer) }
     }
 }

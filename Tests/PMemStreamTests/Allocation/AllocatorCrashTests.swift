@@ -6,7 +6,8 @@ import Testing
 @Suite("Region structure across power failures")
 struct AllocatorCrashTests {
     static let size = 64 * 1024
-    static let configuration = PMemStream.Configuration(blockSize: 4096)
+    /// No background workers, so every run has the same persist points in the same order.
+    static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
 
     /// The regions a stream shows, in order, as (offset, size).
     private func regionLayout(_ stream: PMemStream) async throws -> [[Int]] {

@@ -1,0 +1,76 @@
+/// Where the persist workers run: on the NUMA node of the persistent memory, on a chosen node, or anywhere.
+public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
+    private enum Kind: Hashable {
+        case automatic
+        case node(Int)
+        case unbound
+    }
+
+    private let kind: Kind
+
+    /// On the medium's NUMA node when the platform reports it and NUMA is available; anywhere otherwise.
+    public static let automatic = PersistPlacement(kind: .automatic)
+    /// Anywhere the scheduler puts them.
+    public static let unbound = PersistPlacement(kind: .unbound)
+
+    /// On NUMA node `node`, when the machine has it; anywhere otherwise.
+    ///
+    /// - Parameter node: The node's number.
+    /// - Returns: The placement.
+    public static func node(_ node: Int) -> PersistPlacement {
+        PersistPlacement(kind: .node(node))
+    }
+
+    /// `automatic`, `unbound` or `node N`.
+    public var description: String {
+        switch self.kind {
+        case .automatic: "automatic"
+        case .unbound: "unbound"
+        case .node(let node): "node \(node)"
+        }
+    }
+
+    /// The node to bind the workers to, given the medium's node and the machine's topology, and why.
+    ///
+    /// - Parameters:
+    ///   - mediumNode: The medium's NUMA node, when known.
+    ///   - topology: The machine's NUMA topology.
+    /// - Returns: The node to bind to (`nil`: do not bind) and the reason, for logs and the CLI.
+    public func resolve(mediumNode: Int?, topology: NUMATopology) -> ResolvedPlacement {
+        let wanted: Int
+        switch self.kind {
+        case .unbound:
+            return ResolvedPlacement(node: nil, reason: "unbound by configuration")
+        case .node(let node):
+            wanted = node
+        case .automatic:
+            guard let mediumNode else {
+                return ResolvedPlacement(
+                    node: nil,
+                    reason: "unbound: the medium's NUMA node is unknown (not a DAX device)"
+                )
+            }
+            wanted = mediumNode
+        }
+        guard topology.isAvailable else {
+            return ResolvedPlacement(node: nil, reason: "unbound: NUMA is not available on this machine")
+        }
+        guard wanted >= 0, wanted < topology.nodeCount else {
+            return ResolvedPlacement(node: nil, reason: "unbound: the machine has no NUMA node \(wanted)")
+        }
+        return ResolvedPlacement(node: wanted, reason: "bound to NUMA node \(wanted)")
+    }
+}
+
+/// The placement the persist workers ended up with.
+public struct ResolvedPlacement: Sendable, Hashable, CustomStringConvertible {
+    /// The NUMA node the workers run on, or `nil` when they are not bound.
+    public let node: Int?
+    /// Why: for logs and the CLI.
+    public let reason: String
+
+    /// The reason.
+    public var description: String {
+        self.reason
+    }
+}

@@ -1,0 +1,116 @@
+import Synchronization
+
+#if os(Linux)
+    import Glibc
+    import CNuma
+#endif
+
+/// Background threads that run the group-commit rounds, bound to a NUMA node when there is one to use.
+///
+/// Each thread sleeps until it is woken (work was queued) or its interval passes, then runs one round.
+/// Threads rather than tasks: a round blocks in flushes and drains (an `msync` on page-granular files), and
+/// that must never stall the cooperative thread pool; a thread can also be bound to the memory's node.
+final class PersistWorkers: @unchecked Sendable {
+    // @unchecked Sendable: the threads and the semaphore are created in `init` and only joined in `stop()`;
+    // the stop flag is atomic.
+
+    private let wakeup: UnsafeMutablePointer<sem_t>
+    private let context: WorkerContext
+    private var threads: [pthread_t] = []
+    private let stopped = Mutex(false)
+
+    /// Starts `count` threads that run `round` whenever woken, and at least every `interval`.
+    init(count: Int, node: Int?, interval: Duration, round: @escaping @Sendable () -> Void) {
+        self.wakeup = .allocate(capacity: 1)
+        sem_init(self.wakeup, 0, 0)
+        let context = WorkerContext(
+            wakeup: self.wakeup,
+            node: node,
+            intervalNanoseconds: Int(interval.components.seconds) * 1_000_000_000
+                + Int(interval.components.attoseconds / 1_000_000_000),
+            round: round
+        )
+        self.context = context
+        for _ in 0..<count {
+            var thread = pthread_t()
+            let argument = Unmanaged.passRetained(context).toOpaque()
+            let status = pthread_create(
+                &thread,
+                nil,
+                { argument in
+                    let context = Unmanaged<WorkerContext>.fromOpaque(argument!).takeRetainedValue()
+                    context.run()
+                    return nil
+                },
+                argument
+            )
+            precondition(status == 0, "pthread_create failed with \(status)")
+            self.threads.append(thread)
+        }
+    }
+
+    /// Wakes one worker to run a round now.
+    func wake() {
+        sem_post(self.wakeup)
+    }
+
+    /// Stops the workers after their current round and waits for them. Idempotent.
+    func stop() {
+        let alreadyStopped = self.stopped.withLock { stopped in
+            defer { stopped = true }
+            return stopped
+        }
+        guard !alreadyStopped else { return }
+        self.context.stopping.store(true, ordering: .releasing)
+        for _ in self.threads {
+            sem_post(self.wakeup)
+        }
+        for thread in self.threads {
+            pthread_join(thread, nil)
+        }
+    }
+
+    deinit {
+        self.stop()
+        sem_destroy(self.wakeup)
+        self.wakeup.deallocate()
+    }
+}
+
+/// What a worker thread needs: the semaphore, the stop flag, its node, its interval and its round.
+private final class WorkerContext: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init but for the atomic flag; the semaphore is thread-safe.
+    let wakeup: UnsafeMutablePointer<sem_t>
+    let stopping = Atomic(false)
+    let node: Int?
+    let intervalNanoseconds: Int
+    let round: @Sendable () -> Void
+
+    init(
+        wakeup: UnsafeMutablePointer<sem_t>,
+        node: Int?,
+        intervalNanoseconds: Int,
+        round: @escaping @Sendable () -> Void
+    ) {
+        self.wakeup = wakeup
+        self.node = node
+        self.intervalNanoseconds = intervalNanoseconds
+        self.round = round
+    }
+
+    func run() {
+        if let node = self.node {
+            // The corresponding C function is `numa_run_on_node`; a failure leaves the thread unbound.
+            _ = numa_run_on_node(Int32(node))
+        }
+        while !self.stopping.load(ordering: .acquiring) {
+            var deadline = timespec()
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            let nanoseconds = deadline.tv_nsec + self.intervalNanoseconds
+            deadline.tv_sec += nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            _ = sem_timedwait(self.wakeup, &deadline)
+            self.round()
+        }
+    }
+}

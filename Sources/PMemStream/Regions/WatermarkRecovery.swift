@@ -1,0 +1,48 @@
+/// Finds the persisted watermark after a restart (see `Docs/Format.md`, "Recovery").
+///
+/// The stream header holds a *checkpoint* of the watermark, written in the background. Entries appended
+/// after it are durable on their own: synchronous appends drain their entry and return without writing
+/// the header. So the watermark after a restart is the checkpoint, extended over every following timestamp
+/// whose entry is found whole, for as long as they are contiguous. Only the regions written in the last
+/// session can hold such entries, and only after their checkpoint tails, so the walk costs time in
+/// proportion to the entries written since the last checkpoint, never to all entries.
+enum WatermarkRecovery {
+    /// The recovered watermark.
+    ///
+    /// - Parameters:
+    ///   - checkpoint: The watermark stored in the stream header.
+    ///   - regions: The regions that were writable in the last session.
+    ///   - medium: The medium.
+    static func recoveredWatermark(
+        checkpoint: UInt64,
+        regions: [RegionAllocator.Extent],
+        medium: any PersistentMedium
+    ) -> UInt64 {
+        var found = Set<UInt64>()
+        for region in regions {
+            var offset = region.checkpointTail
+            var previous: UInt64 = 0
+            walk: while true {
+                let reading = EntryHeader.read(
+                    at: offset,
+                    regionEnd: region.offset + region.size,
+                    regionSequence: region.sequence,
+                    after: previous,
+                    limit: .max,
+                    from: medium
+                )
+                guard case .entry(let timestamp, let size) = reading else { break walk }
+                if timestamp > checkpoint {
+                    found.insert(timestamp)
+                }
+                previous = timestamp
+                offset += EntryHeader.footprint(dataSize: size)!
+            }
+        }
+        var recovered = checkpoint
+        while found.contains(recovered + 1) {
+            recovered += 1
+        }
+        return recovered
+    }
+}

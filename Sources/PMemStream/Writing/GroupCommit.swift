@@ -1,0 +1,169 @@
+import Synchronization
+
+/// Group commit: makes asynchronously appended entries durable, many per drain, and checkpoints the
+/// persisted watermark (see `Docs/Format.md`, "Group commit" and "Checkpoints").
+///
+/// Asynchronous appends queue their entries here unflushed. A *round* flushes every queued entry, drains
+/// once, and marks them durable. A *checkpoint* then stores the persisted watermark in the stream header,
+/// persists it, and records each touched region's checkpoint tail, so that recovery after a power failure
+/// reads only the entries written since. The persist workers run rounds; so do ``PMemStream/persistCommitted()``
+/// and closing the stream.
+///
+/// The queue is bounded: an asynchronous append waits (back-pressure) while ``capacity`` entries are queued,
+/// and resumes when a round has taken them.
+final class GroupCommit: Sendable {
+    /// An entry waiting for a round.
+    struct Queued {
+        let timestamp: UInt64
+        /// Where the entry starts and ends.
+        let start: Int
+        let end: Int
+        let region: RegionState
+
+        /// The entry and the word after it (its terminator, or the next entry's timestamp), within the region.
+        var flushRange: Range<Int> {
+            self.start..<min(self.end + 8, self.region.dataEnd)
+        }
+    }
+
+    private struct State {
+        var queued: [Queued] = []
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Regions with durable entries not yet covered by a checkpoint tail, by identity.
+        var touched: [ObjectIdentifier: RegionState] = [:]
+        var wake: (@Sendable () -> Void)?
+    }
+
+    /// The most entries queued before asynchronous appends wait.
+    let capacity: Int
+    private let medium: any PersistentMedium
+    private let tracker: DurabilityTracker
+    private let state = Mutex(State())
+    /// The watermark last stored in the header; held while checkpointing.
+    private let checkpointed: Mutex<UInt64>
+    /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
+    private let roundLock = Mutex(())
+
+    init(medium: any PersistentMedium, tracker: DurabilityTracker, checkpoint: UInt64, capacity: Int) {
+        self.medium = medium
+        self.tracker = tracker
+        self.checkpointed = Mutex(checkpoint)
+        self.capacity = max(capacity, 1)
+    }
+
+    /// Sets what wakes a persist worker when work is queued.
+    func setWakeHandler(_ wake: @escaping @Sendable () -> Void) {
+        self.state.withLock { $0.wake = wake }
+    }
+
+    // MARK: - Queueing
+
+    /// Waits while the queue is full.
+    func waitForRoom() async {
+        while self.state.withLock({ $0.queued.count >= self.capacity }) {
+            await withCheckedContinuation { continuation in
+                let waiting = self.state.withLock { state in
+                    guard state.queued.count >= self.capacity else { return false }
+                    state.roomWaiters.append(continuation)
+                    return true
+                }
+                if !waiting {
+                    continuation.resume()
+                } else {
+                    self.state.withLock { $0.wake }?()
+                }
+            }
+        }
+    }
+
+    /// Queues entries for the next round; wakes a worker when the queue was empty.
+    func enqueue(_ entries: [Queued]) {
+        let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
+            let wasEmpty = state.queued.isEmpty
+            state.queued.append(contentsOf: entries)
+            return wasEmpty ? state.wake : nil
+        }
+        wake?()
+    }
+
+    /// Notes that a region has durable entries for the next checkpoint.
+    func touch(_ region: RegionState) {
+        self.state.withLock { $0.touched[ObjectIdentifier(region)] = region }
+    }
+
+    // MARK: - Rounds
+
+    /// Runs one round and then a checkpoint, and publishes the watermarks' progress.
+    func round() {
+        self.roundLock.withLock { _ in
+            self.flushQueued()
+            self.checkpoint()
+        }
+        self.tracker.committed.publishProgress()
+        self.tracker.persisted.publishProgress()
+    }
+
+    /// Flushes every queued entry, drains once, marks them durable. One persist point.
+    private func flushQueued() {
+        let (taken, waiters) = self.state.withLock { state in
+            defer {
+                state.queued.removeAll(keepingCapacity: true)
+                state.roomWaiters.removeAll()
+            }
+            return (state.queued, state.roomWaiters)
+        }
+        for waiter in waiters {
+            waiter.resume()
+        }
+        guard !taken.isEmpty else { return }
+        for entry in taken {
+            self.medium.flush(entry.flushRange)
+        }
+        self.medium.drain()
+        var firstTouches: [RegionState] = []
+        for entry in taken where entry.region.recordDurable(timestamp: entry.timestamp, end: entry.end) {
+            firstTouches.append(entry.region)
+        }
+        for region in firstTouches {
+            self.touch(region)
+        }
+        self.tracker.durable(taken.map(\.timestamp))
+    }
+
+    /// Stores the persisted watermark in the header and persists it; then stores the checkpoint tail of
+    /// every touched region, flushes them, and drains once. Two persist points when the watermark moved.
+    ///
+    /// The order matters: a checkpoint tail promises that every entry before it is at or below the
+    /// header's watermark, so the watermark must be durable first.
+    private func checkpoint() {
+        let watermark = self.tracker.persisted.value
+        self.checkpointed.withLock { stored in
+            guard watermark > stored else { return }
+            let field = StreamHeader.Field.persistedTimestamp
+            self.medium.storeWord(watermark, at: field)
+            self.medium.persist(field..<field + 8)
+            stored = watermark
+
+            let touched = self.state.withLock { state in
+                defer { state.touched.removeAll() }
+                return Array(state.touched.values)
+            }
+            var wroteTail = false
+            for region in touched {
+                let (tail, pending) = region.checkpointTail(upTo: watermark)
+                if let tail, !region.isFreed {
+                    let field = region.region.offset + ExtentHeader.Field.checkpointTail
+                    self.medium.storeWord(UInt64(tail), at: field)
+                    self.medium.flush(field..<field + 8)
+                    wroteTail = true
+                }
+                if pending {
+                    self.touch(region)
+                }
+            }
+            if wroteTail {
+                self.medium.drain()
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import PMemStream
+import PMemStreamTestKit
+import Synchronization
+import Testing
+
+@Suite("Group commit, watermarks and waits", .timeLimit(.minutes(1)))
+struct DurabilityPipelineTests {
+    @Test(
+        "random mixes of sync and async appends and waits from 8 tasks keep the watermark laws",
+        arguments: [1, 2] as [UInt64]
+    )
+    func watermarkLaws(seed: UInt64) async throws {
+        let (stream, medium) = try makeStream(size: 8 << 20)
+        var regions: [Region] = []
+        for _ in 0..<3 {
+            regions.append(try await stream.allocateRegion(size: 2 << 20))
+        }
+        let allRegions = regions
+        let appended = try await withThrowingTaskGroup { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var generator = SeededRandomNumberGenerator(seed: seed &* 100 &+ UInt64(task))
+                    var mine: [Entry] = []
+                    for operation in 0..<400 {
+                        let writer = try await stream.writer(for: allRegions.randomElement(using: &generator)!)
+                        let bytes = testBytes(Int.random(in: 0...200, using: &generator), seed: task * 1000 + operation)
+                        switch Int.random(in: 0..<10, using: &generator) {
+                        case 0..<4:
+                            let entry = try await writer.append(bytes)
+                            #expect(
+                                stream.persistedTimestamp >= entry.timestamp,
+                                "a synchronous append returns persisted"
+                            )
+                            mine.append(entry)
+                        case 4..<8:
+                            let receipt = try await writer.appendAsync(bytes)
+                            if Bool.random(using: &generator) {
+                                try await receipt.persisted()
+                                #expect(stream.persistedTimestamp >= receipt.timestamp)
+                            }
+                            mine.append(receipt.entry)
+                        case 8:
+                            let target = UInt64.random(in: 1...max(stream.committedTimestamp, 1), using: &generator)
+                            if stream.committedTimestamp > 0 {
+                                try await stream.waitCommitted(target)
+                                #expect(stream.committedTimestamp >= target)
+                            }
+                        default:
+                            // A wait that is cancelled at once must leave the stream usable.
+                            let waiter = Task { try await stream.waitPersisted(stream.committedTimestamp) }
+                            waiter.cancel()
+                            _ = try? await waiter.value
+                        }
+                        let persisted = stream.persistedTimestamp
+                        #expect(persisted <= stream.committedTimestamp)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [Entry]()) { $0 += $1 }
+        }
+        let last = appended.map(\.timestamp).max()!
+        try await stream.waitPersisted(last)
+        #expect(Set(appended.map(\.timestamp)) == Set(1...last))
+        try await stream.close()
+        let (reopened, _) = try restart(medium)
+        #expect(reopened.persistedTimestamp == last)
+        let read = try await reopened.entries().collect()
+        #expect(read.map(\.timestamp) == Array(1...last))
+        let byTimestamp = Dictionary(uniqueKeysWithValues: appended.map { ($0.timestamp, $0) })
+        for entry in read {
+            #expect(entry.size == byTimestamp[entry.timestamp]!.size)
+        }
+    }
+
+    @Test("more asynchronous appends than the queue holds: the appender waits for room, nothing deadlocks")
+    func backPressure() async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0, maxQueuedAppends: 4))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        let appender = Task {
+            var receipts: [AppendReceipt] = []
+            for index in 0..<20 {
+                receipts.append(try await writer.appendAsync([UInt8(index)]))
+            }
+            return receipts
+        }
+        // Nothing persists without a worker: the appender fills the queue and waits there.
+        while stream.committedTimestamp < 4 {
+            await Task.yield()
+        }
+        for _ in 0..<100 {
+            await Task.yield()
+        }
+        #expect(stream.committedTimestamp == 4, "the fifth append waits for room")
+        var rounds = 0
+        while !appenderFinished(stream, expected: 20) {
+            await stream.persistCommitted()
+            rounds += 1
+            await Task.yield()
+        }
+        let receipts = try await appender.value
+        await stream.persistCommitted()
+        for receipt in receipts {
+            try await receipt.persisted()
+        }
+        #expect(rounds >= 4)
+        #expect(stream.persistedTimestamp == 20)
+    }
+
+    private func appenderFinished(_ stream: PMemStream, expected: UInt64) -> Bool {
+        stream.committedTimestamp == expected
+    }
+
+    @Test("closing persists every committed asynchronous append, with no worker running")
+    func closePersistsCommitted() async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        for index in 0..<10 {
+            _ = try await writer.appendAsync(testBytes(index * 10, seed: index))
+        }
+        #expect(stream.committedTimestamp == 10)
+        #expect(stream.persistedTimestamp == 0)
+        try await stream.close()
+        let (reopened, _) = try restart(medium)
+        #expect(reopened.persistedTimestamp == 10)
+        #expect(
+            try await reopened.entries().collect().map { try $0.bytes } == (0..<10).map { testBytes($0 * 10, seed: $0) }
+        )
+    }
+
+    @Test("the threaded data mover copies large entries in pieces, byte for byte")
+    func threadedDataMover() async throws {
+        let (stream, _) = (
+            try PMemStream(
+                medium: SimulatedMedium(size: 8 << 20),
+                configuration: .init(dataMover: ThreadedDataMover(threshold: 1000, parts: 4))
+            ), ()
+        )
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4 << 20))
+        var receipts: [AppendReceipt] = []
+        for (index, size) in [10, 999, 1000, 4097, 1 << 20].enumerated() {
+            receipts.append(try await writer.appendAsync(testBytes(size, seed: index)))
+        }
+        for (index, receipt) in receipts.enumerated() {
+            try await receipt.persisted()
+            #expect(try receipt.entry.bytes == testBytes(receipt.entry.size, seed: index))
+        }
+        #expect(try await stream.entries(in: writer.region).collect() == receipts.map(\.entry))
+    }
+
+    @Test("watermark progress streams yield once per round, not once per append, and end with the stream")
+    func progressStreams() async throws {
+        let (stream, _) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        let observer = Task {
+            var values: [UInt64] = []
+            for await value in stream.persistedTimestamps {
+                values.append(value)
+            }
+            return values
+        }
+        for index in 0..<500 {
+            _ = try await writer.appendAsync([UInt8(truncatingIfNeeded: index)])
+        }
+        try await stream.waitPersisted(500)
+        try await stream.close()
+        let values = await observer.value
+        #expect(values == values.sorted())
+        #expect(values.last == 500)
+        #expect(values.count < 500)
+    }
+
+    @Test("waits: at once when reached, errors for timestamps never issued, cancellation, and close")
+    func waits() async throws {
+        let stream = try PMemStream(medium: SimulatedMedium(size: 1 << 20), configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let receipt = try await writer.appendAsync([1])
+        try await receipt.committed()
+        try await stream.waitCommitted(1)
+        #expect(await thrownErrorCode { try await stream.waitCommitted(2) } == .timestampNotIssued)
+        let cancelled = Task { try await receipt.persisted() }
+        cancelled.cancel()
+        #expect(await thrownErrorCode { try await cancelled.value } == .cancelled)
+        let pending = Task { try await stream.waitPersisted(1) }
+        await stream.persistCommitted()
+        try await pending.value
+        _ = try await writer.appendAsync([2])
+        let beforeClose = Task { try await stream.waitPersisted(2) }
+        try await stream.close()
+        try await beforeClose.value  // closing persisted it first
+        #expect(await thrownErrorCode { try await writer.appendAsync([3]) } == .streamClosed)
+    }
+}
+
+@Suite("Persist worker placement")
+struct PersistPlacementTests {
+    static let twoNodes = NUMATopology(isAvailable: true, nodeCount: 2)
+
+    @Test("automatic placement uses the medium's node when NUMA knows it, and explains otherwise")
+    func automatic() {
+        #expect(PersistPlacement.automatic.resolve(mediumNode: 1, topology: Self.twoNodes).node == 1)
+        let unknown = PersistPlacement.automatic.resolve(mediumNode: nil, topology: Self.twoNodes)
+        #expect(unknown.node == nil)
+        #expect(unknown.reason.contains("unknown"))
+        let noNUMA = PersistPlacement.automatic.resolve(
+            mediumNode: 0,
+            topology: NUMATopology(isAvailable: false, nodeCount: 1)
+        )
+        #expect(noNUMA.node == nil)
+        #expect(noNUMA.reason.contains("not available"))
+        #expect(PersistPlacement.automatic.resolve(mediumNode: 3, topology: Self.twoNodes).node == nil)
+    }
+
+    @Test("explicit placements: a chosen node when it exists, or none")
+    func explicit() {
+        #expect(PersistPlacement.node(0).resolve(mediumNode: 1, topology: Self.twoNodes).node == 0)
+        #expect(PersistPlacement.node(5).resolve(mediumNode: 1, topology: Self.twoNodes).node == nil)
+        #expect(PersistPlacement.unbound.resolve(mediumNode: 1, topology: Self.twoNodes).node == nil)
+    }
+
+    @Test("a stream reports the placement it chose on this machine")
+    func streamReportsPlacement() throws {
+        let onFile = try PMemStream(medium: SimulatedMedium(size: 1 << 16))
+        #expect(onFile.persistPlacement.node == nil)
+        let onNode = try PMemStream(medium: SimulatedMedium(size: 1 << 16, numaNode: 0))
+        #expect(onNode.persistPlacement.node == (NUMATopology.system.isAvailable ? 0 : nil))
+    }
+}
