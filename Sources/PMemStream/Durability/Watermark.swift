@@ -22,6 +22,8 @@ final class Watermark: Sendable {
 
     private let current: Atomic<UInt64>
     private let state = Mutex(State())
+    /// How many waiters are registered, so that raising the watermark skips the lock when nobody waits.
+    private let waiterCount = Atomic(0)
 
     init(_ value: UInt64) {
         self.current = Atomic(value)
@@ -40,7 +42,7 @@ final class Watermark: Sendable {
             let (exchanged, original) = self.current.compareExchange(
                 expected: current,
                 desired: value,
-                successOrdering: .releasing,
+                successOrdering: .sequentiallyConsistent,
                 failureOrdering: .relaxed
             )
             if exchanged { return }
@@ -53,11 +55,15 @@ final class Watermark: Sendable {
     /// A waiter checks the value and registers under the state lock, and this runs under the same lock
     /// after the value was raised, so no waiter is missed.
     func resumeSatisfied() {
+        // Sequentially consistent, paired with the waiter's store of the count and load of the value: a
+        // raise either sees the waiter registered, or the waiter sees the raised value.
+        guard self.waiterCount.load(ordering: .sequentiallyConsistent) > 0 else { return }
         let value = self.value
         let satisfied = self.state.withLock { state -> [Waiter] in
             guard state.waiters.contains(where: { $0.target <= value }) else { return [] }
             let (ready, waiting) = state.waiters.partitioned { $0.target <= value }
             state.waiters = waiting
+            self.waiterCount.store(waiting.count, ordering: .releasing)
             return ready
         }
         for waiter in satisfied {
@@ -69,7 +75,10 @@ final class Watermark: Sendable {
     /// for (used when a region is freed under a reader that follows it).
     func wakeAll() {
         let all = self.state.withLock { state in
-            defer { state.waiters.removeAll() }
+            defer {
+                state.waiters.removeAll()
+                self.waiterCount.store(0, ordering: .releasing)
+            }
             return state.waiters
         }
         for waiter in all {
@@ -84,6 +93,7 @@ final class Watermark: Sendable {
             defer {
                 state.waiters.removeAll()
                 state.subscribers.removeAll()
+                self.waiterCount.store(0, ordering: .releasing)
             }
             return (state.waiters, Array(state.subscribers.values))
         }
@@ -150,6 +160,14 @@ final class Watermark: Sendable {
                     if self.current.load(ordering: .acquiring) >= target { return .success(()) }
                     if Task.isCancelled { return .failure(Self.cancelled) }
                     state.waiters.append(Waiter(id: id, target: target, continuation: continuation))
+                    // Published before the value is checked again below, so a concurrent raise either
+                    // sees this waiter or is seen by the check.
+                    self.waiterCount.store(state.waiters.count, ordering: .sequentiallyConsistent)
+                    if self.current.load(ordering: .sequentiallyConsistent) >= target {
+                        state.waiters.removeLast()
+                        self.waiterCount.store(state.waiters.count, ordering: .releasing)
+                        return .success(())
+                    }
                     return nil
                 }
                 if let immediate {
@@ -159,6 +177,7 @@ final class Watermark: Sendable {
         } onCancel: {
             let waiter = self.state.withLock { state -> Waiter? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                defer { self.waiterCount.store(state.waiters.count, ordering: .releasing) }
                 return state.waiters.remove(at: index)
             }
             waiter?.continuation.resume(returning: .failure(Self.cancelled))

@@ -102,7 +102,7 @@ public actor RegionWriter {
     }
 
     /// Checks that entries of these sizes fit at the tail, together.
-    private func checkFits(_ sizes: [Int]) throws(PMemStreamError) {
+    private func checkFits(_ sizes: some Collection<Int>) throws(PMemStreamError) {
         var total = 0
         for size in sizes {
             guard let footprint = EntryHeader.footprint(dataSize: size) else {
@@ -111,10 +111,12 @@ public actor RegionWriter {
             total += footprint
         }
         guard total <= self.availableSize else {
-            let what = sizes.count == 1 ? "an entry of \(sizes[0]) bytes" : "\(sizes.count) entries of \(total) bytes"
+            let what =
+                sizes.count == 1
+                ? "an entry of \(sizes.first!) bytes does" : "\(sizes.count) entries of \(total) bytes do"
             throw PMemStreamError(
                 code: .entryTooLarge,
-                message: "\(what) do not fit in the \(self.availableSize) bytes left in \(self.region)"
+                message: "\(what) not fit in the \(self.availableSize) bytes left in \(self.region)"
             )
         }
     }
@@ -124,27 +126,29 @@ public actor RegionWriter {
     /// Takes room at the tail and a timestamp for each entry, all or nothing, and stores a zero word at the
     /// start of each (so none reads as an entry before it is sealed) and after the last (the terminator).
     /// No timestamp is taken when the entries do not fit. Nothing is flushed.
-    private func reserve(_ sizes: [Int]) throws(PMemStreamError) -> [InFlightEntry] {
+    ///
+    /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
+    private func reserve(_ sizes: some Collection<Int>) throws(PMemStreamError) -> Range<Int> {
         try self.checkOpen()
         try self.checkFits(sizes)
         try self.state.beginWrites(sizes.count)
-        var reserved: [InFlightEntry] = []
-        reserved.reserveCapacity(sizes.count)
+        let first = self.inFlight.count
         for size in sizes {
             self.medium.storeWord(0, at: self.tail)
             let entry = InFlightEntry(offset: self.tail, size: size, timestamp: self.tracker.takeTimestamp())
-            reserved.append(entry)
+            self.inFlight.append(entry)
             self.tail = entry.end
         }
         if self.tail + 8 <= self.state.dataEnd {
             self.medium.storeWord(0, at: self.tail)
         }
-        self.inFlight.append(contentsOf: reserved)
-        return reserved
+        return first..<self.inFlight.count
     }
 
-    /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
-    private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
+    /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
+    /// timestamp word last. No flush.
+    private func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
+        let entry = self.inFlight[index]
         let checksum = EntryHeader.checksum(
             regionSequence: self.region.sequence,
             timestamp: entry.timestamp,
@@ -157,7 +161,6 @@ public actor RegionWriter {
             checksum: checksum,
             on: self.medium
         )
-        let index = self.inFlight.firstIndex { $0.offset == entry.offset }!
         self.inFlight[index].isSealed = true
         return Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
@@ -168,7 +171,7 @@ public actor RegionWriter {
         let count = self.inFlight.prefix { $0.isSealed }.count
         guard count > 0 else { return }
         self.state.published(upTo: self.inFlight[count - 1].end)
-        self.tracker.published(self.inFlight[..<count].map(\.timestamp))
+        self.tracker.published(self.inFlight[..<count].lazy.map(\.timestamp))
         self.inFlight.removeFirst(count)
         self.state.endWrites(count)
         if self.inFlight.isEmpty {
@@ -182,35 +185,42 @@ public actor RegionWriter {
 
     /// Writes entries whose data `copy` puts in place, makes them durable with one flush and one drain,
     /// and publishes them: the synchronous path. One persist point.
+    ///
+    /// - Parameters:
+    ///   - sizes: The data size of each entry.
+    ///   - copy: Puts entry `index`'s data at `dataOffset` and returns it, for the checksum.
+    ///   - written: Receives each entry, in order.
+    /// - Returns: The last entry's timestamp.
     private func writeDurably(
-        sizes: [Int],
-        copy: (_ index: Int, _ dataOffset: Int) -> UnsafeRawBufferPointer
-    ) throws(PMemStreamError) -> [Entry] {
+        sizes: some Collection<Int>,
+        copy: (_ index: Int, _ dataOffset: Int) -> UnsafeRawBufferPointer,
+        written: (Entry) -> Void
+    ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(sizes)
-        var entries: [Entry] = []
-        entries.reserveCapacity(reserved.count)
-        for (index, entry) in reserved.enumerated() {
-            let data = copy(index, entry.offset + EntryHeader.size)
-            entries.append(self.seal(entry, data: data))
+        for index in reserved {
+            let data = copy(index - reserved.lowerBound, self.inFlight[index].offset + EntryHeader.size)
+            written(self.seal(at: index, data: data))
         }
-        let start = reserved[0].offset
-        let end = reserved[reserved.count - 1].end
-        self.medium.flush(start..<min(end + 8, self.state.dataEnd))
+        let start = self.inFlight[reserved.lowerBound].offset
+        let last = self.inFlight[reserved.upperBound - 1]
+        self.medium.flush(start..<min(last.end + 8, self.state.dataEnd))
         self.medium.drain()
+        self.tracker.durable(self.inFlight[reserved].lazy.map(\.timestamp))
         self.publishSealedPrefix()
-        self.tracker.durable(reserved.map(\.timestamp))
-        if self.state.recordDurable(timestamp: reserved[reserved.count - 1].timestamp, end: end) {
+        if self.state.recordDurable(timestamp: last.timestamp, end: last.end) {
             self.groupCommit.touch(self.state)
         }
-        return entries
+        return last.timestamp
     }
 
-    /// Returns once every given entry, and every earlier timestamp, is persisted.
-    private func waitPersisted(_ entries: [Entry]) async throws(PMemStreamError) -> [Entry] {
-        if let last = entries.last {
-            try await self.tracker.persisted.wait(until: last.timestamp)
-        }
-        return entries
+    /// ``writeDurably(sizes:copy:written:)`` for one entry.
+    private func writeOneDurably(
+        size: Int,
+        copy: (_ dataOffset: Int) -> UnsafeRawBufferPointer
+    ) throws(PMemStreamError) -> Entry {
+        var entry: Entry?
+        _ = try self.writeDurably(sizes: CollectionOfOne(size), copy: { copy($1) }, written: { entry = $0 })
+        return entry!
     }
 
     // MARK: - Synchronous appends
@@ -226,13 +236,14 @@ public actor RegionWriter {
     ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
     public func append(_ bytes: RawSpan) async throws(PMemStreamError) -> Entry {
         await self.waitForRegion()
-        let entries = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-            try self.writeDurably(sizes: [buffer.count]) { _, offset in
+        let entry = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+            try self.writeOneDurably(size: buffer.count) { offset in
                 self.medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
                 return buffer
             }
         }
-        return try await self.waitPersisted(entries)[0]
+        try await self.tracker.persisted.wait(until: entry.timestamp)
+        return entry
     }
 
     /// Appends one entry and returns once it is persisted.
@@ -253,9 +264,9 @@ public actor RegionWriter {
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
         await self.waitForRegion()
         let written = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(PMemStreamError) -> [Entry] in
+            Result { () throws(PMemStreamError) -> Entry in
                 let raw = UnsafeRawBufferPointer(buffer)
-                return try self.writeDurably(sizes: [raw.count]) { _, offset in
+                return try self.writeOneDurably(size: raw.count) { offset in
                     self.medium.copy(toOffset: offset, from: raw, flags: .noFlush)
                     return raw
                 }
@@ -264,7 +275,9 @@ public actor RegionWriter {
         guard let written else {
             return try await self.append(Array(bytes))
         }
-        return try await self.waitPersisted(try written.get())[0]
+        let entry = try written.get()
+        try await self.tracker.persisted.wait(until: entry.timestamp)
+        return entry
     }
 
     /// Appends several entries with one actor hop and one drain, and returns once all are persisted.
@@ -276,11 +289,18 @@ public actor RegionWriter {
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> [Entry] {
         guard !batch.isEmpty else { return [] }
         await self.waitForRegion()
-        let entries = try self.writeDurably(sizes: batch.map(\.count)) { index, offset in
-            batch[index].withUnsafeBytes { self.medium.copy(toOffset: offset, from: $0, flags: .noFlush) }
-            return self.medium.bytes(offset..<offset + batch[index].count)
-        }
-        return try await self.waitPersisted(entries)
+        var entries: [Entry] = []
+        entries.reserveCapacity(batch.count)
+        let last = try self.writeDurably(
+            sizes: batch.lazy.map(\.count),
+            copy: { index, offset in
+                batch[index].withUnsafeBytes { self.medium.copy(toOffset: offset, from: $0, flags: .noFlush) }
+                return self.medium.bytes(offset..<offset + batch[index].count)
+            },
+            written: { entries.append($0) }
+        )
+        try await self.tracker.persisted.wait(until: last)
+        return entries
     }
 
     /// Reserves room for an entry, lets `fill` write it in place, and publishes what it wrote.
@@ -310,10 +330,11 @@ public actor RegionWriter {
         var output = OutputRawSpan(buffer: room, initializedCount: 0)
         try fill(&output)
         let written = output.finalize(for: room)
-        let entries = try self.writeDurably(sizes: [written]) { _, offset in
+        let entry = try self.writeOneDurably(size: written) { offset in
             self.medium.bytes(offset..<offset + written)
         }
-        return try await self.waitPersisted(entries)[0]
+        try await self.tracker.persisted.wait(until: entry.timestamp)
+        return entry
     }
 
     // MARK: - Asynchronous appends
@@ -332,10 +353,12 @@ public actor RegionWriter {
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
         await self.waitForRegion()
         await self.groupCommit.waitForRoom()
-        let reserved = try self.reserve([bytes.count])[0]
+        let reserved = self.inFlight[try self.reserve(CollectionOfOne(bytes.count)).lowerBound]
         let dataOffset = reserved.offset + EntryHeader.size
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
-        let entry = self.seal(reserved, data: self.medium.bytes(dataOffset..<dataOffset + bytes.count))
+        // Other appends may have been reserved, sealed and published while the copy ran: find it again.
+        let index = self.inFlight.firstIndex { $0.offset == reserved.offset }!
+        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + bytes.count))
         self.groupCommit.enqueue([
             GroupCommit.Queued(
                 timestamp: reserved.timestamp,
@@ -394,10 +417,11 @@ public actor RegionWriter {
                 message: "a reservation of \(reservation.capacity) bytes cannot publish \(size) bytes; it was abandoned"
             )
         }
-        let entries = try self.writeDurably(sizes: [size]) { _, offset in
+        let entry = try self.writeOneDurably(size: size) { offset in
             self.medium.bytes(offset..<offset + size)
         }
-        return try await self.waitPersisted(entries)[0]
+        try await self.tracker.persisted.wait(until: entry.timestamp)
+        return entry
     }
 
     /// Ends the reservation `id` without publishing it.

@@ -154,9 +154,10 @@ struct DurabilityPipelineTests {
     func progressStreams() async throws {
         let (stream, _) = try makeStream()
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        let progress = stream.persistedTimestamps  // subscribed now, before any append
         let observer = Task {
             var values: [UInt64] = []
-            for await value in stream.persistedTimestamps {
+            for await value in progress {
                 values.append(value)
             }
             return values
