@@ -24,18 +24,21 @@ public struct TemporaryDirectory: Sendable {
 
 /// Runs `body` with a new, empty directory, and removes the directory afterwards.
 ///
-/// The directory is made under `$TMPDIR`, or `/tmp` when that is not set.
-/// - Parameter body: The code that uses the directory.
+/// - Parameters:
+///   - parent: Where to make the directory; `nil` for `$TMPDIR`, or `/tmp` when that is not set.
+///   - body: The code that uses the directory.
 /// - Returns: What `body` returns.
-public func withTemporaryDirectory<R, E: Error>(_ body: (TemporaryDirectory) async throws(E) -> R) async throws(E) -> R
-{
-    let directory = makeTemporaryDirectory()
+public func withTemporaryDirectory<R, E: Error>(
+    in parent: String? = nil,
+    _ body: (TemporaryDirectory) async throws(E) -> R
+) async throws(E) -> R {
+    let directory = makeTemporaryDirectory(in: parent)
     defer { removeTree(directory.path) }
     return try await body(directory)
 }
 
-private func makeTemporaryDirectory() -> TemporaryDirectory {
-    let parent = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+private func makeTemporaryDirectory(in parent: String?) -> TemporaryDirectory {
+    let parent = parent ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
     var template = Array("\(parent)/pmemstream-test-XXXXXX".utf8CString)
     let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
     precondition(created != nil, "mkdtemp under \(parent) failed with errno \(errno)")
