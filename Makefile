@@ -25,10 +25,10 @@ deps:
 build: deps
 	$(SWIFT) build -Xswiftc -warnings-as-errors --explicit-target-dependency-import-check error
 
-## The main job: a short tour of PMemStream on files it creates (the medium, then concurrent appends).
+## The main job: a short tour of PMemStream through its command-line tool, on a stream it creates.
 demo: deps
-	$(SWIFT) run pmemstream-medium-tour
-	$(SWIFT) run pmemstream-example-appends
+	$(SWIFT) build --product pmemstream
+	$(SWIFT) run pmemstream demo
 
 ## Every test: unit and property tests, integration tests, and the format check.
 test: build lint

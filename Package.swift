@@ -19,8 +19,12 @@ let package = Package(
     products: [
         .library(name: "PMemStream", targets: ["PMemStream"]),
         .library(name: "PMemStreamTestKit", targets: ["PMemStreamTestKit"]),
+        .executable(name: "pmemstream", targets: ["pmemstream"]),
         .executable(name: "pmemstream-medium-tour", targets: ["MediumTour"]),
         .executable(name: "pmemstream-example-appends", targets: ["ConcurrentAppends"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         .systemLibrary(name: "CPMem2", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
@@ -38,6 +42,14 @@ let package = Package(
         .target(
             name: "PMemStreamTestKit",
             dependencies: ["PMemStream"],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "pmemstream",
+            dependencies: [
+                "PMemStream",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .executableTarget(

@@ -1,10 +1,14 @@
 extension PMemStream {
     /// How a stream is laid out and run. The defaults suit most uses.
     public struct Configuration: Sendable {
+        /// The block size of a new stream when none is given: 4096.
+        public static let defaultBlockSize = 4096
+
         /// The block size in bytes: a power of two and a multiple of 64. Regions start and end on block
-        /// boundaries, so it is the granularity of region sizes. An existing stream must be opened with the
-        /// block size it was created with. Default 4096.
-        public var blockSize: Int
+        /// boundaries, so it is the granularity of region sizes. `nil` (the default) means
+        /// ``defaultBlockSize`` for a new stream and the block size an existing stream was created with; a
+        /// value given for an existing stream must be the one it was created with.
+        public var blockSize: Int?
         /// How many background threads run group-commit rounds. Default 1. With 0, asynchronously appended
         /// entries become durable only when ``PMemStream/persistCommitted()`` or ``PMemStream/close()`` runs
         /// (useful for deterministic tests, and for callers that decide themselves when to persist).
@@ -31,7 +35,7 @@ extension PMemStream {
         ///   - maxQueuedAppends: The bound of the group-commit queue.
         ///   - dataMover: What copies the data of asynchronous appends.
         public init(
-            blockSize: Int = 4096,
+            blockSize: Int? = nil,
             persistWorkers: Int = 1,
             placement: PersistPlacement = .automatic,
             checkpointInterval: Duration = .milliseconds(5),

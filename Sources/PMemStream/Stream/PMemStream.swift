@@ -19,6 +19,8 @@
 public actor PMemStream {
     /// The configuration the stream was opened with.
     public nonisolated let configuration: Configuration
+    /// The stream's block size.
+    public nonisolated let blockSize: Int
     /// The size of the medium in bytes.
     public nonisolated let size: Int
     /// The store granularity of the medium.
@@ -53,8 +55,13 @@ public actor PMemStream {
     ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``; in every
     ///   one of these cases the medium is left exactly as it was.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
-        let layout = try StreamLayout(blockSize: configuration.blockSize, streamSize: medium.size)
-        switch StreamHeader.read(from: medium) {
+        let reading = StreamHeader.read(from: medium)
+        var blockSize = configuration.blockSize ?? Configuration.defaultBlockSize
+        if case .valid(let header) = reading, configuration.blockSize == nil {
+            blockSize = header.blockSize
+        }
+        let layout = try StreamLayout(blockSize: blockSize, streamSize: medium.size)
+        switch reading {
         case .valid(let header):
             guard header.blockSize == layout.blockSize else {
                 throw PMemStreamError(
@@ -108,6 +115,7 @@ public actor PMemStream {
         self.persistPlacement = placement
         self.medium = medium
         self.configuration = configuration
+        self.blockSize = layout.blockSize
         self.size = medium.size
         self.granularity = medium.granularity
         self.numaNode = medium.numaNode
@@ -129,7 +137,7 @@ public actor PMemStream {
         configuration: Configuration = Configuration()
     ) async throws(PMemStreamError) -> PMemStream {
         if let size {
-            _ = try StreamLayout(blockSize: configuration.blockSize, streamSize: size)
+            _ = try StreamLayout(blockSize: configuration.blockSize ?? Configuration.defaultBlockSize, streamSize: size)
         }
         let medium: Pmem2Mapping
         do throws(PMemStreamError) {

@@ -1,0 +1,183 @@
+import Glibc
+import PMemStreamTestKit
+import Testing
+
+/// The `pmemstream` tool, built by `swift build`, run end to end on real files.
+@Suite("pmemstream command line", .serialized)
+struct CommandLineTests {
+    /// What a run printed and how it ended.
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// The built `pmemstream`, beside the test bundle.
+    static let tool: String = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let executable = String(decoding: buffer[0..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
+            separator: "/"
+        )
+        return "\(directory)/pmemstream"
+    }()
+
+    /// Runs the tool with `arguments` and `input` on standard input, and waits for it.
+    static func run(_ arguments: [String], input: String = "") -> Run {
+        let process = Spawned(Self.tool, arguments)
+        process.write(input)
+        return process.finish()
+    }
+
+    @Test("a whole session: create, allocate, append, cat, info, check, and clear errors")
+    func session() async {
+        #expect(access(Self.tool, X_OK) == 0, "run `swift build` first: \(Self.tool)")
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            var run = Self.run(["create", path, "--size", "8M", "--block-size", "4096"])
+            #expect(run.status == 0)
+            #expect(run.output.contains("created \(path): 8388608 bytes, block size 4096"))
+
+            run = Self.run(["region", "allocate", path, "--size", "64K"])
+            #expect(run.status == 0)
+            #expect(run.output.contains("allocated region at offset 4096"))
+            run = Self.run(["region", "allocate", path, "--size", "100"])
+            #expect(run.output.contains("allocated region at offset 73728"))
+
+            run = Self.run(["append", path, "hello", "world"])
+            #expect(run.status == 0)
+            #expect(run.output.contains("appended 2 entries to region 4096, timestamps 1…2"))
+            run = Self.run(["append", path, "--region", "73728", "--async"], input: "from stdin\nsecond line\n")
+            #expect(run.output.contains("appended 2 entries to region 73728, timestamps 3…4; persisted up to 4"))
+
+            run = Self.run(["cat", path])
+            #expect(run.status == 0)
+            let lines = run.output.split(separator: "\n")
+            #expect(lines.count == 4)
+            #expect(lines.first?.hasSuffix(": hello") == true)
+            #expect(lines.last?.hasSuffix(": second line") == true)
+            run = Self.run(["dump", path, "--region", "73728", "--format", "json", "--since", "3"])
+            #expect(
+                run.output
+                    == "{\"timestamp\":4,\"region\":73728,\"offset\":73832,\"size\":11,\"hex\":\"7365636f6e64206c696e65\"}\n"
+            )
+
+            run = Self.run(["info", path])
+            #expect(run.output.contains("watermarks  committed 4, persisted 4"))
+            #expect(run.output.contains("regions     2"))
+            run = Self.run(["region", "list", path])
+            #expect(run.output == "4096 69568\n73728 4032\n")
+            run = Self.run(["check", path])
+            #expect(run.status == 0)
+            #expect(run.output == "ok: 2 regions, 4 entries with valid checksums\n")
+
+            // A damaged copy: one flipped byte in the data of "world".
+            let damaged = directory.path("damaged")
+            Self.copy(path, to: damaged, flippingByteAt: 4096 + 64 + 32 + 24)
+            run = Self.run(["check", damaged])
+            #expect(run.status == 1)
+            #expect(run.output.hasPrefix("DAMAGED: 2 regions, 3 entries with valid checksums; 1 problem(s):"))
+
+            // Bad input: one clear line on standard error and a failure status.
+            for arguments in [
+                ["region", "free", path, "--offset", "12345"], ["region", "allocate", path, "--size", "0"],
+                ["create", path, "--size", "1K"], ["info", directory.path("absent")],
+                ["append", path, "--region", "8"],
+            ] {
+                run = Self.run(arguments)
+                #expect(run.status != 0, "\(arguments)")
+                #expect(run.errors.hasPrefix("pmemstream: "), "\(arguments): \(run.errors)")
+                #expect(run.errors.split(separator: "\n").count == 1, "\(arguments): \(run.errors)")
+            }
+        }
+    }
+
+    /// Copies a file, flipping the bits of one byte.
+    static func copy(_ source: String, to destination: String, flippingByteAt offset: Int) {
+        let input = open(source, O_RDONLY)
+        let output = open(destination, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        defer {
+            close(input)
+            close(output)
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var position = 0
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            if (position..<position + count).contains(offset) {
+                chunk[offset - position] ^= 0xFF
+            }
+            _ = chunk.withUnsafeBytes { write(output, $0.baseAddress, count) }
+            position += count
+        }
+    }
+}
+
+/// A child process with pipes to its standard input, output and error.
+final class Spawned {
+    private let pid: pid_t
+    private let input: Int32
+    private let output: Int32
+    private let errors: Int32
+
+    init(_ executable: String, _ arguments: [String]) {
+        var inPipe: [Int32] = [0, 0]
+        var outPipe: [Int32] = [0, 0]
+        var errPipe: [Int32] = [0, 0]
+        pipe(&inPipe)
+        pipe(&outPipe)
+        pipe(&errPipe)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in inPipe + outPipe + errPipe {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        var pid = pid_t()
+        let status = posix_spawn(&pid, executable, &actions, nil, &argv, environ)
+        precondition(status == 0, "posix_spawn \(executable) failed: \(status)")
+        posix_spawn_file_actions_destroy(&actions)
+        for pointer in argv { free(pointer) }
+        close(inPipe[0])
+        close(outPipe[1])
+        close(errPipe[1])
+        self.pid = pid
+        self.input = inPipe[1]
+        self.output = outPipe[0]
+        self.errors = errPipe[0]
+    }
+
+    /// Writes `text` to the child's standard input, then closes it.
+    func write(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Glibc.write(self.input, $0.baseAddress, $0.count) }
+        close(self.input)
+    }
+
+    /// Waits for the child to end and returns what it printed.
+    func finish() -> CommandLineTests.Run {
+        let output = Self.readAll(self.output)
+        let errors = Self.readAll(self.errors)
+        var status: Int32 = 0
+        waitpid(self.pid, &status, 0)
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return CommandLineTests.Run(status: exitStatus, output: output, errors: errors)
+    }
+
+    private static func readAll(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        close(fd)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

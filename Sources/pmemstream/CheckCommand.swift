@@ -1,0 +1,62 @@
+import ArgumentParser
+import PMemStream
+
+/// `pmemstream check`: verifies the structure and every entry's checksum.
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Verify the header, the region structure and every entry's checksum.",
+        discussion: "Exits with status 0 when the stream is sound, 1 when it is damaged or cannot be opened."
+    )
+
+    @OptionGroup var stream: StreamOptions
+
+    func run() async throws {
+        let report: StreamReport.Check
+        do {
+            let stream = try await self.stream.open()
+            report = try await StreamReport.check(stream)
+            try await stream.close()
+        } catch {
+            printError("pmemstream: \(self.stream.path) cannot be opened: \(error.code): \(error.message)")
+            throw ExitCode.failure
+        }
+        print(report.description)
+        if !report.damage.isEmpty {
+            throw ExitCode.failure
+        }
+    }
+}
+
+extension StreamReport {
+    /// The outcome of a check.
+    struct Check: CustomStringConvertible {
+        var regions = 0
+        var entries = 0
+        var damage: [String] = []
+
+        var description: String {
+            let summary = "\(self.regions) regions, \(self.entries) entries with valid checksums"
+            guard !self.damage.isEmpty else { return "ok: \(summary)" }
+            return (["DAMAGED: \(summary); \(self.damage.count) problem(s):"] + self.damage.map { "  \($0)" })
+                .joined(separator: "\n")
+        }
+    }
+
+    /// Reads every entry of every region, verifying each checksum; damage is collected, not thrown.
+    static func check(_ stream: PMemStream) async throws(PMemStreamError) -> Check {
+        var report = Check()
+        for try await region in stream.regions {
+            report.regions += 1
+            do throws(PMemStreamError) {
+                for try await _ in stream.entries(in: region) {
+                    report.entries += 1
+                }
+            } catch {
+                guard error.code == .corruptedEntry else { throw error }
+                report.damage.append("region \(region.offset): \(error.message)")
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import PMemStream
+
+/// The options every command that opens a stream shares.
+struct StreamOptions: ParsableArguments {
+    @Argument(help: "The stream: a file or a DAX device.")
+    var path: String
+
+    @Option(help: "The block size the stream was created with (default: read from the stream).")
+    var blockSize: Int?
+
+    /// Opens the stream, which must exist.
+    func open() async throws(PMemStreamError) -> PMemStream {
+        try await PMemStream.open(path: self.path, configuration: .init(blockSize: self.blockSize, persistWorkers: 1))
+    }
+}
+
+/// A byte count written as `4096`, `64K`, `16M` or `1G`.
+struct ByteCount: ExpressibleByArgument {
+    let value: Int
+
+    init?(argument: String) {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = argument.uppercased()
+        var multiplier = 1
+        if digits.hasSuffix("B") { digits.removeLast() }
+        if let unit = digits.last, let factor = units[unit] {
+            multiplier = factor
+            digits.removeLast()
+        }
+        guard let number = Int(digits), number >= 0 else { return nil }
+        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        self.value = product
+    }
+}
+
+/// Runs a command's body and turns a ``PMemStreamError`` into one clear line and exit status 1.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as PMemStreamError {
+        printError("pmemstream: \(error.code): \(error.message)")
+        throw ExitCode.failure
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    var standardError = StandardError()
+    print(line, to: &standardError)
+}
+
+/// Standard error as a `TextOutputStream`.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileStream.standardError.write(string)
+    }
+}
