@@ -82,7 +82,8 @@ struct RegionAllocator {
             throw Self.damaged("regions at offsets \(previous.offset) and \(next.offset) share a sequence number")
         }
         self.regionOffsetsBySequence = regions
-        self.nextSequence = (regions.last?.sequence ?? 0) + 1
+        let highest = max(regions.last?.sequence ?? 0, medium.loadWord(at: StreamHeader.Field.regionSequence))
+        self.nextSequence = highest + 1
     }
 
     // MARK: - Queries
@@ -172,6 +173,8 @@ struct RegionAllocator {
         self.medium.storeWord(UInt64(region.dataStart), at: region.offset + ExtentHeader.Field.checkpointTail)
         self.medium.storeWord(0, at: region.dataStart)
         self.medium.flush(region.offset..<region.offset + ExtentHeader.size + 8)
+        self.medium.storeWord(region.sequence, at: StreamHeader.Field.regionSequence)
+        self.medium.flush(StreamHeader.Field.regionSequence..<StreamHeader.Field.regionSequence + 8)
         self.medium.drain()
 
         // Commit: one atomic store turns the free extent into the region.

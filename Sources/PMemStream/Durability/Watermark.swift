@@ -9,6 +9,8 @@ final class Watermark: Sendable {
     private struct Waiter {
         let id: UInt64
         let target: UInt64
+        /// Whether ``nudgeFollowers()`` resumes it too: readers that follow a region, not public waits.
+        let followsNudges: Bool
         let continuation: CheckedContinuation<Result<Void, PMemStreamError>, Never>
     }
 
@@ -71,17 +73,17 @@ final class Watermark: Sendable {
         }
     }
 
-    /// Resumes every waiter without moving the watermark, so that each one looks again at what it waits
-    /// for (used when a region is freed under a reader that follows it).
-    func wakeAll() {
-        let all = self.state.withLock { state in
-            defer {
-                state.waiters.removeAll()
-                self.waiterCount.store(0, ordering: .releasing)
-            }
-            return state.waiters
+    /// Resumes the waiters that follow nudges without moving the watermark, so that each looks again at
+    /// what it follows (used when a region is freed under a reader that follows it). Public waits are not
+    /// resumed: they return only when the watermark reaches their target.
+    func nudgeFollowers() {
+        let followers = self.state.withLock { state in
+            let (followers, others) = state.waiters.partitioned { $0.followsNudges }
+            state.waiters = others
+            self.waiterCount.store(others.count, ordering: .releasing)
+            return followers
         }
-        for waiter in all {
+        for waiter in followers {
             waiter.continuation.resume(returning: .success(()))
         }
     }
@@ -143,11 +145,15 @@ final class Watermark: Sendable {
         }
     }
 
-    /// Returns when the watermark reaches `target` (at once if it has), or when ``wakeAll()`` is called.
+    /// Returns when the watermark reaches `target` (at once if it has) — or, for a follower, when
+    /// ``nudgeFollowers()`` is called.
     ///
+    /// - Parameters:
+    ///   - target: The value to wait for.
+    ///   - followsNudges: Whether ``nudgeFollowers()`` ends the wait early.
     /// - Throws: The error given to ``close(with:)``, or ``PMemStreamError/Code/cancelled`` when the task is
     ///   cancelled while waiting.
-    func wait(until target: UInt64) async throws(PMemStreamError) {
+    func wait(until target: UInt64, followsNudges: Bool = false) async throws(PMemStreamError) {
         guard self.value < target else { return }
         let id = self.state.withLock { state in
             defer { state.nextWaiterID += 1 }
@@ -159,7 +165,9 @@ final class Watermark: Sendable {
                     if let error = state.closedWith { return .failure(error) }
                     if self.current.load(ordering: .acquiring) >= target { return .success(()) }
                     if Task.isCancelled { return .failure(Self.cancelled) }
-                    state.waiters.append(Waiter(id: id, target: target, continuation: continuation))
+                    state.waiters.append(
+                        Waiter(id: id, target: target, followsNudges: followsNudges, continuation: continuation)
+                    )
                     // Published before the value is checked again below, so a concurrent raise either
                     // sees this waiter or is seen by the check.
                     self.waiterCount.store(state.waiters.count, ordering: .sequentiallyConsistent)

@@ -8,7 +8,21 @@ enum EntryHeader {
     /// The header's size; the data follows it.
     static let size = 24
     /// `ENT1` in ASCII, read as a little-endian 32-bit value.
-    static let kind: UInt32 = 0x3154_4E45
+    static let marker: UInt32 = 0x3154_4E45
+
+    /// The kind word of an entry of the region with sequence number `regionSequence`: the marker XOR the
+    /// low 32 bits of the sequence number. A header left by another region never matches it, so only
+    /// headers of this region's own earlier entries can look valid (see `Docs/Format.md`, "Appending").
+    static func kind(regionSequence: UInt64) -> UInt32 {
+        Self.marker ^ UInt32(truncatingIfNeeded: regionSequence)
+    }
+
+    /// Whether the header at `offset` carries this region's kind word: a header of one of its entries,
+    /// current or stale.
+    static func hasKind(at offset: Int, regionSequence: UInt64, on medium: some PersistentMedium) -> Bool {
+        UInt32(truncatingIfNeeded: medium.loadWord(at: offset + Field.checksum) >> 32)
+            == Self.kind(regionSequence: regionSequence)
+    }
 
     /// Byte offsets of the header's fields, relative to the entry.
     enum Field {
@@ -17,6 +31,7 @@ enum EntryHeader {
         static let size = 8
         /// CRC32C of the region sequence number, the timestamp, the size and the data.
         static let checksum = 16
+        /// The region-tagged kind word (see ``kind(regionSequence:)``).
         static let kind = 20
     }
 
@@ -39,10 +54,12 @@ enum EntryHeader {
         timestamp: UInt64,
         dataSize: Int,
         checksum: UInt32,
+        regionSequence: UInt64,
         on medium: some PersistentMedium
     ) {
         medium.storeWord(UInt64(dataSize), at: offset + Field.size)
-        medium.storeWord(UInt64(Self.kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
+        let kind = Self.kind(regionSequence: regionSequence)
+        medium.storeWord(UInt64(kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
         medium.storeWord(timestamp, at: offset + Field.timestamp)
     }
 
@@ -77,7 +94,9 @@ enum EntryHeader {
         let timestamp = medium.loadWord(at: offset + Field.timestamp)
         guard timestamp > previous, timestamp <= limit else { return .end }
         let kindAndChecksum = medium.loadWord(at: offset + Field.checksum)
-        guard UInt32(truncatingIfNeeded: kindAndChecksum >> 32) == Self.kind else { return .end }
+        guard UInt32(truncatingIfNeeded: kindAndChecksum >> 32) == Self.kind(regionSequence: regionSequence) else {
+            return .end
+        }
         let size = medium.loadWord(at: offset + Field.size)
         guard size <= UInt64(regionEnd - offset - Self.size) else { return .corrupted(timestamp: timestamp) }
         let data = medium.bytes(offset + Self.size..<offset + Self.size + Int(size))

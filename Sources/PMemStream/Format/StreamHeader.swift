@@ -21,6 +21,8 @@ struct StreamHeader: Hashable, Sendable {
         static let checksum = 56
         /// The persisted timestamp watermark: alone on the second cache line.
         static let persistedTimestamp = 64
+        /// The largest region sequence number ever handed out, so that none is handed out twice.
+        static let regionSequence = 128
     }
 
     /// The range the static fields and their checksum occupy.

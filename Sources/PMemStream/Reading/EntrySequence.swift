@@ -64,7 +64,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 }
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {
-                    try await committed.wait(until: limit + 1)
+                    try await committed.wait(until: limit + 1, followsNudges: true)
                 } catch {
                     break  // the stream closed, or the task was cancelled
                 }

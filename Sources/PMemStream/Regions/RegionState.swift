@@ -22,6 +22,8 @@ final class RegionState: Sendable {
     /// published, or a reservation being filled): the region cannot be freed while any is.
     private let writeGate = Mutex((isFreed: false, activeWrites: 0))
     private let freed = Atomic(false)
+    /// The largest timestamp reserved in the region this session.
+    private let lastTimestampReserved = Atomic<UInt64>(0)
     /// Recent durable entries as (timestamp, end offset), for the next checkpoint tail.
     private let durableEnds = Mutex(DurableEnds())
 
@@ -60,6 +62,16 @@ final class RegionState: Sendable {
         self.publishedEnd.store(tail, ordering: .releasing)
     }
 
+    /// The largest timestamp reserved in the region this session (0 when none).
+    var lastTimestamp: UInt64 {
+        self.lastTimestampReserved.load(ordering: .acquiring)
+    }
+
+    /// Records the largest timestamp reserved so far.
+    func recordLastTimestamp(_ timestamp: UInt64) {
+        self.lastTimestampReserved.store(timestamp, ordering: .releasing)
+    }
+
     // MARK: - Freeing
 
     /// Records that writes begin; the region cannot be freed until as many ``endWrites(_:)``.
@@ -79,9 +91,11 @@ final class RegionState: Sendable {
 
     /// Marks the region freed.
     ///
-    /// - Throws: ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was already;
+    ///   ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
     func markFreed() throws(PMemStreamError) {
         try self.writeGate.withLock { (gate: inout (isFreed: Bool, activeWrites: Int)) throws(PMemStreamError) in
+            guard !gate.isFreed else { throw self.freedError() }
             guard gate.activeWrites == 0 else {
                 throw PMemStreamError(
                     code: .regionInUse,
@@ -105,6 +119,20 @@ final class RegionState: Sendable {
     /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
     func recordDurable(timestamp: UInt64, end: Int) -> Bool {
         self.durableEnds.withLock { $0.record(timestamp: timestamp, end: end) }
+    }
+
+    /// Stores and flushes the region's checkpoint tail, unless the region was freed: under the write gate,
+    /// so that a region freed and allocated again at the same offset never receives this one's tail.
+    ///
+    /// - Returns: Whether it was stored.
+    func storeCheckpointTail(_ tail: Int) -> Bool {
+        self.writeGate.withLock { gate in
+            guard !gate.isFreed else { return false }
+            let field = self.region.offset + ExtentHeader.Field.checkpointTail
+            self.medium.storeWord(UInt64(tail), at: field)
+            self.medium.flush(field..<field + 8)
+            return true
+        }
     }
 
     /// The new checkpoint tail for a checkpoint at `watermark`: the end of the last durable entry with a

@@ -207,6 +207,10 @@ public actor PMemStream {
 
     /// Frees a region and merges its space with free neighbours.
     ///
+    /// When entries were written to the region in this session, freeing first makes sure the stream
+    /// header's checkpoint covers them (a group-commit round, at most), so that recovery after a power
+    /// failure never meets a gap where they were.
+    ///
     /// Readers that follow the region finish; entries of the region can no longer be read.
     ///
     /// - Parameter region: The region to free.
@@ -215,16 +219,33 @@ public actor PMemStream {
     ///   ``PMemStreamError/Code/regionInUse`` while a reservation in it is being filled, or
     ///   ``PMemStreamError/Code/streamClosed``; the stream is unchanged then.
     /// - Important: The free is atomic across a power failure. Handles to the region become invalid.
-    public func free(_ region: Region) throws(PMemStreamError) {
+    public func free(_ region: Region) async throws(PMemStreamError) {
         try self.checkOpen()
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
             try state.markFreed()
+            try await self.checkpoint(covering: state.lastTimestamp)
         }
         try self.allocator.free(regionAt: region.offset)
         self.regionStates[region.offset] = nil
         self.writers[region.offset] = nil
-        self.tracker.committed.wakeAll()
+        self.tracker.committed.nudgeFollowers()
+    }
+
+    /// Returns once the header's checkpoint covers `timestamp`: every entry up to it is durable and the
+    /// watermark says so. Freeing a region needs this first — its entries vanish with it, and recovery,
+    /// finding no entry for their timestamps, would stop at the gap and drop every later entry.
+    private func checkpoint(covering timestamp: UInt64) async throws(PMemStreamError) {
+        while self.groupCommit.checkpointedWatermark < timestamp {
+            self.groupCommit.round()
+            guard self.groupCommit.checkpointedWatermark < timestamp else { return }
+            // Earlier entries are still being copied in other regions: wait for them, then check again.
+            if self.workers != nil {
+                try await self.tracker.persisted.wait(until: timestamp)
+            } else {
+                await Task.yield()
+            }
+        }
     }
 
     /// The region that starts at `offset`.

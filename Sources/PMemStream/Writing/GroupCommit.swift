@@ -93,6 +93,11 @@ final class GroupCommit: Sendable {
 
     // MARK: - Rounds
 
+    /// The persisted watermark the stream header holds.
+    var checkpointedWatermark: UInt64 {
+        self.checkpointed.withLock { $0 }
+    }
+
     /// Runs one round and then a checkpoint, and publishes the watermarks' progress.
     func round() {
         self.roundLock.withLock { _ in
@@ -151,10 +156,7 @@ final class GroupCommit: Sendable {
             var wroteTail = false
             for region in touched {
                 let (tail, pending) = region.checkpointTail(upTo: watermark)
-                if let tail, !region.isFreed {
-                    let field = region.region.offset + ExtentHeader.Field.checkpointTail
-                    self.medium.storeWord(UInt64(tail), at: field)
-                    self.medium.flush(field..<field + 8)
+                if let tail, region.storeCheckpointTail(tail) {
                     wroteTail = true
                 }
                 if pending {

@@ -74,9 +74,11 @@ public actor RegionWriter {
         var cursor = RegionCursor(state: state)
         while try cursor.next(limit: state.timestampCap) != nil {}
         let tail = cursor.position
-        if tail + 8 <= state.dataEnd, medium.loadWord(at: tail) != 0 {
-            medium.storeWord(0, at: tail)
-            medium.persist(tail..<tail + 8)
+        // The whole header, not just its timestamp: a stale header whose timestamp is handed out again
+        // must not be completed by a torn write of a new one at the same place.
+        let cut = tail..<min(tail + EntryHeader.size, state.dataEnd)
+        if medium.bytes(cut).contains(where: { $0 != 0 }) {
+            medium.fill(cut, with: 0, flags: .persist)
         }
         if state.timestampCap != ExtentHeader.noCap {
             let field = state.region.offset + ExtentHeader.Field.timestampCap
@@ -132,6 +134,7 @@ public actor RegionWriter {
         try self.checkOpen()
         try self.checkFits(sizes)
         try self.state.beginWrites(sizes.count)
+        self.scrubStaleHeaders(for: sizes)
         let first = self.inFlight.count
         for size in sizes {
             self.medium.storeWord(0, at: self.tail)
@@ -139,10 +142,40 @@ public actor RegionWriter {
             self.inFlight.append(entry)
             self.tail = entry.end
         }
+        self.state.recordLastTimestamp(self.inFlight[self.inFlight.count - 1].timestamp)
         if self.tail + 8 <= self.state.dataEnd {
             self.medium.storeWord(0, at: self.tail)
         }
         return first..<self.inFlight.count
+    }
+
+    /// Zeroes, durably, any header of this region's earlier entries still lying where the new entries
+    /// will start or where their terminator will go (left there by a crash that cut the region's tail).
+    ///
+    /// An entry and its terminator are made durable by one drain; a crash inside it may keep the entry and
+    /// lose the terminator, and the walk would then read on into such a stale header — whose timestamp
+    /// the clock may hand out again. Scrubbing first closes that window. It costs a drain only when
+    /// such a header is found, which happens only where entries were cut after a crash.
+    private func scrubStaleHeaders(for sizes: some Collection<Int>) {
+        var position = self.tail
+        var scrubbed = false
+        for size in sizes {
+            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+            position += EntryHeader.footprint(dataSize: size)!
+        }
+        scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+        if scrubbed {
+            self.medium.drain()
+        }
+    }
+
+    /// Zeroes and flushes the header at `position` if it carries this region's kind word.
+    private func scrubStaleHeader(at position: Int) -> Bool {
+        guard position + EntryHeader.size <= self.state.dataEnd,
+            EntryHeader.hasKind(at: position, regionSequence: self.region.sequence, on: self.medium)
+        else { return false }
+        self.medium.fill(position..<position + EntryHeader.size, with: 0, flags: .noDrain)
+        return true
     }
 
     /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
@@ -159,6 +192,7 @@ public actor RegionWriter {
             timestamp: entry.timestamp,
             dataSize: entry.size,
             checksum: checksum,
+            regionSequence: self.region.sequence,
             on: self.medium
         )
         self.inFlight[index].isSealed = true
@@ -351,8 +385,10 @@ public actor RegionWriter {
     /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
     ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
-        await self.waitForRegion()
+        // Room in the queue first, then the region: nothing may suspend between waiting for the region
+        // (no explicit reservation holds it) and reserving.
         await self.groupCommit.waitForRoom()
+        await self.waitForRegion()
         let reserved = self.inFlight[try self.reserve(CollectionOfOne(bytes.count)).lowerBound]
         let dataOffset = reserved.offset + EntryHeader.size
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
