@@ -4,15 +4,15 @@
 SWIFT ?= swift
 APT_PACKAGES := libpmem2-dev libnuma-dev libisal-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-FORMATTED := Sources Tests IntegrationTests Examples Package.swift
+FORMATTED := Sources Tests IntegrationTests Examples Package.swift Benchmarks/Sources Benchmarks/Benchmarks Benchmarks/Package.swift
 
 .PHONY: all deps build demo test lint format clean
 
 all: build
 
-## Install the apt packages PMemStream links against, when any is missing.
-deps:
-	@missing=""; for package in $(APT_PACKAGES); do \
+# Installs with apt those of the Debian packages in $(1) that are missing (through sudo when not root).
+define install-missing
+	@missing=""; for package in $(1); do \
 		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -20,6 +20,11 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+## Install the apt packages PMemStream links against, when any is missing.
+deps:
+	$(call install-missing,$(APT_PACKAGES))
 
 ## Build everything, treating warnings as errors.
 build: deps
@@ -43,4 +48,7 @@ format:
 	$(SWIFT) format --in-place --recursive $(FORMATTED)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-* Benchmarks/.build
+
+# `make bench`: PMemStream against libpmemlog and the libpmem2 ceiling, in one run (Docs/Performance.md).
+include Benchmarks/bench.mk

@@ -1,0 +1,51 @@
+import Glibc
+import PMemStream
+
+/// A fresh stream for one iteration of a PMemStream engine: the file, mapped and prefaulted, and the regions
+/// and writers of the threads, all made before timing starts.
+struct StreamFixture: Sendable {
+    /// The open stream.
+    let stream: PMemStream
+    /// The region each thread uses, by thread index (the same region for all with one region).
+    let regions: [Region]
+    /// The writer of each thread's region, by thread index.
+    let writers: [RegionWriter]
+
+    private let path: String
+
+    /// Creates the stream at `workload.path` with room for `workload.count` entries per thread, laid out as
+    /// `layout` says.
+    ///
+    /// - Throws: ``BenchmarkError`` when the regions would not hold the entries; the errors of the library.
+    static func make(_ workload: Workload, layout: RegionLayout) async throws -> StreamFixture {
+        try ScratchFile.remove(workload.path)
+        let threads = workload.threads
+        let regionCount = layout == .oneRegion ? 1 : threads
+        let regionData = workload.count * workload.entryFootprint * (threads / regionCount) + 64
+        // 64 KiB of slack per region and for the stream header cover the rounding to any block size up to it.
+        let slack = 64 << 10
+        let size = (regionCount + 1) * slack + regionCount * regionData
+        let medium = try Pmem2Mapping(path: workload.path, size: size, options: .init(prefault: true))
+        let stream = try PMemStream(medium: medium)
+        var created: [Region] = []
+        var createdWriters: [RegionWriter] = []
+        for _ in 0..<regionCount {
+            let region = try await stream.allocateRegion(size: regionData)
+            let writer = try await stream.writer(for: region)
+            guard await writer.availableSize >= regionData - 64 else {
+                throw BenchmarkError("a region of \(regionData) bytes holds less than the benchmark expects")
+            }
+            created.append(region)
+            createdWriters.append(writer)
+        }
+        let regions = (0..<threads).map { created[$0 % regionCount] }
+        let writers = (0..<threads).map { createdWriters[$0 % regionCount] }
+        return StreamFixture(stream: stream, regions: regions, writers: writers, path: workload.path)
+    }
+
+    /// Closes the stream and deletes its file.
+    func remove() async throws {
+        try await self.stream.close()
+        try ScratchFile.remove(self.path)
+    }
+}
