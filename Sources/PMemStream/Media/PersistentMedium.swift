@@ -34,6 +34,14 @@ public protocol PersistentMedium: AnyObject, Sendable {
     /// - Parameter range: The byte offsets to write back.
     func flush(_ range: Range<Int>)
 
+    /// Starts writing several ranges back to the medium; a following ``drain()`` waits for all of them.
+    ///
+    /// Equivalent to calling ``flush(_:)`` for each range. On some CPUs an atomic operation issued after a
+    /// cache-line flush waits for that flush to complete, and reference counting is such an operation, so
+    /// an implementation should flush the ranges without retaining or releasing anything in between.
+    /// - Parameter ranges: The byte offsets to write back.
+    func flush(_ ranges: [Range<Int>])
+
     /// Waits until every flush issued before it has reached the medium: one persist point.
     ///
     /// The corresponding C function is the one `pmem2_get_drain_fn` returns.
@@ -65,4 +73,13 @@ public protocol PersistentMedium: AnyObject, Sendable {
     /// - Parameter range: The byte offsets to make durable.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium failed to store the range.
     func deepFlush(_ range: Range<Int>) throws(PMemStreamError)
+}
+
+extension PersistentMedium {
+    /// Flushes each range in turn with ``flush(_:)-(Range<Int>)``.
+    public func flush(_ ranges: [Range<Int>]) {
+        for range in ranges {
+            self.flush(range)
+        }
+    }
 }

@@ -97,6 +97,16 @@
             self.flushFunction(self.baseAddress + range.lowerBound, range.count)
         }
 
+        public func flush(_ ranges: [Range<Int>]) {
+            let flush = self.flushFunction
+            let base = self.baseAddress
+            ranges.withUnsafeBufferPointer { ranges in
+                for range in ranges {
+                    flush(base + range.lowerBound, range.count)
+                }
+            }
+        }
+
         public func drain() {
             self.drainFunction()
         }

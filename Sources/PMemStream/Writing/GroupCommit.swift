@@ -121,9 +121,10 @@ final class GroupCommit: Sendable {
             waiter.resume()
         }
         guard !taken.isEmpty else { return }
-        for entry in taken {
-            self.medium.flush(entry.flushRange)
-        }
+        // The ranges first, then all flushes in one call and the drain: nothing between a flush and the
+        // drain may retain or release (see `PersistentMedium.flush(_:)`).
+        let ranges = taken.map(\.flushRange)
+        self.medium.flush(ranges)
         self.medium.drain()
         var firstTouches: [RegionState] = []
         for entry in taken where entry.region.recordDurable(timestamp: entry.timestamp, end: entry.end) {
