@@ -443,6 +443,38 @@ public actor RegionWriter {
 
     /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.
     func publishReservation(_ id: UInt64, size: Int) async throws(PMemStreamError) -> Entry {
+        try self.endReservation(id, publishing: size)
+        let entry = try self.writeOneDurably(size: size) { offset in
+            self.medium.bytes(offset..<offset + size)
+        }
+        try await self.tracker.persisted.wait(until: entry.timestamp)
+        return entry
+    }
+
+    /// Publishes the reservation `id` with `size` bytes of data for group commit, and returns at once.
+    func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
+        try self.endReservation(id, publishing: size)
+        let index = try self.reserve(CollectionOfOne(size)).lowerBound
+        let reserved = self.inFlight[index]
+        let dataOffset = reserved.offset + EntryHeader.size
+        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + size))
+        self.groupCommit.enqueue([
+            GroupCommit.Queued(
+                timestamp: reserved.timestamp,
+                start: reserved.offset,
+                end: reserved.end,
+                region: self.state
+            )
+        ])
+        self.publishSealedPrefix()
+        return AppendReceipt(entry: entry, tracker: self.tracker)
+    }
+
+    /// Ends the reservation `id` so that `size` bytes of it can be published.
+    ///
+    /// - Throws: ``PMemStreamError/Code/invalidEntrySize`` when `size` does not fit the reservation, which
+    ///   is then abandoned.
+    private func endReservation(_ id: UInt64, publishing size: Int) throws(PMemStreamError) {
         guard let reservation = self.reservation, reservation.id == id else {
             throw PMemStreamError(code: .invalidArgument, message: "the reservation has already ended")
         }
@@ -453,11 +485,6 @@ public actor RegionWriter {
                 message: "a reservation of \(reservation.capacity) bytes cannot publish \(size) bytes; it was abandoned"
             )
         }
-        let entry = try self.writeOneDurably(size: size) { offset in
-            self.medium.bytes(offset..<offset + size)
-        }
-        try await self.tracker.persisted.wait(until: entry.timestamp)
-        return entry
     }
 
     /// Ends the reservation `id` without publishing it.

@@ -50,6 +50,17 @@ public struct Reservation: ~Copyable, @unchecked Sendable {
         return try await self.writer.publishReservation(self.id, size: size ?? self.capacity)
     }
 
+    /// Publishes the entry with the first `size` bytes of the room and returns at once, without waiting
+    /// for it to be persisted: group commit makes it durable (the C `pmemstream_async_publish`).
+    ///
+    /// - Parameter size: The entry's size: at most ``capacity``; `nil` for all of it.
+    /// - Returns: A receipt: the entry, and waits for its commit and persistence.
+    /// - Throws: As ``publish(size:)``.
+    public consuming func publishAsync(size: Int? = nil) async throws(PMemStreamError) -> AppendReceipt {
+        self.isSettled = true
+        return try await self.writer.publishReservationAsync(self.id, size: size ?? self.capacity)
+    }
+
     /// Gives the room back to the region without publishing anything.
     public consuming func abandon() async {
         self.isSettled = true

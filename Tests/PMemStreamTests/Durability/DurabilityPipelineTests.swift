@@ -112,6 +112,22 @@ struct DurabilityPipelineTests {
         stream.committedTimestamp == expected
     }
 
+    @Test("a reservation published asynchronously is persisted by group commit")
+    func publishAsync() async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let reservation = try await writer.reserve(16)
+        reservation.withUnsafeMutableBytes { $0.copyBytes(from: [1, 2, 3]) }
+        let receipt = try await reservation.publishAsync(size: 3)
+        #expect(stream.committedTimestamp == 1)
+        #expect(stream.persistedTimestamp == 0)
+        await stream.persistCommitted()
+        try await receipt.persisted()
+        let (reopened, _) = try restart(medium)
+        #expect(try await reopened.entries().collect().map { try $0.bytes } == [[1, 2, 3]])
+    }
+
     @Test("closing persists every committed asynchronous append, with no worker running")
     func closePersistsCommitted() async throws {
         let medium = SimulatedMedium(size: 1 << 20)
