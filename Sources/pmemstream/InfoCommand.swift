@@ -25,7 +25,7 @@ enum StreamReport {
     static func info(of stream: PMemStream, path: String) async throws(PMemStreamError) -> String {
         var lines = [
             "stream      \(path)",
-            "format      version 1, block size \(stream.blockSize), size \(stream.size) bytes",
+            "format      version \(PMemStream.formatVersion), block size \(stream.blockSize), size \(stream.size) bytes",
             "medium      store granularity: \(stream.granularity), NUMA node: \(stream.numaNode.map(String.init) ?? "unknown")",
             "persisting  \(stream.persistPlacement)",
             "watermarks  committed \(stream.committedTimestamp), persisted \(stream.persistedTimestamp)",

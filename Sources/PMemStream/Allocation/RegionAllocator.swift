@@ -82,7 +82,11 @@ struct RegionAllocator {
             throw Self.damaged("regions at offsets \(previous.offset) and \(next.offset) share a sequence number")
         }
         self.regionOffsetsBySequence = regions
-        let highest = max(regions.last?.sequence ?? 0, medium.loadWord(at: StreamHeader.Field.regionSequence))
+        let highWater = medium.loadWord(at: StreamHeader.Field.regionSequence)
+        guard highWater < UInt64.max >> 1 else {
+            throw Self.damaged("the region sequence high-water mark \(highWater) is impossible")
+        }
+        let highest = max(regions.last?.sequence ?? 0, highWater)
         self.nextSequence = highest + 1
     }
 

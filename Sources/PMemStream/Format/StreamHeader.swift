@@ -9,7 +9,7 @@ struct StreamHeader: Hashable, Sendable {
     /// `PMEMSTRM` in ASCII, read as a little-endian word.
     static let magic: UInt64 = 0x4D52_5453_4D45_4D50
     /// The format version this build writes and reads.
-    static let currentFormatVersion: UInt32 = 1
+    static let currentFormatVersion: UInt32 = 2
 
     /// Byte offsets of the header's fields.
     enum Field {

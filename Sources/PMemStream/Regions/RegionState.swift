@@ -107,6 +107,14 @@ final class RegionState: Sendable {
         }
     }
 
+    /// Takes back ``markFreed()`` when the free could not be completed.
+    func unmarkFreed() {
+        self.writeGate.withLock { gate in
+            gate.isFreed = false
+            self.freed.store(false, ordering: .releasing)
+        }
+    }
+
     /// The error for using the region after it was freed.
     func freedError() -> PMemStreamError {
         PMemStreamError(code: .regionFreed, message: "\(self.region) was freed")

@@ -17,6 +17,9 @@
 /// try await stream.close()
 /// ```
 public actor PMemStream {
+    /// The on-media format version this build writes and reads (`Docs/Format.md`).
+    public static let formatVersion = Int(StreamHeader.currentFormatVersion)
+
     /// The configuration the stream was opened with.
     public nonisolated let configuration: Configuration
     /// The stream's block size.
@@ -216,7 +219,8 @@ public actor PMemStream {
     /// - Parameter region: The region to free.
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already,
     ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream,
-    ///   ``PMemStreamError/Code/regionInUse`` while a reservation in it is being filled, or
+    ///   ``PMemStreamError/Code/regionInUse`` while appends or a reservation in it are under way,
+    ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled while waiting for the checkpoint, or
     ///   ``PMemStreamError/Code/streamClosed``; the stream is unchanged then.
     /// - Important: The free is atomic across a power failure. Handles to the region become invalid.
     public func free(_ region: Region) async throws(PMemStreamError) {
@@ -224,7 +228,13 @@ public actor PMemStream {
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
             try state.markFreed()
-            try await self.checkpoint(covering: state.lastTimestamp)
+            do throws(PMemStreamError) {
+                try await self.checkpoint(covering: state.lastTimestamp)
+                try self.checkOpen()
+            } catch {
+                state.unmarkFreed()
+                throw error
+            }
         }
         try self.allocator.free(regionAt: region.offset)
         self.regionStates[region.offset] = nil

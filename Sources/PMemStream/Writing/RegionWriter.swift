@@ -169,6 +169,23 @@ public actor RegionWriter {
         }
     }
 
+    /// Zeroes, durably, any header of this region's earlier entries whose kind word lies in the room of
+    /// `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
+    /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, would hide such a
+    /// header from ``scrubStaleHeaders(for:)``, which reads what the program sees.
+    private func scrubRoom(capacity: Int) {
+        let roomStart = self.tail + EntryHeader.size
+        var scrubbed = false
+        var position = self.tail + 8
+        while position + EntryHeader.size <= min(roomStart + capacity, self.state.dataEnd) {
+            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+            position += 8
+        }
+        if scrubbed {
+            self.medium.drain()
+        }
+    }
+
     /// Zeroes and flushes the header at `position` if it carries this region's kind word.
     private func scrubStaleHeader(at position: Int) -> Bool {
         guard position + EntryHeader.size <= self.state.dataEnd,
@@ -357,6 +374,7 @@ public actor RegionWriter {
         try self.checkFits([capacity])
         try self.state.beginWrites()
         defer { self.state.endWrites() }
+        self.scrubRoom(capacity: capacity)
         let room = UnsafeMutableRawBufferPointer(
             start: self.medium.baseAddress + self.tail + EntryHeader.size,
             count: capacity
@@ -431,6 +449,7 @@ public actor RegionWriter {
         try self.checkOpen()
         try self.checkFits([capacity])
         try self.state.beginWrites()
+        self.scrubRoom(capacity: capacity)
         let id = self.nextReservationID
         self.nextReservationID += 1
         self.reservation = (id, capacity)
@@ -444,6 +463,7 @@ public actor RegionWriter {
     /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.
     func publishReservation(_ id: UInt64, size: Int) async throws(PMemStreamError) -> Entry {
         try self.endReservation(id, publishing: size)
+        defer { self.state.endWrites() }
         let entry = try self.writeOneDurably(size: size) { offset in
             self.medium.bytes(offset..<offset + size)
         }
@@ -454,6 +474,7 @@ public actor RegionWriter {
     /// Publishes the reservation `id` with `size` bytes of data for group commit, and returns at once.
     func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
         try self.endReservation(id, publishing: size)
+        defer { self.state.endWrites() }
         let index = try self.reserve(CollectionOfOne(size)).lowerBound
         let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
@@ -470,7 +491,8 @@ public actor RegionWriter {
         return AppendReceipt(entry: entry, tracker: self.tracker)
     }
 
-    /// Ends the reservation `id` so that `size` bytes of it can be published.
+    /// Ends the reservation `id` so that `size` bytes of it can be published. Its write stays registered
+    /// with the region (so the region cannot be freed before the entry is reserved); the caller ends it.
     ///
     /// - Throws: ``PMemStreamError/Code/invalidEntrySize`` when `size` does not fit the reservation, which
     ///   is then abandoned.
@@ -478,8 +500,9 @@ public actor RegionWriter {
         guard let reservation = self.reservation, reservation.id == id else {
             throw PMemStreamError(code: .invalidArgument, message: "the reservation has already ended")
         }
-        self.endReservation(id)
+        self.releaseRegion()
         guard size >= 0, size <= reservation.capacity else {
+            self.state.endWrites()
             throw PMemStreamError(
                 code: .invalidEntrySize,
                 message: "a reservation of \(reservation.capacity) bytes cannot publish \(size) bytes; it was abandoned"
@@ -490,8 +513,13 @@ public actor RegionWriter {
     /// Ends the reservation `id` without publishing it.
     func endReservation(_ id: UInt64) {
         guard self.reservation?.id == id else { return }
-        self.reservation = nil
+        self.releaseRegion()
         self.state.endWrites()
+    }
+
+    /// Lets the appends that wait for the region go on.
+    private func releaseRegion() {
+        self.reservation = nil
         let waiters = self.reservationWaiters
         self.reservationWaiters.removeAll()
         for waiter in waiters {

@@ -101,10 +101,6 @@ struct AppendCrashTests {
         reservation.withUnsafeMutableBytes { $0.copyBytes(from: reserved) }
         journal.record(try await reservation.publish(size: 200), bytes: reserved, on: medium)
         await (try await writers[0].reserve(500)).abandon()
-        let later = try await writers[0].reserve(64)
-        let laterBytes = testBytes(40, seed: 31)
-        later.withUnsafeMutableBytes { $0.copyBytes(from: laterBytes) }
-        journal.record(try await later.publishAsync(size: 40).entry, bytes: laterBytes, on: medium, synchronous: false)
         let batch = [testBytes(7, seed: 40), testBytes(700, seed: 41)]
         for (entry, bytes) in zip(try await writers[0].append(contentsOf: batch), batch) {
             journal.record(entry, bytes: bytes, on: medium)

@@ -185,6 +185,81 @@ struct RegressionTests {
         _ = try await pending.value
         #expect(try await waiter.value >= 1, "waitCommitted(1) returned before timestamp 1 was committed")
     }
+
+    enum RoomUse: CaseIterable, Sendable { case abandoned, publishedShorter, fillThrows }
+    struct FillFailed: Error {}
+
+    @Test(
+        "bytes written into a reservation and not published never hide a stale header from the scrub",
+        arguments: RoomUse.allCases
+    )
+    func reservationRoomsAreScrubbed(use: RoomUse) async throws {
+        for seed in 0..<16 as Range<UInt64> {
+            let (medium, r1, r2) = try await self.staleTail()
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            _ = try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44])
+            let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
+            let garbage = [UInt8](repeating: 0xEE, count: 40)
+            switch use {
+            case .abandoned:
+                let reservation = try await writer.reserve(40)
+                reservation.withUnsafeMutableBytes { $0.copyBytes(from: garbage) }
+                await reservation.abandon()
+                medium.cutPower(atPersistPoint: medium.persistPointCount + 1)
+                #expect(try await writer.append([50]).timestamp == 5)
+            case .publishedShorter:
+                let reservation = try await writer.reserve(40)
+                reservation.withUnsafeMutableBytes { $0.copyBytes(from: garbage) }
+                medium.cutPower(atPersistPoint: medium.persistPointCount + 1)
+                #expect(try await reservation.publish(size: 1).timestamp == 5)
+            case .fillThrows:
+                _ = try? await writer.append(reserving: 40) { (output: inout OutputRawSpan) throws(FillFailed) in
+                    for byte in garbage { output.append(byte) }
+                    throw FillFailed()
+                }
+                medium.cutPower(atPersistPoint: medium.persistPointCount + 1)
+                #expect(try await writer.append([50]).timestamp == 5)
+            }
+            let reopened = try PMemStream(
+                medium: SimulatedMedium(image: medium.crash(.randomLines(seed: seed))),
+                configuration: Self.configuration
+            )
+            let bytes = try await reopened.entries().collect().map { try $0.bytes }
+            #expect(!bytes.contains([6]), "\(use), seed \(seed): the stale [6] came back: \(bytes)")
+        }
+    }
+
+    @Test("a free cancelled while it waits for the checkpoint leaves the region as it was")
+    func cancelledFreeChangesNothing() async throws {
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 64 * 1024),
+            configuration: .init(blockSize: 4096, persistWorkers: 1, dataMover: mover)
+        )
+        let held = try await stream.allocateRegion(size: 4032)
+        let other = try await stream.allocateRegion(size: 4032)
+        let heldWriter = try await stream.writer(for: held)
+        let otherWriter = try await stream.writer(for: other)
+        let pending = Task { try await heldWriter.appendAsync([7]) }  // timestamp 1, held in the mover
+        await mover.waitUntilHolding()
+        let durable = Task { try await otherWriter.append([8]) }  // timestamp 2: durable, waits for 1
+        while await otherWriter.availableSize == 4032 {
+            await Task.yield()  // until timestamp 2 is written and waits for 1
+        }
+        let freeing = Task { try await stream.free(other) }
+        for _ in 0..<1000 { await Task.yield() }
+        freeing.cancel()
+        let freed = await freeing.result
+        mover.release()
+        _ = try await pending.value
+        _ = try await durable.value
+        if case .failure = freed {
+            #expect(await stream.regionCount == 2)
+            #expect(try await otherWriter.append([9]).timestamp == 3, "the region can still be written")
+            try await stream.free(other)
+        }
+        #expect(await stream.regionCount == 1)
+    }
 }
 
 /// A data mover that holds every copy until released.
