@@ -411,8 +411,15 @@ public actor RegionWriter {
         let dataOffset = reserved.offset + EntryHeader.size
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
         // Other appends may have been reserved, sealed and published while the copy ran: find it again.
-        let index = self.inFlight.firstIndex { $0.offset == reserved.offset }!
-        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + bytes.count))
+        return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
+    }
+
+    /// Seals the reserved entry at `index` in ``inFlight``, whose data is in place, queues it for group
+    /// commit and publishes what can be: the end of every asynchronous append.
+    private func sealForGroupCommit(at index: Int) -> AppendReceipt {
+        let reserved = self.inFlight[index]
+        let dataOffset = reserved.offset + EntryHeader.size
+        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
         self.groupCommit.enqueue([
             GroupCommit.Queued(
                 timestamp: reserved.timestamp,
@@ -475,20 +482,7 @@ public actor RegionWriter {
     func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
         try self.endReservation(id, publishing: size)
         defer { self.state.endWrites() }
-        let index = try self.reserve(CollectionOfOne(size)).lowerBound
-        let reserved = self.inFlight[index]
-        let dataOffset = reserved.offset + EntryHeader.size
-        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + size))
-        self.groupCommit.enqueue([
-            GroupCommit.Queued(
-                timestamp: reserved.timestamp,
-                start: reserved.offset,
-                end: reserved.end,
-                region: self.state
-            )
-        ])
-        self.publishSealedPrefix()
-        return AppendReceipt(entry: entry, tracker: self.tracker)
+        return self.sealForGroupCommit(at: try self.reserve(CollectionOfOne(size)).lowerBound)
     }
 
     /// Ends the reservation `id` so that `size` bytes of it can be published. Its write stays registered
