@@ -158,34 +158,10 @@ struct AppendCrashTests {
         #expect(nestedStates > states)
     }
 
-    /// A first session: regions r1 and r2; r1 holds the persisted entries [1], [2], [3]. Then an
-    /// asynchronous append to r2 takes timestamp 4 and is never flushed, and `tail` is appended to r1 as
-    /// one batch: durable, whole, but beyond the gap at 4, so never persisted. Power fails there.
-    /// - Returns: The medium after the restart, and the regions.
-    private func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, Region, Region) {
-        let medium = SimulatedMedium(size: Self.size)
-        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 0))
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
-        let writer = try await stream.writer(for: r1)
-        for index in 1...3 {
-            _ = try await writer.append([UInt8(index)])
-        }
-        _ = try await stream.writer(for: r2).appendAsync([99])
-        let stale = Task { try await writer.append(contentsOf: tail) }
-        while stream.committedTimestamp < UInt64(4 + tail.count) {
-            await Task.yield()  // until the batch is written; it then waits for timestamp 4 forever
-        }
-        let image = medium.crash(.drainedOnly)
-        stale.cancel()
-        _ = try? await stale.value
-        return (SimulatedMedium(image: image), r1, r2)
-    }
-
     @Test("recovery during recovery: an unpersisted entry stays gone after later timestamps pass it")
     func staleEntryNeverReturns() async throws {
         // Session 1: three persisted entries in r1, then a stale one (timestamp 5) beyond a gap at 4.
-        let (medium2, r1, r2) = try await self.sessionWithStaleTail([[5]])
+        let (medium2, r1, r2) = try await sessionWithStaleTail([[5]])
 
         // Session 2: r1 is never touched; r2 takes timestamp 4 again, and it is persisted.
         let stream2 = try PMemStream(medium: medium2, configuration: Self.configuration)
@@ -214,7 +190,7 @@ struct AppendCrashTests {
     @Test("a stale entry beyond a cut tail is never reached, even when a new entry ends exactly where it starts")
     func terminatorsHideStaleEntries() async throws {
         // Session 1: entries 1–3 persisted; stale entries [5] and [6] (timestamps 5, 6) beyond a gap at 4.
-        let (medium2, r1, r2) = try await self.sessionWithStaleTail([[5], [6]])
+        let (medium2, r1, r2) = try await sessionWithStaleTail([[5], [6]])
 
         // Session 2: r1's tail is cut at the stale entry 5; a new entry of the same size takes its place
         // and ends exactly where the stale entry 6 starts; r2 then commits timestamps 5 and 6.

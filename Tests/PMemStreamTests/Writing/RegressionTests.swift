@@ -66,28 +66,6 @@ struct RegressionTests {
         }
     }
 
-    /// Session 1: r1 holds persisted [1], [2], [3]; r2 takes timestamp 4 asynchronously and never
-    /// flushes it; r1 then gets [5] and [6], durable but beyond that gap. Power fails.
-    private func staleTail() async throws -> (SimulatedMedium, Region, Region) {
-        let medium = SimulatedMedium(size: 64 * 1024)
-        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
-        let writer = try await stream.writer(for: r1)
-        for index in 1...3 {
-            _ = try await writer.append([UInt8(index)])
-        }
-        _ = try await stream.writer(for: r2).appendAsync([99])
-        let stale = Task { try await writer.append(contentsOf: [[5], [6]]) }
-        while stream.committedTimestamp < 6 {
-            await Task.yield()
-        }
-        let image = medium.crash(.drainedOnly)
-        stale.cancel()
-        _ = try? await stale.value
-        return (SimulatedMedium(image: image), r1, r2)
-    }
-
     @Test(
         "a crash while a new entry is written over a stale one never brings the stale one back",
         arguments: [CrashMode.randomLines(seed: 0)]
@@ -96,7 +74,7 @@ struct RegressionTests {
     func staleEntriesStayGone(mode: CrashMode) async throws {
         // Cut power at each persist point of the append (and of the scrub before it, when there is one).
         for point in 1...3 {
-            let (medium, r1, r2) = try await self.staleTail()
+            let (medium, r1, r2) = try await sessionWithStaleTail([[5], [6]])
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             #expect(stream.persistedTimestamp == 3)
             #expect(
@@ -195,7 +173,7 @@ struct RegressionTests {
     )
     func reservationRoomsAreScrubbed(use: RoomUse) async throws {
         for seed in 0..<16 as Range<UInt64> {
-            let (medium, r1, r2) = try await self.staleTail()
+            let (medium, r1, r2) = try await sessionWithStaleTail([[5], [6]])
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             _ = try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44])
             let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
