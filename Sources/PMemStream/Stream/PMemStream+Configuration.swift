@@ -9,9 +9,14 @@ extension PMemStream {
         /// ``defaultBlockSize`` for a new stream and the block size an existing stream was created with; a
         /// value given for an existing stream must be the one it was created with.
         public var blockSize: Int?
-        /// How many background threads run group-commit rounds. Default 1. With 0, asynchronously appended
-        /// entries become durable only when ``PMemStream/persistCommitted()`` or ``PMemStream/close()`` runs
-        /// (useful for deterministic tests, and for callers that decide themselves when to persist).
+        /// How many background threads run group-commit rounds. Default 1.
+        ///
+        /// With 0, no thread runs in the background and rounds run where they are needed, on the caller:
+        /// in ``PMemStream/persistCommitted()`` and ``PMemStream/close()``, in any wait for persistence
+        /// (a synchronous append after asynchronous ones, ``AppendReceipt/persisted()``,
+        /// ``PMemStream/waitPersisted(_:)``), and in an asynchronous append that finds the queue full.
+        /// Asynchronous appends that nobody waits for stay unpersisted until then. Useful for deterministic
+        /// tests, and for callers that decide themselves when to persist.
         public var persistWorkers: Int
         /// Where the persist workers run. Default ``PersistPlacement/automatic``: on the medium's NUMA node
         /// when it is known.

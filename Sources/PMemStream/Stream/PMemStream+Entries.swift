@@ -102,7 +102,7 @@ extension PMemStream {
     /// - Throws: As ``waitCommitted(_:)``.
     public nonisolated func waitPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
         try self.checkIssued(timestamp)
-        try await self.tracker.persisted.wait(until: timestamp)
+        try await self.groupCommit.waitPersisted(timestamp)
     }
 
     /// Makes every entry committed so far persisted now, without waiting for a persist worker: runs a

@@ -99,7 +99,8 @@ public actor PMemStream {
             medium: medium,
             tracker: tracker,
             checkpoint: persisted,
-            capacity: configuration.maxQueuedAppends
+            capacity: configuration.maxQueuedAppends,
+            hasWorkers: configuration.persistWorkers > 0
         )
         let placement = configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
         if configuration.persistWorkers > 0 {
@@ -246,16 +247,10 @@ public actor PMemStream {
     /// watermark says so. Freeing a region needs this first — its entries vanish with it, and recovery,
     /// finding no entry for their timestamps, would stop at the gap and drop every later entry.
     private func checkpoint(covering timestamp: UInt64) async throws(PMemStreamError) {
-        while self.groupCommit.checkpointedWatermark < timestamp {
-            self.groupCommit.round()
-            guard self.groupCommit.checkpointedWatermark < timestamp else { return }
-            // Earlier entries are still being copied in other regions: wait for them, then check again.
-            if self.workers != nil {
-                try await self.tracker.persisted.wait(until: timestamp)
-            } else {
-                await Task.yield()
-            }
-        }
+        guard self.groupCommit.checkpointedWatermark < timestamp else { return }
+        // Earlier entries may still be being copied in other regions: wait for them to persist first.
+        try await self.groupCommit.waitPersisted(timestamp)
+        self.groupCommit.round()
     }
 
     /// The region that starts at `offset`.

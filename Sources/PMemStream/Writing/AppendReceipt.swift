@@ -7,11 +7,11 @@
 public struct AppendReceipt: Sendable {
     /// The entry; its bytes are in the medium.
     public let entry: Entry
-    private let tracker: DurabilityTracker
+    private let groupCommit: GroupCommit
 
-    init(entry: Entry, tracker: DurabilityTracker) {
+    init(entry: Entry, groupCommit: GroupCommit) {
         self.entry = entry
-        self.tracker = tracker
+        self.groupCommit = groupCommit
     }
 
     /// The entry's timestamp.
@@ -23,13 +23,13 @@ public struct AppendReceipt: Sendable {
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
     public func committed() async throws(PMemStreamError) {
-        try await self.tracker.committed.wait(until: self.entry.timestamp)
+        try await self.groupCommit.tracker.committed.wait(until: self.entry.timestamp)
     }
 
     /// Returns when the entry, and every earlier one, is persisted: it survives a power failure.
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
     public func persisted() async throws(PMemStreamError) {
-        try await self.tracker.persisted.wait(until: self.entry.timestamp)
+        try await self.groupCommit.waitPersisted(self.entry.timestamp)
     }
 }

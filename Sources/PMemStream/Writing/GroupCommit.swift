@@ -11,6 +11,9 @@ import Synchronization
 ///
 /// The queue is bounded: an asynchronous append waits (back-pressure) while ``capacity`` entries are queued,
 /// and resumes when a round has taken them.
+///
+/// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
+/// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
 final class GroupCommit: Sendable {
     /// An entry waiting for a round.
     struct Queued {
@@ -36,17 +39,27 @@ final class GroupCommit: Sendable {
 
     /// The most entries queued before asynchronous appends wait.
     let capacity: Int
+    /// The stream's clock and watermarks.
+    let tracker: DurabilityTracker
+    /// Whether persist workers run rounds; without them, callers do.
+    private let hasWorkers: Bool
     private let medium: any PersistentMedium
-    private let tracker: DurabilityTracker
     private let state = Mutex(State())
     /// The watermark last stored in the header; held while checkpointing.
     private let checkpointed: Mutex<UInt64>
     /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
     private let roundLock = Mutex(())
 
-    init(medium: any PersistentMedium, tracker: DurabilityTracker, checkpoint: UInt64, capacity: Int) {
+    init(
+        medium: any PersistentMedium,
+        tracker: DurabilityTracker,
+        checkpoint: UInt64,
+        capacity: Int,
+        hasWorkers: Bool
+    ) {
         self.medium = medium
         self.tracker = tracker
+        self.hasWorkers = hasWorkers
         self.checkpointed = Mutex(checkpoint)
         self.capacity = max(capacity, 1)
     }
@@ -58,9 +71,13 @@ final class GroupCommit: Sendable {
 
     // MARK: - Queueing
 
-    /// Waits while the queue is full.
+    /// Waits while the queue is full; with no persist worker, runs a round instead.
     func waitForRoom() async {
         while self.state.withLock({ $0.queued.count >= self.capacity }) {
+            guard self.hasWorkers else {
+                self.round()
+                continue
+            }
             await withCheckedContinuation { continuation in
                 let waiting = self.state.withLock { state in
                     guard state.queued.count >= self.capacity else { return false }
@@ -92,6 +109,23 @@ final class GroupCommit: Sendable {
     }
 
     // MARK: - Rounds
+
+    /// Returns when the entry with `timestamp`, and every earlier one, is persisted.
+    ///
+    /// With no persist worker the caller runs the round: once every entry up to `timestamp` is committed,
+    /// each is either durable already (a synchronous append publishes only after its drain) or queued
+    /// here (an asynchronous one is queued before it is published), so one round covers them all.
+    ///
+    /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
+    func waitPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
+        if !self.hasWorkers, self.tracker.persisted.value < timestamp {
+            try await self.tracker.committed.wait(until: timestamp)
+            if self.tracker.persisted.value < timestamp {
+                self.round()
+            }
+        }
+        try await self.tracker.persisted.wait(until: timestamp)
+    }
 
     /// The persisted watermark the stream header holds.
     var checkpointedWatermark: UInt64 {

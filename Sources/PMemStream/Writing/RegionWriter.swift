@@ -293,7 +293,7 @@ public actor RegionWriter {
                 return buffer
             }
         }
-        try await self.tracker.persisted.wait(until: entry.timestamp)
+        try await self.groupCommit.waitPersisted(entry.timestamp)
         return entry
     }
 
@@ -327,7 +327,7 @@ public actor RegionWriter {
             return try await self.append(Array(bytes))
         }
         let entry = try written.get()
-        try await self.tracker.persisted.wait(until: entry.timestamp)
+        try await self.groupCommit.waitPersisted(entry.timestamp)
         return entry
     }
 
@@ -350,7 +350,7 @@ public actor RegionWriter {
             },
             written: { entries.append($0) }
         )
-        try await self.tracker.persisted.wait(until: last)
+        try await self.groupCommit.waitPersisted(last)
         return entries
     }
 
@@ -385,7 +385,7 @@ public actor RegionWriter {
         let entry = try self.writeOneDurably(size: written) { offset in
             self.medium.bytes(offset..<offset + written)
         }
-        try await self.tracker.persisted.wait(until: entry.timestamp)
+        try await self.groupCommit.waitPersisted(entry.timestamp)
         return entry
     }
 
@@ -429,7 +429,7 @@ public actor RegionWriter {
             )
         ])
         self.publishSealedPrefix()
-        return AppendReceipt(entry: entry, tracker: self.tracker)
+        return AppendReceipt(entry: entry, groupCommit: self.groupCommit)
     }
 
     /// Returns when every entry reserved so far is published (used when the stream closes).
@@ -474,7 +474,7 @@ public actor RegionWriter {
         let entry = try self.writeOneDurably(size: size) { offset in
             self.medium.bytes(offset..<offset + size)
         }
-        try await self.tracker.persisted.wait(until: entry.timestamp)
+        try await self.groupCommit.waitPersisted(entry.timestamp)
         return entry
     }
 

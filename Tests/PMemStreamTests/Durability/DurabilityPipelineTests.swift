@@ -73,11 +73,12 @@ struct DurabilityPipelineTests {
         }
     }
 
-    @Test("more asynchronous appends than the queue holds: the appender waits for room, nothing deadlocks")
+    @Test("more asynchronous appends than the queue holds while the worker is busy: the appender waits for room")
     func backPressure() async throws {
-        let medium = SimulatedMedium(size: 1 << 20)
-        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0, maxQueuedAppends: 4))
+        let medium = GatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 1, maxQueuedAppends: 4))
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        medium.holdDrains()
         let appender = Task {
             var receipts: [AppendReceipt] = []
             for index in 0..<20 {
@@ -85,31 +86,47 @@ struct DurabilityPipelineTests {
             }
             return receipts
         }
-        // Nothing persists without a worker: the appender fills the queue and waits there.
-        while stream.committedTimestamp < 4 {
+        // The worker takes a round and is held in its drain; then the queue fills and the appender waits.
+        while !medium.isHoldingDrain || stream.committedTimestamp < 5 {
             await Task.yield()
         }
-        for _ in 0..<100 {
+        for _ in 0..<1000 {
             await Task.yield()
         }
-        #expect(stream.committedTimestamp == 4, "the fifth append waits for room")
-        var rounds = 0
-        while !appenderFinished(stream, expected: 20) {
-            await stream.persistCommitted()
-            rounds += 1
-            await Task.yield()
-        }
-        let receipts = try await appender.value
-        await stream.persistCommitted()
-        for receipt in receipts {
+        #expect(stream.committedTimestamp <= 8, "at most one round's entries and a full queue are in flight")
+        #expect(stream.persistedTimestamp == 0)
+        medium.releaseDrains()
+        for receipt in try await appender.value {
             try await receipt.persisted()
         }
-        #expect(rounds >= 4)
         #expect(stream.persistedTimestamp == 20)
     }
 
-    private func appenderFinished(_ stream: PMemStream, expected: UInt64) -> Bool {
-        stream.committedTimestamp == expected
+    @Test("with no persist worker, an appender that finds the queue full runs the round itself")
+    func backPressureWithoutWorkers() async throws {
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 1 << 20),
+            configuration: .init(persistWorkers: 0, maxQueuedAppends: 4)
+        )
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        for index in 0..<20 {
+            _ = try await writer.appendAsync([UInt8(index)])
+        }
+        #expect(stream.committedTimestamp == 20)
+        #expect(stream.persistedTimestamp == 16, "rounds ran at the 5th, 9th, 13th and 17th appends")
+    }
+
+    @Test("with no persist worker, a synchronous append after asynchronous ones persists them itself")
+    func synchronousAppendRunsTheRound() async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        let receipt = try await writer.appendAsync([1])
+        let entry = try await writer.append([2])
+        #expect(stream.persistedTimestamp == entry.timestamp)
+        try await receipt.persisted()
+        let (reopened, _) = try restart(medium)
+        #expect(try await reopened.entries().collect().map { try $0.bytes } == [[1], [2]])
     }
 
     @Test("a reservation published asynchronously is persisted by group commit")
@@ -191,15 +208,23 @@ struct DurabilityPipelineTests {
 
     @Test("waits: at once when reached, errors for timestamps never issued, cancellation, and close")
     func waits() async throws {
-        let stream = try PMemStream(medium: SimulatedMedium(size: 1 << 20), configuration: .init(persistWorkers: 0))
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 1 << 20),
+            configuration: .init(persistWorkers: 0, dataMover: mover)
+        )
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
-        let receipt = try await writer.appendAsync([1])
-        try await receipt.committed()
-        try await stream.waitCommitted(1)
+        let held = Task { try await writer.appendAsync([1]) }
+        await mover.waitUntilHolding()
         #expect(await thrownErrorCode { try await stream.waitCommitted(2) } == .timestampNotIssued)
-        let cancelled = Task { try await receipt.persisted() }
+        let cancelled = Task { try await stream.waitPersisted(1) }
+        for _ in 0..<100 { await Task.yield() }  // let it wait for the entry being copied
         cancelled.cancel()
         #expect(await thrownErrorCode { try await cancelled.value } == .cancelled)
+        mover.release()
+        let receipt = try await held.value
+        try await receipt.committed()
+        try await stream.waitCommitted(1)
         let pending = Task { try await stream.waitPersisted(1) }
         await stream.persistCommitted()
         try await pending.value

@@ -32,25 +32,34 @@ func testBytes(_ count: Int, seed: Int) -> [UInt8] {
 }
 
 /// A first session: regions r1 and r2; r1 holds the persisted entries [1], [2], [3]. Then an
-/// asynchronous append to r2 takes timestamp 4 and is never flushed, and `tail` is appended to r1 as
-/// one batch: durable, whole, but beyond the gap at 4, so never persisted. Power fails there.
+/// asynchronous append to r2 takes timestamp 4 and is held in its data mover, never written, and `tail` is
+/// appended to r1 as one batch: durable, whole, but beyond the gap at 4, so never persisted. Power fails
+/// there.
 /// - Returns: The medium after the restart, and the regions.
 func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, Region, Region) {
     let medium = SimulatedMedium(size: 64 * 1024)
-    let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 0))
+    let mover = HeldDataMover()
+    let stream = try PMemStream(
+        medium: medium,
+        configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+    )
     let r1 = try await stream.allocateRegion(size: 4032)
     let r2 = try await stream.allocateRegion(size: 4032)
     let writer = try await stream.writer(for: r1)
     for index in 1...3 {
         _ = try await writer.append([UInt8(index)])
     }
-    _ = try await stream.writer(for: r2).appendAsync([99])
+    let held = Task { try await stream.writer(for: r2).appendAsync([99]) }
+    await mover.waitUntilHolding()
+    let available = await writer.availableSize
     let stale = Task { try await writer.append(contentsOf: tail) }
-    while stream.committedTimestamp < UInt64(4 + tail.count) {
-        await Task.yield()  // until the batch is written; it then waits for timestamp 4 forever
+    while await writer.availableSize == available {
+        await Task.yield()  // until the batch is written and drained; it then waits for timestamp 4
     }
     let image = medium.crash(.drainedOnly)
     stale.cancel()
     _ = try? await stale.value
+    mover.release()
+    _ = try? await held.value
     return (SimulatedMedium(image: image), r1, r2)
 }

@@ -101,6 +101,15 @@ struct AppendCrashTests {
         reservation.withUnsafeMutableBytes { $0.copyBytes(from: reserved) }
         journal.record(try await reservation.publish(size: 200), bytes: reserved, on: medium)
         await (try await writers[0].reserve(500)).abandon()
+        let asyncReservation = try await writers[0].reserve(64)
+        let asyncReserved = testBytes(40, seed: 31)
+        asyncReservation.withUnsafeMutableBytes { $0.copyBytes(from: asyncReserved) }
+        journal.record(
+            try await asyncReservation.publishAsync(size: 40).entry,
+            bytes: asyncReserved,
+            on: medium,
+            synchronous: false
+        )
         let batch = [testBytes(7, seed: 40), testBytes(700, seed: 41)]
         for (entry, bytes) in zip(try await writers[0].append(contentsOf: batch), batch) {
             journal.record(entry, bytes: bytes, on: medium)

@@ -119,25 +119,31 @@ struct RegressionTests {
 
     @Test("an asynchronous append that waited for room never takes the room of an explicit reservation")
     func asyncAppendRespectsReservation() async throws {
+        let medium = GatedMedium(size: 64 * 1024)
         let stream = try PMemStream(
-            medium: SimulatedMedium(size: 64 * 1024),
-            configuration: .init(blockSize: 4096, persistWorkers: 0, maxQueuedAppends: 1)
+            medium: medium,
+            configuration: .init(blockSize: 4096, persistWorkers: 1, maxQueuedAppends: 1)
         )
         let region = try await stream.allocateRegion(size: 4032)
         let writer = try await stream.writer(for: region)
-        _ = try await writer.appendAsync([1])  // the queue is full now
+        medium.holdDrains()
+        _ = try await writer.appendAsync([1])
+        while !medium.isHoldingDrain {
+            await Task.yield()  // the worker took it and is held in its drain
+        }
+        _ = try await writer.appendAsync([2])  // the queue is full now
         let pending = Task { try await writer.appendAsync([UInt8](repeating: 0xAA, count: 40)) }
         for _ in 0..<1000 { await Task.yield() }  // let it reach the wait for room
         let reservation = try await writer.reserve(64)
-        await stream.persistCommitted()  // room again
+        medium.releaseDrains()  // room again
         for _ in 0..<1000 { await Task.yield() }  // let the waiting append run, if it could
         reservation.withUnsafeMutableBytes { $0.copyBytes(from: [UInt8](repeating: 0x55, count: 64)) }
         let published = try await reservation.publish(size: 64)
         let receipt = try await pending.value
         #expect(try published.bytes == [UInt8](repeating: 0x55, count: 64))
-        await stream.persistCommitted()
+        try await receipt.persisted()
         let entries = try await stream.entries(in: region).collect()
-        #expect(entries.count == 3)
+        #expect(entries.count == 4)
         #expect(try receipt.entry.bytes == [UInt8](repeating: 0xAA, count: 40))
     }
 
@@ -237,36 +243,5 @@ struct RegressionTests {
             try await stream.free(other)
         }
         #expect(await stream.regionCount == 1)
-    }
-}
-
-/// A data mover that holds every copy until released.
-final class HeldDataMover: DataMover, @unchecked Sendable {
-    // @unchecked Sendable: all state is behind the mutex and the atomic.
-    private let held = Mutex<[CheckedContinuation<Void, Never>]>([])
-    private let released = Atomic(false)
-
-    func copy(_ bytes: [UInt8], toOffset offset: Int, of medium: any PersistentMedium) async {
-        if !self.released.load(ordering: .acquiring) {
-            await withCheckedContinuation { continuation in self.held.withLock { $0.append(continuation) } }
-        }
-        await SynchronousDataMover().copy(bytes, toOffset: offset, of: medium)
-    }
-
-    /// Returns once a copy is being held.
-    func waitUntilHolding() async {
-        while self.held.withLock({ $0.isEmpty }) {
-            await Task.yield()
-        }
-    }
-
-    /// Lets every held copy, and every later one, go through.
-    func release() {
-        self.released.store(true, ordering: .releasing)
-        for continuation in self.held.withLock({ held in
-            defer { held.removeAll() }; return held
-        }) {
-            continuation.resume()
-        }
     }
 }
