@@ -6,7 +6,7 @@ APT_PACKAGES := libpmem2-dev libnuma-dev libisal-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 FORMATTED := Sources Tests IntegrationTests Examples Package.swift Benchmarks/Sources Benchmarks/Benchmarks Benchmarks/Package.swift
 
-.PHONY: all deps build demo test lint format clean
+.PHONY: all deps build demo test tsan lint format clean
 
 all: build
 
@@ -38,6 +38,12 @@ demo: deps
 ## Every test: unit and property tests, integration tests, and the format check.
 test: build lint
 	$(SWIFT) test --explicit-target-dependency-import-check error
+
+## The unit and property tests under ThreadSanitizer, in a build folder of their own; any report fails.
+## (The process-level tests, which kill and spawn processes, run in `make test`.)
+tsan: deps
+	TSAN_OPTIONS="halt_on_error=1 abort_on_error=1" $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
+		--skip 'KillTests|CommandLineTests'
 
 ## Check the formatting of every Swift file.
 lint:

@@ -1,5 +1,4 @@
 public import PMemStream
-import Synchronization
 
 /// Persistent memory simulated in DRAM, with an exact model of a power failure.
 ///
@@ -37,7 +36,7 @@ public final class SimulatedMedium: PersistentMedium, @unchecked Sendable {
     /// Always ``StoreGranularity/cacheLine``: stores must be flushed and drained to be durable.
     public var granularity: StoreGranularity { .cacheLine }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// Creates a zero-filled medium, as a new file would be.
     ///
@@ -66,7 +65,7 @@ public final class SimulatedMedium: PersistentMedium, @unchecked Sendable {
         self.baseAddress = programView
         self.size = size
         self.numaNode = numaNode
-        self.state = Mutex(State(durable: durable))
+        self.state = Lock(State(durable: durable))
     }
 
     deinit {

@@ -19,7 +19,7 @@ final class DurabilityTracker: Sendable {
 
     private let nextTimestamp: Atomic<UInt64>
     private let closed = Atomic(false)
-    private let prefixes: Mutex<(committed: ContiguousPrefix, durable: ContiguousPrefix)>
+    private let prefixes: Lock<(committed: ContiguousPrefix, durable: ContiguousPrefix)>
 
     /// Starts the clock after the persisted watermark read from the header: timestamps above it were never
     /// persisted, so they are handed out again (the regions' timestamp caps hide their old entries).
@@ -27,7 +27,7 @@ final class DurabilityTracker: Sendable {
         self.committed = Watermark(persistedTimestamp)
         self.persisted = Watermark(persistedTimestamp)
         self.nextTimestamp = Atomic(persistedTimestamp + 1)
-        self.prefixes = Mutex((ContiguousPrefix(persistedTimestamp), ContiguousPrefix(persistedTimestamp)))
+        self.prefixes = Lock((ContiguousPrefix(persistedTimestamp), ContiguousPrefix(persistedTimestamp)))
     }
 
     /// Hands out the next timestamp.

@@ -17,7 +17,7 @@ final class PersistWorkers: @unchecked Sendable {
     private let wakeup: UnsafeMutablePointer<sem_t>
     private let context: WorkerContext
     private var threads: [pthread_t] = []
-    private let stopped = Mutex(false)
+    private let stopped = Lock(false)
 
     /// Starts `count` threads that run `round` whenever woken, and at least every `interval`.
     init(count: Int, node: Int?, interval: Duration, round: @escaping @Sendable () -> Void) {

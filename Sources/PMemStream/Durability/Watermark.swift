@@ -23,7 +23,7 @@ final class Watermark: Sendable {
     }
 
     private let current: Atomic<UInt64>
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// How many waiters are registered, so that raising the watermark skips the lock when nobody waits.
     private let waiterCount = Atomic(0)
 

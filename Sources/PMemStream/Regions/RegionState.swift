@@ -20,12 +20,12 @@ final class RegionState: Sendable {
     private let publishedEnd = Atomic(-1)
     /// Whether the region is freed, and how many writes are under way (entries reserved and not yet
     /// published, or a reservation being filled): the region cannot be freed while any is.
-    private let writeGate = Mutex((isFreed: false, activeWrites: 0))
+    private let writeGate = Lock((isFreed: false, activeWrites: 0))
     private let freed = Atomic(false)
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
     /// Recent durable entries as (timestamp, end offset), for the next checkpoint tail.
-    private let durableEnds = Mutex(DurableEnds())
+    private let durableEnds = Lock(DurableEnds())
 
     init(region: Region, medium: any PersistentMedium, timestampCap: UInt64) {
         self.region = region

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Group commit: makes asynchronously appended entries durable, many per drain, and checkpoints the
 /// persisted watermark (see `Docs/Format.md`, "Group commit" and "Checkpoints").
 ///
@@ -44,11 +42,11 @@ final class GroupCommit: Sendable {
     /// Whether persist workers run rounds; without them, callers do.
     private let hasWorkers: Bool
     private let medium: any PersistentMedium
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// The watermark last stored in the header; held while checkpointing.
-    private let checkpointed: Mutex<UInt64>
+    private let checkpointed: Lock<UInt64>
     /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
-    private let roundLock = Mutex(())
+    private let roundLock = Lock(())
 
     init(
         medium: any PersistentMedium,
@@ -60,7 +58,7 @@ final class GroupCommit: Sendable {
         self.medium = medium
         self.tracker = tracker
         self.hasWorkers = hasWorkers
-        self.checkpointed = Mutex(checkpoint)
+        self.checkpointed = Lock(checkpoint)
         self.capacity = max(capacity, 1)
     }
 

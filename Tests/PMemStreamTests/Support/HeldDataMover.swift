@@ -4,7 +4,7 @@ import Synchronization
 /// A data mover that holds every copy until released.
 final class HeldDataMover: DataMover, @unchecked Sendable {
     // @unchecked Sendable: all state is behind the mutex and the atomic.
-    private let held = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let held = Lock<[CheckedContinuation<Void, Never>]>([])
     private let released = Atomic(false)
 
     func copy(_ bytes: [UInt8], toOffset offset: Int, of medium: any PersistentMedium) async {

@@ -13,7 +13,7 @@ struct AppendCrashTests {
 
     /// What a run of a workload wrote: every timestamp's bytes, and which appends returned before power failed.
     final class Journal: Sendable {
-        private let state = Mutex((written: [UInt64: [UInt8]](), acknowledged: Set<UInt64>()))
+        private let state = Lock((written: [UInt64: [UInt8]](), acknowledged: Set<UInt64>()))
 
         /// Records an entry; a synchronous append returning means it is acknowledged persisted.
         func record(_ entry: Entry, bytes: [UInt8], on medium: SimulatedMedium, synchronous: Bool = true) {

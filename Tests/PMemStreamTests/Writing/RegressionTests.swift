@@ -1,5 +1,4 @@
 import PMemStreamTestKit
-import Synchronization
 import Testing
 
 @testable import PMemStream
@@ -38,7 +37,7 @@ struct RegressionTests {
         _ = try await prepared.allocateRegion(size: 4032)
         _ = try await prepared.allocateRegion(size: 4032)
         try await prepared.close()
-        let acknowledged = Mutex<Set<UInt64>>([])
+        let acknowledged = Lock<Set<UInt64>>([])
         try await forEachCrashState(startingFrom: setup.crash()) { medium in
             acknowledged.withLock { $0 = [] }
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
