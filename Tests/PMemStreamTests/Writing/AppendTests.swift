@@ -79,7 +79,9 @@ struct AppendTests {
 
     @Test("an entry that does not fit fails, consumes no timestamp and changes nothing")
     func tooLarge() async throws {
-        let (stream, medium) = try makeStream()
+        // No persist worker: its checkpoints would change the header while the bytes are compared.
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
         _ = try await writer.append([1, 2, 3])
         let before = medium.allBytes
