@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "pmemstream-bench", targets: ["PMemStreamBench"])
     ],
     dependencies: [
-        .package(path: "../"),
+        .package(name: "PMemStream", path: "../"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -29,7 +29,7 @@ let package = Package(
             dependencies: [
                 "CPMemLog",
                 "CPMem2Bench",
-                .product(name: "PMemStream", package: "main"),
+                .product(name: "PMemStream", package: "PMemStream"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcomingFeatures
@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "AppendAllocations",
             dependencies: [
-                .product(name: "PMemStream", package: "main"),
+                .product(name: "PMemStream", package: "PMemStream"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/AppendAllocations",
