@@ -6,7 +6,7 @@ APT_PACKAGES := libpmem2-dev libnuma-dev libisal-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 FORMATTED := Sources Tests IntegrationTests Examples Package.swift Benchmarks/Sources Benchmarks/Benchmarks Benchmarks/Package.swift
 
-.PHONY: all deps build demo test tsan lint format clean
+.PHONY: all deps build demo test tsan docs lint format clean
 
 all: build
 
@@ -44,6 +44,11 @@ test: build lint
 tsan: deps
 	TSAN_OPTIONS="halt_on_error=1 abort_on_error=1" $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
 		--skip 'KillTests|CommandLineTests'
+
+## The DocC catalog of the library, built with warnings as errors (the DocC plugin is resolved only here).
+docs: deps
+	PMEMSTREAM_DOCC=1 $(SWIFT) package --scratch-path .build-docs generate-documentation --target PMemStream \
+		--warnings-as-errors
 
 ## Check the formatting of every Swift file.
 lint:

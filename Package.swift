@@ -78,3 +78,8 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The DocC plugin, only when the documentation is built (`make docs`): users of the library never resolve it.
+if Context.environment["PMEMSTREAM_DOCC"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

@@ -4,9 +4,9 @@
 /// the `PMemStreamTestKit` library's `SimulatedMedium` keeps the bytes in DRAM and models a power failure
 /// exactly, for crash tests. Offsets are relative to ``baseAddress`` and must lie within ``size``.
 ///
-/// The durability contract is libpmem2's: a store is durable once it has been flushed (``flush(_:)``, or a
-/// copy without ``MemoryCopyFlags/noFlush``) and a drain (``drain()``) has followed. An aligned 8-byte
-/// store is atomic: after a power failure it holds its old or its new value, never a mix. Nothing else is
+/// The durability contract is libpmem2's: a store is durable once it has been flushed
+/// (``flush(_:)-(Range<Int>)``, or a copy without ``MemoryCopyFlags/noFlush``) and a drain (``drain()``) has
+/// followed. An aligned 8-byte store is atomic: after a power failure it holds its old or its new value, never a mix. Nothing else is
 /// atomic, so a larger range that was written but not drained may come back torn.
 ///
 /// - Important: Conforming types are shared between the stream actor, its writers and persist workers,
