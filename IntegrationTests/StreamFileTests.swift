@@ -84,3 +84,62 @@ struct StreamFileTests {
         }
     }
 }
+
+/// One writer at a time, any number of readers: the writer's lock and read-only streams on real files.
+@Suite("Writers and readers of one file")
+struct StreamSharingTests {
+    @Test("a second writer gets streamInUse while the first has the file; a read-only stream reads meanwhile")
+    func oneWriterManyReaders() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let writer = try await PMemStream.open(path: path, size: 1 << 20)
+            let region = try await writer.allocateRegion(size: 8192)
+            _ = try await writer.writer(for: region).append(Array("first".utf8))
+            #expect(await thrownErrorCode { try await PMemStream.open(path: path) } == .streamInUse)
+
+            let reader = try await PMemStream.open(path: path, configuration: .init(access: .readOnly))
+            #expect(try await reader.entries().collect().map { try $0.bytes } == [Array("first".utf8)])
+            _ = try await writer.writer(for: region).append(Array("second".utf8))
+            try await reader.waitCommitted(2)
+            #expect(
+                try await reader.entries().collect().map { try $0.bytes } == [
+                    Array("first".utf8), Array("second".utf8),
+                ]
+            )
+            #expect(await thrownErrorCode { try await reader.allocateRegion(size: 100) } == .readOnlyStream)
+            try await reader.close()
+
+            try await writer.close()
+            let next = try await PMemStream.open(path: path)
+            #expect(try await next.entries().collect().count == 2)
+            try await next.close()
+        }
+    }
+
+    @Test("the writer's lock goes with the stream: once it is released, the file opens for writing again")
+    func lockReleased() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let stream = try await PMemStream.open(path: path, size: 1 << 20)
+                _ = try await stream.allocateRegion(size: 100)
+                try await stream.close()
+            }
+            let reopened = try await PMemStream.open(path: path)
+            #expect(try await reopened.regions.collect().count == 1)
+            try await reopened.close()
+        }
+    }
+
+    @Test("a read-only open never creates or formats a file")
+    func readOnlyCreatesNothing() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("absent")
+            let code = await thrownErrorCode {
+                try await PMemStream.open(path: path, size: 1 << 20, configuration: .init(access: .readOnly))
+            }
+            #expect(code == .fileNotFound)
+            #expect(access(path, F_OK) != 0)
+        }
+    }
+}

@@ -80,6 +80,18 @@ final class DurabilityTracker: Sendable {
         self.persisted.resumeSatisfied()
     }
 
+    /// Raises the watermarks to what a read-only stream found another process wrote (see
+    /// ``PMemStream/refresh()``): every entry up to `committed` whole in the medium, every entry up to
+    /// `persisted` durable. Publishes their progress.
+    func advance(committed: UInt64, persisted: UInt64) {
+        self.update { prefixes in
+            if committed > prefixes.committed.value { prefixes.committed = ContiguousPrefix(committed) }
+            if persisted > prefixes.durable.value { prefixes.durable = ContiguousPrefix(persisted) }
+        }
+        self.committed.publishProgress()
+        self.persisted.publishProgress()
+    }
+
     /// Refuses further appends; waiters keep waiting (the stream persists what is under way first).
     func refuseAppends() {
         self.closed.store(true, ordering: .releasing)

@@ -36,6 +36,8 @@ extension PMemStreamError {
             case timestampNotIssued
             case cancelled
             case regionInUse
+            case streamInUse
+            case readOnlyStream
         }
 
         private let wrapped: Wrapped
@@ -104,6 +106,11 @@ extension PMemStreamError {
         public static let timestampNotIssued = Code(.timestampNotIssued)
         /// The region cannot be freed while an explicit reservation in it is being filled.
         public static let regionInUse = Code(.regionInUse)
+        /// Another process has the stream open for writing; open it read-only to read it meanwhile.
+        public static let streamInUse = Code(.streamInUse)
+        /// The stream was opened read-only: it cannot be formatted, and regions cannot be allocated, freed or
+        /// written.
+        public static let readOnlyStream = Code(.readOnlyStream)
         /// The task was cancelled while waiting.
         public static let cancelled = Code(.cancelled)
 

@@ -73,9 +73,17 @@ public protocol PersistentMedium: AnyObject, Sendable {
     /// - Parameter range: The byte offsets to make durable.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium failed to store the range.
     func deepFlush(_ range: Range<Int>) throws(PMemStreamError)
+
+    /// Tells the medium that its stream was closed and writes no more, though its mapping may still be
+    /// read. A ``Pmem2Mapping`` releases the writer's lock here, so that the file can be opened for writing
+    /// again at once.
+    func endWriting()
 }
 
 extension PersistentMedium {
+    /// Does nothing: a medium without a writer's lock has nothing to release.
+    public func endWriting() {}
+
     /// Flushes each range in turn with ``flush(_:)-(Range<Int>)``.
     public func flush(_ ranges: [Range<Int>]) {
         for range in ranges {

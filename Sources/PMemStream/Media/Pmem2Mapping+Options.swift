@@ -9,15 +9,23 @@ extension Pmem2Mapping {
         /// The coarsest store granularity the mapping may have. The default, ``StoreGranularity/page``,
         /// accepts every file system; ask for ``StoreGranularity/cacheLine`` to insist on persistent memory.
         public var requiredGranularity: StoreGranularity
+        /// Map for reading only: the file is opened read-only, mapped without write permission, and not
+        /// locked, so it can be read while another process writes it. A read-only mapping never creates a file.
+        ///
+        /// A writable mapping holds an exclusive lock (`flock`) on the file for as long as it exists, so that
+        /// no second writable mapping of it can be made, in this process or another one.
+        public var readOnly: Bool
 
         /// Creates mapping options.
         ///
         /// - Parameters:
         ///   - prefault: Touch every page while mapping.
         ///   - requiredGranularity: The coarsest store granularity the mapping may have.
-        public init(prefault: Bool = false, requiredGranularity: StoreGranularity = .page) {
+        ///   - readOnly: Map for reading only, without taking the writer's lock.
+        public init(prefault: Bool = false, requiredGranularity: StoreGranularity = .page, readOnly: Bool = false) {
             self.prefault = prefault
             self.requiredGranularity = requiredGranularity
+            self.readOnly = readOnly
         }
     }
 }

@@ -47,9 +47,10 @@
         ///   - path: The file or the DAX device (`/dev/daxX.Y`).
         ///   - size: The size of a new (absent or empty) file. For an existing file or a device, `nil` or the
         ///     size it already has.
-        ///   - options: Prefaulting and the required granularity.
+        ///   - options: Prefaulting, the required granularity, and whether to map for reading only.
         /// - Throws: ``PMemStreamError`` with ``PMemStreamError/Code/fileNotFound`` when the file is absent and
-        ///   `size` is `nil`, ``PMemStreamError/Code/invalidMediumSize`` when `size` does not suit the file,
+        ///   `size` is `nil` or the mapping is read-only, ``PMemStreamError/Code/streamInUse`` when a writable
+        ///   mapping of the file exists already, ``PMemStreamError/Code/invalidMediumSize`` when `size` does not suit the file,
         ///   ``PMemStreamError/Code/outOfSpace`` when the file system cannot hold a new file,
         ///   ``PMemStreamError/Code/mappingFailed`` (with `pmem2_errormsg()`) when libpmem2 refuses the mapping.
         ///   A file this call created is removed again when it fails.
@@ -57,7 +58,7 @@
             if let size, size <= 0 {
                 throw PMemStreamError(code: .invalidMediumSize, message: "a medium needs a positive size, not \(size)")
             }
-            let (fd, created) = try Self.openOrCreate(path, creating: size != nil)
+            let (fd, created) = try Self.openOrCreate(path, creating: size != nil, readOnly: options.readOnly)
             let resources: MappedFile
             do throws(PMemStreamError) {
                 resources = try Self.map(fd: fd, path: path, size: size, options: options)
@@ -129,33 +130,41 @@
             )
         }
 
+        /// Releases the writer's lock of the file, if this mapping holds it.
+        public func endWriting() {
+            SystemCalls.unlock(self.resources.fd)
+        }
+
         // MARK: - Opening and mapping
 
-        /// Opens `path` for reading and writing, creating it (exclusively) when it is absent and `creating` is set.
-        private static func openOrCreate(_ path: String, creating: Bool) throws(PMemStreamError) -> (
+        /// Opens `path` for reading and writing, creating it (exclusively) when it is absent and `creating` is
+        /// set; or, with `readOnly`, opens an existing `path` for reading.
+        private static func openOrCreate(_ path: String, creating: Bool, readOnly: Bool) throws(PMemStreamError) -> (
             fd: Int32, created: Bool
         ) {
             do throws(PMemStreamError) {
-                return (try SystemCalls.open(path, flags: O_RDWR), false)
-            } catch .fileNotFound where creating {
+                return (try SystemCalls.open(path, flags: readOnly ? O_RDONLY : O_RDWR), false)
+            } catch .fileNotFound where creating && !readOnly {
                 return (try SystemCalls.open(path, flags: O_RDWR | O_CREAT | O_EXCL), true)
             }
         }
 
-        /// Sizes the file when it is new, then maps it with libpmem2.
-        /// The returned value owns `fd`, which is closed on failure too.
+        /// Takes the writer's lock unless the mapping is read-only, sizes the file when it is new, then maps it
+        /// with libpmem2. The returned value owns `fd`, which is closed on failure too (releasing the lock).
         private static func map(fd: Int32, path: String, size: Int?, options: Options) throws(PMemStreamError)
             -> MappedFile
         {
             var file = MappedFile(fd: fd)
+            if !options.readOnly {
+                try SystemCalls.lockExclusively(fd, path: path)
+            }
             let status = try SystemCalls.status(of: fd, path: path)
             switch status.st_mode & S_IFMT {
             case S_IFREG where status.st_size == 0:
-                guard let size else {
-                    throw PMemStreamError(
-                        code: .invalidMediumSize,
-                        message: "\(path) is empty and no size was given to create it with"
-                    )
+                guard let size, !options.readOnly else {
+                    let why =
+                        options.readOnly ? "a read-only mapping never sizes it" : "no size was given to create it with"
+                    throw PMemStreamError(code: .invalidMediumSize, message: "\(path) is empty and \(why)")
                 }
                 try SystemCalls.allocate(fd, size: size, path: path)
             case S_IFREG, S_IFCHR:
@@ -175,7 +184,10 @@
                     message: "\(path) holds \(existingSize) bytes, not the \(size) bytes asked for"
                 )
             }
-            var config: OpaquePointer? = try SystemCalls.config(requiring: options.requiredGranularity)
+            var config: OpaquePointer? = try SystemCalls.config(
+                requiring: options.requiredGranularity,
+                readOnly: options.readOnly
+            )
             defer { pmem2_config_delete(&config) }
             file.map = try SystemCalls.map(source, config: config!, path: path)
             return file

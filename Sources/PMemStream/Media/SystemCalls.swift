@@ -65,6 +65,34 @@ enum SystemCalls {
         _ = Glibc.close(fd)
     }
 
+    /// Takes the exclusive writer's lock of a file without waiting: held until the descriptor is closed.
+    ///
+    /// The corresponding C function is `flock`.
+    /// - Throws: ``PMemStreamError/Code/streamInUse`` when another open file description holds it.
+    static func lockExclusively(_ fd: Int32, path: String) throws(PMemStreamError) {
+        guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { return }
+        let error = Glibc.errno
+        guard error == EWOULDBLOCK else {
+            throw PMemStreamError(
+                errno: error,
+                operation: "flock \(path)",
+                location: .init(fileID: #fileID, line: #line)
+            )
+        }
+        throw PMemStreamError(
+            code: .streamInUse,
+            message: "\(path) is open for writing elsewhere; only one writer at a time (open it read-only to read it)"
+        )
+    }
+
+    /// Releases the lock ``lockExclusively(_:path:)`` took, if it is held; errors are ignored because
+    /// closing the descriptor releases it in the end.
+    ///
+    /// The corresponding C function is `flock`.
+    static func unlock(_ fd: Int32) {
+        _ = flock(fd, LOCK_UN)
+    }
+
     /// Removes a file this process created and could not finish setting up.
     ///
     /// The corresponding C function is `unlink`.
@@ -109,17 +137,26 @@ enum SystemCalls {
         return Int(node)
     }
 
-    /// Creates a libpmem2 mapping configuration that accepts the given granularity or a finer one.
+    /// Creates a libpmem2 mapping configuration that accepts the given granularity or a finer one, for a
+    /// writable mapping or, with `readOnly`, one without write permission.
     ///
-    /// The corresponding C functions are `pmem2_config_new` and `pmem2_config_set_required_store_granularity`.
-    static func config(requiring granularity: StoreGranularity) throws(PMemStreamError) -> OpaquePointer {
+    /// The corresponding C functions are `pmem2_config_new`, `pmem2_config_set_required_store_granularity`
+    /// and `pmem2_config_set_protection`.
+    static func config(requiring granularity: StoreGranularity, readOnly: Bool) throws(PMemStreamError)
+        -> OpaquePointer
+    {
         var config: OpaquePointer?
         try self.check(pmem2_config_new(&config), operation: "pmem2_config_new")
-        let status = pmem2_config_set_required_store_granularity(config, granularity.pmem2Value)
+        var status = pmem2_config_set_required_store_granularity(config, granularity.pmem2Value)
+        var operation = "pmem2_config_set_required_store_granularity"
+        if status == 0, readOnly {
+            status = pmem2_config_set_protection(config, UInt32(PMEM2_PROT_READ))
+            operation = "pmem2_config_set_protection"
+        }
         if status != 0 {
             pmem2_config_delete(&config)
         }
-        try self.check(status, operation: "pmem2_config_set_required_store_granularity")
+        try self.check(status, operation: operation)
         return config!
     }
 

@@ -64,7 +64,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 }
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {
-                    try await committed.wait(until: limit + 1, followsNudges: true)
+                    try await self.source.waitForChange(after: limit)
                 } catch {
                     break  // the stream closed, or the task was cancelled
                 }

@@ -68,7 +68,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 guard self.follow else { break }
                 let committed = self.source.committedWatermark
                 do {
-                    try await committed.wait(until: self.limit! + 1, followsNudges: true)
+                    try await self.source.waitForChange(after: self.limit!)
                 } catch {
                     break  // the stream closed, or the task was cancelled
                 }

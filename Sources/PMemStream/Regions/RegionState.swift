@@ -57,6 +57,11 @@ final class RegionState: Sendable {
         self.publishedEnd.store(tail, ordering: .releasing)
     }
 
+    /// Takes the cap another process stored in the region's header, for a read-only stream.
+    func adoptTimestampCap(_ cap: UInt64) {
+        self.cap.store(cap, ordering: .releasing)
+    }
+
     /// Records that entries up to `tail` are complete in the medium, for readers.
     func published(upTo tail: Int) {
         self.publishedEnd.store(tail, ordering: .releasing)

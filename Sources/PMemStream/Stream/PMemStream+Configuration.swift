@@ -29,6 +29,11 @@ extension PMemStream {
         public var maxQueuedAppends: Int
         /// What copies the data of asynchronous appends. Default ``SynchronousDataMover``.
         public var dataMover: any DataMover
+        /// Whether the stream is opened for writing or only for reading. Default ``Access/readWrite``.
+        public var access: Access
+        /// How often a read-only stream looks for entries another process wrote, while something follows it
+        /// or waits for a timestamp. Default 10 ms.
+        public var followInterval: Duration
 
         /// Creates a configuration.
         ///
@@ -39,13 +44,17 @@ extension PMemStream {
         ///   - checkpointInterval: How often the persisted watermark is checkpointed.
         ///   - maxQueuedAppends: The bound of the group-commit queue.
         ///   - dataMover: What copies the data of asynchronous appends.
+        ///   - access: Whether the stream may be written.
+        ///   - followInterval: How often a read-only stream looks for entries another process wrote.
         public init(
             blockSize: Int? = nil,
             persistWorkers: Int = 1,
             placement: PersistPlacement = .automatic,
             checkpointInterval: Duration = .milliseconds(5),
             maxQueuedAppends: Int = 16_384,
-            dataMover: any DataMover = SynchronousDataMover()
+            dataMover: any DataMover = SynchronousDataMover(),
+            access: Access = .readWrite,
+            followInterval: Duration = .milliseconds(10)
         ) {
             self.blockSize = blockSize
             self.persistWorkers = max(persistWorkers, 0)
@@ -53,6 +62,8 @@ extension PMemStream {
             self.checkpointInterval = checkpointInterval
             self.maxQueuedAppends = max(maxQueuedAppends, 1)
             self.dataMover = dataMover
+            self.access = access
+            self.followInterval = followInterval
         }
     }
 }

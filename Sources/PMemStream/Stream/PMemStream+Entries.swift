@@ -17,11 +17,18 @@ extension PMemStream {
 
     /// The bytes left for entries in a region, headers included (see ``RegionWriter/availableSize``).
     ///
+    /// On a read-only stream, the entries counted are those visible to readers.
+    ///
     /// - Parameter region: A live region.
     /// - Returns: The region's size minus the footprints of its entries.
     /// - Throws: As ``writer(for:)``.
     public func usableSize(of region: Region) async throws(PMemStreamError) -> Int {
-        await (try self.cachedWriter(for: region)).availableSize
+        guard self.configuration.access == .readWrite else {
+            var cursor = RegionCursor(state: try self.regionState(for: region))
+            while try cursor.next(limit: self.tracker.committed.value) != nil {}
+            return cursor.state.dataEnd - cursor.position
+        }
+        return await (try self.cachedWriter(for: region)).availableSize
     }
 
     /// The committed entries of a region, in order; with `follow`, then the entries committed later.
@@ -87,10 +94,16 @@ extension PMemStream {
     /// Returns when the entry with `timestamp`, and every earlier one, is committed (the C
     /// `async_wait_committed`); at once when it is already.
     ///
+    /// On a read-only stream the timestamps are handed out by another process, so any timestamp may be
+    /// waited for: the wait looks for it every ``Configuration/followInterval`` (see ``refresh()``).
+    ///
     /// - Parameter timestamp: A timestamp the stream has handed out.
     /// - Throws: ``PMemStreamError/Code/timestampNotIssued`` for a timestamp not handed out yet,
     ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled, ``PMemStreamError/Code/streamClosed``.
     public nonisolated func waitCommitted(_ timestamp: UInt64) async throws(PMemStreamError) {
+        guard self.configuration.access == .readWrite else {
+            return try await self.waitForOtherWriter(until: timestamp, on: self.tracker.committed)
+        }
         try self.checkIssued(timestamp)
         try await self.tracker.committed.wait(until: timestamp)
     }
@@ -101,6 +114,9 @@ extension PMemStream {
     /// - Parameter timestamp: A timestamp the stream has handed out.
     /// - Throws: As ``waitCommitted(_:)``.
     public nonisolated func waitPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
+        guard self.configuration.access == .readWrite else {
+            return try await self.waitForOtherWriter(until: timestamp, on: self.tracker.persisted)
+        }
         try self.checkIssued(timestamp)
         try await self.groupCommit.waitPersisted(timestamp)
     }
@@ -109,6 +125,7 @@ extension PMemStream {
     /// group-commit round and a checkpoint on the calling thread.
     @concurrent
     public nonisolated func persistCommitted() async {
+        guard self.configuration.access == .readWrite else { return }
         self.groupCommit.round()
     }
 

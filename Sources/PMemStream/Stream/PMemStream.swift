@@ -38,9 +38,9 @@ public actor PMemStream {
     let tracker: DurabilityTracker
     let groupCommit: GroupCommit
     private let workers: PersistWorkers?
-    private var allocator: RegionAllocator
+    var allocator: RegionAllocator
     /// The regions read or written in this session, by offset.
-    private var regionStates: [Int: RegionState] = [:]
+    var regionStates: [Int: RegionState] = [:]
     /// The writers made so far, by region offset.
     private var writers: [Int: RegionWriter] = [:]
     private var isClosed = false
@@ -49,15 +49,20 @@ public actor PMemStream {
 
     /// Opens the stream on a medium, formatting it when it is zero-filled.
     ///
+    /// With ``Access/readOnly`` access nothing is written: a zero-filled medium is refused, and instead of
+    /// recovering, the stream takes the entries whole in the medium as they are (see ``refresh()``).
+    ///
     /// - Parameters:
     ///   - medium: The medium, for example a ``Pmem2Mapping`` of a DAX device.
     ///   - configuration: The block size and other settings; an existing stream needs its own block size.
     /// - Throws: ``PMemStreamError`` with ``PMemStreamError/Code/invalidBlockSize``,
     ///   ``PMemStreamError/Code/mediumTooSmall``, ``PMemStreamError/Code/notAStream``,
     ///   ``PMemStreamError/Code/damagedStream``, ``PMemStreamError/Code/unsupportedFormatVersion``,
-    ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``; in every
-    ///   one of these cases the medium is left exactly as it was.
+    ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``, or
+    ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium; in every one of
+    ///   these cases the medium is left exactly as it was.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
+        let readOnly = configuration.access == .readOnly
         let reading = StreamHeader.read(from: medium)
         var blockSize = configuration.blockSize ?? Configuration.defaultBlockSize
         if case .valid(let header) = reading, configuration.blockSize == nil {
@@ -79,6 +84,12 @@ public actor PMemStream {
                 )
             }
         case .noMagic where StreamFormatter.isUnformatted(medium, layout: layout):
+            guard !readOnly else {
+                throw PMemStreamError(
+                    code: .readOnlyStream,
+                    message: "the medium is not formatted, and reading never formats it"
+                )
+            }
             try StreamFormatter.format(medium, layout: layout)
         case .noMagic, .foreign:
             throw PMemStreamError(code: .notAStream, message: "the medium holds data that is not a PMemStream stream")
@@ -91,19 +102,31 @@ public actor PMemStream {
                     "the stream uses format version \(version); this build reads version \(StreamHeader.currentFormatVersion)"
             )
         }
-        var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-        let persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
-        self.allocator = allocator
+        let persisted: UInt64
+        var visible: UInt64?
+        if readOnly {
+            let snapshot = try StreamSnapshot(medium: medium, layout: layout)
+            self.allocator = snapshot.allocator
+            persisted = snapshot.checkpoint
+            visible = snapshot.watermark
+        } else {
+            var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+            persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
+            self.allocator = allocator
+        }
         let tracker = DurabilityTracker(persistedTimestamp: persisted)
+        if let visible {
+            tracker.advance(committed: visible, persisted: persisted)
+        }
         let groupCommit = GroupCommit(
             medium: medium,
             tracker: tracker,
             checkpoint: persisted,
             capacity: configuration.maxQueuedAppends,
-            hasWorkers: configuration.persistWorkers > 0
+            hasWorkers: configuration.persistWorkers > 0 && !readOnly
         )
         let placement = configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
-        if configuration.persistWorkers > 0 {
+        if configuration.persistWorkers > 0, !readOnly {
             let workers = PersistWorkers(
                 count: configuration.persistWorkers,
                 node: placement.node,
@@ -127,10 +150,16 @@ public actor PMemStream {
 
     /// Opens the stream in a file or DAX device, creating the file when it is absent.
     ///
+    /// A stream opened for writing holds the file's writer's lock until it is released: a second writer, in
+    /// this process or another, gets ``PMemStreamError/Code/streamInUse``. A stream opened with
+    /// ``Access/readOnly`` access maps the file without write permission and takes no lock, so it can read
+    /// the stream while a writer appends to it.
+    ///
     /// - Parameters:
     ///   - path: The file or the DAX device.
     ///   - size: The size of a new file. For an existing file, `nil` or the size it has.
-    ///   - configuration: The block size and other settings; an existing stream needs its own block size.
+    ///   - configuration: The block size, the access, and other settings; an existing stream needs its own
+    ///     block size.
     /// - Returns: The open stream.
     /// - Throws: The errors of ``init(medium:configuration:)``; ``PMemStreamError/Code/sizeMismatch`` when the
     ///   file exists with another size; the errors of ``Pmem2Mapping/init(path:size:options:)``. A file this
@@ -145,7 +174,11 @@ public actor PMemStream {
         }
         let medium: Pmem2Mapping
         do throws(PMemStreamError) {
-            medium = try Pmem2Mapping(path: path, size: size)
+            medium = try Pmem2Mapping(
+                path: path,
+                size: size,
+                options: .init(readOnly: configuration.access == .readOnly)
+            )
         } catch .invalidMediumSize where size != nil {
             throw PMemStreamError(code: .sizeMismatch, message: "\(path) exists with another size than \(size!) bytes")
         }
@@ -157,12 +190,17 @@ public actor PMemStream {
     /// watermark, and confirms with the medium that it all reached it. Nothing committed before `close()`
     /// returns is lost.
     ///
-    /// The medium itself is released (a ``Pmem2Mapping`` is unmapped) when the last reference to the stream
-    /// goes away. Closing twice does nothing the second time.
+    /// Then the file's writer's lock is released, so it can be opened for writing again; the mapping itself
+    /// is removed when the last reference to the stream goes away. Closing twice does nothing the second
+    /// time. A read-only stream only refuses further operations and ends its waits.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium reports that data did not reach it.
     public func close() async throws(PMemStreamError) {
         guard !self.isClosed else { return }
         self.isClosed = true
+        guard self.configuration.access == .readWrite else {
+            self.tracker.close()
+            return
+        }
         self.tracker.refuseAppends()
         for writer in self.writers.values {
             await writer.quiesce()
@@ -170,6 +208,7 @@ public actor PMemStream {
         self.workers?.stop()
         self.groupCommit.round()
         self.tracker.close()
+        defer { self.medium.endWriting() }
         try self.medium.deepFlush(0..<self.medium.size)
     }
 
@@ -200,12 +239,13 @@ public actor PMemStream {
     ///
     /// - Parameter size: The bytes of entries the region must hold: at least 1, less than 2^62.
     /// - Returns: The new region.
-    /// - Throws: ``PMemStreamError/Code/invalidRegionSize``, ``PMemStreamError/Code/noSpaceForRegion`` or
-    ///   ``PMemStreamError/Code/streamClosed``, and the stream is unchanged.
+    /// - Throws: ``PMemStreamError/Code/invalidRegionSize``, ``PMemStreamError/Code/noSpaceForRegion``,
+    ///   ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/readOnlyStream``, and the stream is
+    ///   unchanged.
     /// - Important: The allocation is atomic: after a power failure the region either exists or does not,
     ///   and no space is lost either way.
     public func allocateRegion(size: Int) throws(PMemStreamError) -> Region {
-        try self.checkOpen()
+        try self.checkWritable()
         return self.handle(for: try self.allocator.allocate(dataSize: size))
     }
 
@@ -221,11 +261,12 @@ public actor PMemStream {
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already,
     ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream,
     ///   ``PMemStreamError/Code/regionInUse`` while appends or a reservation in it are under way,
-    ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled while waiting for the checkpoint, or
-    ///   ``PMemStreamError/Code/streamClosed``; the stream is unchanged then.
+    ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled while waiting for the checkpoint,
+    ///   ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/readOnlyStream``; the stream is
+    ///   unchanged then.
     /// - Important: The free is atomic across a power failure. Handles to the region become invalid.
     public func free(_ region: Region) async throws(PMemStreamError) {
-        try self.checkOpen()
+        try self.checkWritable()
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
             try state.markFreed()
@@ -290,6 +331,14 @@ public actor PMemStream {
         }
     }
 
+    /// Checks that the stream is open for writing.
+    func checkWritable() throws(PMemStreamError) {
+        try self.checkOpen()
+        guard self.configuration.access == .readWrite else {
+            throw PMemStreamError(code: .readOnlyStream, message: "the stream was opened read-only")
+        }
+    }
+
     /// Checks that a handle names a live region of this stream.
     func validate(_ region: Region) throws(PMemStreamError) {
         guard region.streamInstance == self.instance else {
@@ -337,6 +386,7 @@ extension PMemStream: ReadingSource {
 
     /// The writer of a region, made (and the region recovered for writing) on first use.
     func cachedWriter(for region: Region) throws(PMemStreamError) -> RegionWriter {
+        try self.checkWritable()
         let state = try self.regionState(for: region)
         if let writer = self.writers[region.offset] {
             return writer

@@ -11,7 +11,7 @@ enum MediumKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     /// Runs `body` with a new zero-filled medium of this kind and a function that restarts it: drops the
     /// medium and returns what a new process would find (the durable image for the simulator, the file
-    /// mapped again for libpmem2).
+    /// mapped again, read-only, for libpmem2).
     func withMedium(
         size: Int,
         _ body: (any PersistentMedium, _ restart: (any PersistentMedium) throws -> any PersistentMedium) async throws ->
@@ -25,7 +25,9 @@ enum MediumKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case .pmem2File:
             try await withTemporaryDirectory { directory in
                 let path = directory.path("medium")
-                try await body(try Pmem2Mapping(path: path, size: size)) { _ in try Pmem2Mapping(path: path) }
+                try await body(try Pmem2Mapping(path: path, size: size)) { _ in
+                    try Pmem2Mapping(path: path, options: .init(readOnly: true))
+                }
             }
         }
     }

@@ -15,17 +15,6 @@ func restart(_ medium: SimulatedMedium, blockSize: Int = 4096, mode: CrashMode =
     return (try PMemStream(medium: restarted, configuration: .init(blockSize: blockSize)), restarted)
 }
 
-extension AsyncSequence {
-    /// Every element, in order.
-    func collect() async throws -> [Element] {
-        var elements: [Element] = []
-        for try await element in self {
-            elements.append(element)
-        }
-        return elements
-    }
-}
-
 /// Deterministic test bytes: `count` bytes derived from `seed`.
 func testBytes(_ count: Int, seed: Int) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed &* 7 &+ 1) }

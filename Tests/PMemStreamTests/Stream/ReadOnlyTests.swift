@@ -1,0 +1,137 @@
+import PMemStream
+import PMemStreamTestKit
+import Testing
+
+/// A stream opened read-only next to its writer: what another process sees of a stream being written.
+/// Two instances on one simulated medium stand for the two processes.
+@Suite("Read-only streams", .timeLimit(.minutes(1)))
+struct ReadOnlyTests {
+    static let reading = PMemStream.Configuration(access: .readOnly, followInterval: .milliseconds(1))
+    static let writing = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
+
+    @Test("a read-only stream writes nothing, not even after a crash, and refuses every write with readOnlyStream")
+    func writesNothing() async throws {
+        // A crash with an entry beyond a gap: opening for writing would persist a watermark and caps.
+        let (medium, r1, _) = try await sessionWithStaleTail([[5]])
+        let before = medium.allBytes
+        let points = medium.persistPointCount
+        let stream = try PMemStream(medium: medium, configuration: Self.reading)
+        #expect(stream.committedTimestamp == 3)
+        let region = try await stream.region(atOffset: r1.offset)
+        #expect(try await stream.entries().collect().map { try $0.bytes } == [[1], [2], [3]])
+        #expect(try await stream.usableSize(of: region) == region.size - 3 * 32)
+        #expect(await thrownErrorCode { _ = try await stream.allocateRegion(size: 4032) } == .readOnlyStream)
+        #expect(await thrownErrorCode { try await stream.free(region) } == .readOnlyStream)
+        #expect(await thrownErrorCode { _ = try await stream.writer(for: region) } == .readOnlyStream)
+        await stream.persistCommitted()
+        try await stream.refresh()
+        try await stream.close()
+        #expect(medium.allBytes == before)
+        #expect(medium.persistPointCount == points)
+
+        let blank = SimulatedMedium(size: 64 * 1024)
+        #expect(
+            await thrownErrorCode { _ = try PMemStream(medium: blank, configuration: Self.reading) } == .readOnlyStream
+        )
+        #expect(blank.allBytes.allSatisfy { $0 == 0 })
+    }
+
+    @Test("a refresh shows what the writer appended, allocated and freed since; nothing before it")
+    func refreshSeesTheWriter() async throws {
+        let medium = SimulatedMedium(size: 256 * 1024)
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        let r1 = try await writer.allocateRegion(size: 4032)
+        _ = try await writer.writer(for: r1).append([1])
+        let reader = try PMemStream(medium: medium, configuration: Self.reading)
+        #expect(try await reader.entries().collect().map(\.timestamp) == [1])
+
+        let r2 = try await writer.allocateRegion(size: 4032)
+        _ = try await writer.writer(for: r2).append([2])
+        _ = try await writer.writer(for: r1).appendAsync([3])  // written, never persisted: still whole
+        #expect(try await reader.entries().collect().map(\.timestamp) == [1], "nothing new before a refresh")
+        #expect(try await reader.refresh())
+        #expect(reader.committedTimestamp == 3, "whole in the medium")
+        #expect(reader.persistedTimestamp == 0, "not checkpointed yet")
+        #expect(try await reader.entries().collect().map { try $0.bytes } == [[1], [2], [3]])
+        #expect(try await reader.regions.collect().map(\.offset) == [r1.offset, r2.offset])
+        #expect(try await !reader.refresh(), "nothing changed")
+        await writer.persistCommitted()
+        try await reader.refresh()
+        #expect(reader.persistedTimestamp == 3)
+
+        let r1ForReader = try await reader.region(atOffset: r1.offset)
+        try await writer.free(r1)
+        #expect(try await reader.refresh())
+        #expect(try await reader.entries().collect().map(\.timestamp) == [2])
+        #expect(await thrownErrorCode { _ = try await reader.entries(in: r1ForReader).collect() } == .regionFreed)
+        try await writer.close()
+        try await reader.close()
+    }
+
+    @Test("followers and waits of a read-only stream see the writer's entries as they come, in every region")
+    func followersFollowTheWriter() async throws {
+        let medium = SimulatedMedium(size: 256 * 1024)
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        let r1 = try await writer.allocateRegion(size: 8192)
+        let reader = try PMemStream(medium: medium, configuration: Self.reading)
+        let regionFollower = Task {
+            var seen: [[UInt8]] = []
+            for try await entry in reader.entries(in: try await reader.region(atOffset: r1.offset), follow: true) {
+                seen.append(try entry.bytes)
+                if seen.count == 3 { break }
+            }
+            return seen
+        }
+        let mergedFollower = Task {
+            var seen: [UInt64] = []
+            for try await entry in reader.entries(since: 1, follow: true) {
+                seen.append(entry.timestamp)
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        for index in 1...3 {
+            _ = try await writer.writer(for: r1).append([UInt8(index)])
+        }
+        let r2 = try await writer.allocateRegion(size: 4032)
+        _ = try await writer.writer(for: r2).append([4])
+        _ = try await writer.writer(for: r2).append([5])
+        try await reader.waitCommitted(5)
+        await writer.persistCommitted()
+        try await reader.waitPersisted(5)
+        #expect(try await regionFollower.value == [[1], [2], [3]])
+        #expect(try await mergedFollower.value == [2, 3, 4, 5])
+
+        // A follower of a region the writer frees ends; one cancelled ends too.
+        let ending = Task {
+            try await reader.entries(in: try await reader.region(atOffset: r2.offset), follow: true).collect()
+        }
+        let cancelled = Task { try await reader.entries(since: 5, follow: true).collect() }
+        try await writer.free(r2)
+        #expect(try await ending.value.map(\.timestamp) == [4, 5])
+        cancelled.cancel()
+        #expect(try await cancelled.value.isEmpty)
+        try await writer.close()
+        try await reader.close()
+    }
+
+    @Test("a reader attached across a crash never shows the stale entries the writer's recovery hides")
+    func staleEntriesStayHidden() async throws {
+        // r1 holds [1], [2], [3] and a stale [5] with timestamp 5, beyond the gap at 4.
+        let (medium, r1, r2) = try await sessionWithStaleTail([[5]])
+        let reader = try PMemStream(medium: medium, configuration: Self.reading)
+        #expect(try await reader.entries().collect().map(\.timestamp) == [1, 2, 3])
+
+        // The writer recovers (capping r1 at 3) and hands timestamps 4 and 5 out again, in r2.
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        _ = try await writer.writer(for: try await writer.region(atOffset: r2.offset)).append([44])
+        _ = try await writer.writer(for: try await writer.region(atOffset: r2.offset)).append([55])
+        try await reader.refresh()
+        #expect(reader.committedTimestamp == 5)
+        let all = try await reader.entries().collect()
+        #expect(try all.map { try $0.bytes } == [[1], [2], [3], [44], [55]])
+        #expect(all.map(\.region.offset) == [r1.offset, r1.offset, r1.offset, r2.offset, r2.offset])
+        try await writer.close()
+        try await reader.close()
+    }
+}
