@@ -93,6 +93,36 @@ struct CommandLineTests {
         }
     }
 
+    @Test("cat --follow in one process prints what append in another adds, as it comes")
+    func follow() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            #expect(Self.run(["create", path, "--size", "4M"]).status == 0)
+            #expect(Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
+            #expect(Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
+            #expect(Self.run(["append", path, "before"]).status == 0)
+
+            let everything = Spawned(Self.tool, ["cat", path, "--follow"])
+            let oneRegion = Spawned(Self.tool, ["cat", path, "--follow", "--region", "73728", "--format", "hex"])
+            everything.write("")
+            oneRegion.write("")
+            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": before") == true)
+
+            #expect(Self.run(["append", path, "after"]).status == 0)
+            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": after") == true)
+            #expect(Self.run(["append", path, "--region", "73728", "--async"], input: "elsewhere\n").status == 0)
+            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": elsewhere") == true)
+            #expect(oneRegion.readLine(within: .seconds(30)) == "#3 region 73728 (9 B): 656c73657768657265")
+
+            // Freeing the region ends its follower; the other one runs until it is interrupted.
+            #expect(Self.run(["region", "free", path, "--offset", "73728"]).status == 0)
+            let ended = oneRegion.finish()
+            #expect(ended.status == 0, "\(ended.errors)")
+            everything.signal(SIGINT)
+            #expect(everything.finish().status == 128 + SIGINT)
+        }
+    }
+
     /// Copies a file, flipping the bits of one byte.
     static func copy(_ source: String, to destination: String, flippingByteAt offset: Int) {
         let input = open(source, O_RDONLY)
@@ -157,6 +187,32 @@ final class Spawned {
         var text = text
         text.withUTF8 { _ = Glibc.write(self.input, $0.baseAddress, $0.count) }
         close(self.input)
+    }
+
+    /// The next line the child prints on standard output, without its newline; `nil` when none comes in
+    /// time or the output ends.
+    func readLine(within timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        var bytes: [UInt8] = []
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            var ready = pollfd(fd: self.output, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(
+                clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+            )
+            guard milliseconds > 0, poll(&ready, 1, milliseconds) == 1 else { return nil }
+            var byte: UInt8 = 0
+            guard read(self.output, &byte, 1) == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            bytes.append(byte)
+        }
+    }
+
+    /// Sends `signal` to the child.
+    func signal(_ signal: Int32) {
+        kill(self.pid, signal)
     }
 
     /// Waits for the child to end and returns what it printed.

@@ -25,21 +25,35 @@ struct CatCommand: AsyncParsableCommand {
     @Option(help: "text, hex, or json (one object per line).")
     var format: Format = .text
 
+    @Flag(
+        help: """
+            Then wait for new entries and print them as they come, like tail -f, until interrupted or, with \
+            --region, until the region is freed. Works while another process appends.
+            """
+    )
+    var follow = false
+
     func run() async throws {
         try await reportingErrors {
-            let stream = try await self.stream.open()
+            let stream = try await self.stream.openForReading()
             if let offset = self.region {
                 let region = try await stream.region(atOffset: offset)
-                for try await entry in stream.entries(in: region) where entry.timestamp > self.since {
-                    print(try self.render(entry))
+                for try await entry in stream.entries(in: region, follow: self.follow)
+                where entry.timestamp > self.since {
+                    self.print(try self.render(entry))
                 }
             } else {
-                for try await entry in stream.entries(since: self.since) {
-                    print(try self.render(entry))
+                for try await entry in stream.entries(since: self.since, follow: self.follow) {
+                    self.print(try self.render(entry))
                 }
             }
             try await stream.close()
         }
+    }
+
+    /// Prints a line straight to standard output, so that a follower's reader sees each entry at once.
+    private func print(_ line: String) {
+        FileStream.standardOutput.write(line + "\n")
     }
 
     private func render(_ entry: Entry) throws(PMemStreamError) -> String {

@@ -14,7 +14,7 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let report: StreamReport.Check
         do {
-            let stream = try await self.stream.open()
+            let stream = try await self.stream.openForReading()
             report = try await StreamReport.check(stream)
             try await stream.close()
         } catch {

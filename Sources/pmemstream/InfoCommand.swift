@@ -12,7 +12,7 @@ struct InfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stream = try await self.stream.open()
+            let stream = try await self.stream.openForReading()
             print(try await StreamReport.info(of: stream, path: self.stream.path))
             try await stream.close()
         }
@@ -26,6 +26,7 @@ enum StreamReport {
         var lines = [
             "stream      \(path)",
             "format      version \(PMemStream.formatVersion), block size \(stream.blockSize), size \(stream.size) bytes",
+            "access      \(stream.configuration.access)",
             "medium      store granularity: \(stream.granularity), NUMA node: \(stream.numaNode.map(String.init) ?? "unknown")",
             "persisting  \(stream.persistPlacement)",
             "watermarks  committed \(stream.committedTimestamp), persisted \(stream.persistedTimestamp)",

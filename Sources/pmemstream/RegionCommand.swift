@@ -55,7 +55,7 @@ struct RegionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let stream = try await self.stream.open()
+                let stream = try await self.stream.openForReading()
                 for try await region in stream.regions {
                     print("\(region.offset) \(region.size)")
                 }

@@ -9,9 +9,16 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "The block size the stream was created with (default: read from the stream).")
     var blockSize: Int?
 
-    /// Opens the stream, which must exist.
+    /// Opens the stream, which must exist, for writing: it fails with `streamInUse` while another process
+    /// writes it.
     func open() async throws(PMemStreamError) -> PMemStream {
         try await PMemStream.open(path: self.path, configuration: .init(blockSize: self.blockSize, persistWorkers: 1))
+    }
+
+    /// Opens the stream, which must exist, for reading only: it writes nothing and works while another
+    /// process writes the stream.
+    func openForReading() async throws(PMemStreamError) -> PMemStream {
+        try await PMemStream.open(path: self.path, configuration: .init(blockSize: self.blockSize, access: .readOnly))
     }
 }
 
