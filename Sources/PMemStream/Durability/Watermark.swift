@@ -26,6 +26,8 @@ final class Watermark: Sendable {
     private let state = Lock(State())
     /// How many waiters are registered, so that raising the watermark skips the lock when nobody waits.
     private let waiterCount = Atomic(0)
+    /// How many times ``nudgeFollowers()`` ran; changed only under the state lock.
+    private let nudges = Atomic<UInt64>(0)
 
     init(_ value: UInt64) {
         self.current = Atomic(value)
@@ -34,6 +36,12 @@ final class Watermark: Sendable {
     /// The current value.
     var value: UInt64 {
         self.current.load(ordering: .acquiring)
+    }
+
+    /// A count of the nudges so far: a follower reads it before it looks at what it follows, and hands it to
+    /// ``wait(until:followsNudgesSince:)``, so that a nudge between its look and its wait is not missed.
+    var nudgeCount: UInt64 {
+        self.nudges.load(ordering: .acquiring)
     }
 
     /// Moves the watermark to `value` if that is forward, without resuming anyone yet: a caller that
@@ -78,6 +86,7 @@ final class Watermark: Sendable {
     /// resumed: they return only when the watermark reaches their target.
     func nudgeFollowers() {
         let followers = self.state.withLock { state in
+            self.nudges.add(1, ordering: .releasing)
             let (followers, others) = state.waiters.partitioned { $0.followsNudges }
             state.waiters = others
             self.waiterCount.store(others.count, ordering: .releasing)
@@ -150,11 +159,13 @@ final class Watermark: Sendable {
     ///
     /// - Parameters:
     ///   - target: The value to wait for.
-    ///   - followsNudges: Whether ``nudgeFollowers()`` ends the wait early.
+    ///   - nudgeCount: For a follower, the ``nudgeCount`` it read before it looked at what it follows: any
+    ///     nudge since then, or during the wait, ends the wait early. `nil` for a public wait.
     /// - Throws: The error given to ``close(with:)``, or ``PMemStreamError/Code/cancelled`` when the task is
     ///   cancelled while waiting.
-    func wait(until target: UInt64, followsNudges: Bool = false) async throws(PMemStreamError) {
+    func wait(until target: UInt64, followsNudgesSince nudgeCount: UInt64? = nil) async throws(PMemStreamError) {
         guard self.value < target else { return }
+        let followsNudges = nudgeCount != nil
         let id = self.state.withLock { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
@@ -164,6 +175,7 @@ final class Watermark: Sendable {
                 let immediate: Result<Void, PMemStreamError>? = self.state.withLock { state in
                     if let error = state.closedWith { return .failure(error) }
                     if self.current.load(ordering: .acquiring) >= target { return .success(()) }
+                    if let nudgeCount, self.nudges.load(ordering: .acquiring) != nudgeCount { return .success(()) }
                     if Task.isCancelled { return .failure(Self.cancelled) }
                     state.waiters.append(
                         Waiter(id: id, target: target, followsNudges: followsNudges, continuation: continuation)

@@ -58,13 +58,14 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 self.cursor = RegionCursor(state: try await self.source.regionState(for: self.region))
             }
             while true {
+                let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
                 let limit = self.follow ? committed.value : self.snapshotLimit!
                 if let entry = try self.cursor!.next(limit: limit) {
                     return entry
                 }
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {
-                    try await self.source.waitForChange(after: limit)
+                    try await self.source.waitForChange(after: limit, nudgeCount: nudgeCount)
                 } catch {
                     break  // the stream closed, or the task was cancelled
                 }

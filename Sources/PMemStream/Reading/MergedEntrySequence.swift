@@ -68,7 +68,8 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 guard self.follow else { break }
                 let committed = self.source.committedWatermark
                 do {
-                    try await self.source.waitForChange(after: self.limit!)
+                    // A free needs no wake-up here: the entries of a freed region are skipped as they come.
+                    try await self.source.waitForChange(after: self.limit!, nudgeCount: committed.nudgeCount)
                 } catch {
                     break  // the stream closed, or the task was cancelled
                 }

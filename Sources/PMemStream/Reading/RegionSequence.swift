@@ -7,9 +7,10 @@ protocol ReadingSource: Actor {
     func regionState(for region: Region) throws(PMemStreamError) -> RegionState
     /// The committed watermark: entries up to it are visible.
     nonisolated var committedWatermark: Watermark { get }
-    /// Returns when entries above `limit` may have become visible or a region may have gone away (perhaps
-    /// when neither happened: the caller looks again); throws when the stream closes or the task is cancelled.
-    nonisolated func waitForChange(after limit: UInt64) async throws(PMemStreamError)
+    /// Returns when entries above `limit` may have become visible or a region may have gone away since the
+    /// committed watermark's `nudgeCount` was read (perhaps when neither happened: the caller looks again);
+    /// throws when the stream closes or the task is cancelled.
+    nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError)
 }
 
 /// The regions of a stream, in allocation order, as an `AsyncSequence`.

@@ -27,6 +27,9 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
 
     /// Calls `body` with the entry's bytes, in place in the medium.
     ///
+    /// - Important: The bytes are the entry's only as long as its region is not freed: a region freed and
+    ///   allocated again while `body` runs may change them under it. Use ``bytes`` when frees can race the
+    ///   read.
     /// - Parameter body: Reads the bytes; they are valid only during the call.
     /// - Returns: What `body` returns.
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed; `body`'s error.
@@ -38,12 +41,15 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
 
     /// A copy of the entry's bytes.
     ///
-    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed.
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed, before or while the bytes
+    ///   were copied (a copy that a free may have overtaken is never returned).
     public var bytes: [UInt8] {
         get throws(PMemStreamError) {
             guard !self.state.isFreed else { throw self.state.freedError() }
             let start = self.offset + EntryHeader.size
-            return Array(self.state.medium.bytes(start..<start + self.size))
+            let copy = Array(self.state.medium.bytes(start..<start + self.size))
+            guard !self.state.isFreed else { throw self.state.freedError() }
+            return copy
         }
     }
 

@@ -94,7 +94,8 @@ final class RegionState: Sendable {
         self.writeGate.withLock { $0.activeWrites -= count }
     }
 
-    /// Marks the region freed.
+    /// Marks the region as being freed: writes are refused from now on, while readers go on until
+    /// ``confirmFreed()``, since the free may still be taken back with ``unmarkFreed()``.
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was already;
     ///   ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
@@ -108,7 +109,6 @@ final class RegionState: Sendable {
                 )
             }
             gate.isFreed = true
-            self.freed.store(true, ordering: .releasing)
         }
     }
 
@@ -116,8 +116,16 @@ final class RegionState: Sendable {
     func unmarkFreed() {
         self.writeGate.withLock { gate in
             gate.isFreed = false
-            self.freed.store(false, ordering: .releasing)
         }
+    }
+
+    /// Records that the free is done: readers see the region freed from now on. Writes are refused too, if
+    /// ``markFreed()`` did not refuse them already (a region another process freed).
+    func confirmFreed() {
+        self.writeGate.withLock { gate in
+            gate.isFreed = true
+        }
+        self.freed.store(true, ordering: .releasing)
     }
 
     /// The error for using the region after it was freed.

@@ -27,7 +27,7 @@ extension PMemStream {
             if let extent = snapshot.allocator.region(at: offset), extent.sequence == state.region.sequence {
                 state.adoptTimestampCap(extent.timestampCap)
             } else {
-                try? state.markFreed()  // no writes are ever under way in a read-only stream
+                state.confirmFreed()
                 self.regionStates[offset] = nil
                 changed = true
             }
@@ -45,9 +45,9 @@ extension PMemStream {
     /// whatever changed: a change found by another task's refresh is seen all the same.
     ///
     /// - Throws: ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/cancelled``.
-    nonisolated func waitForChange(after limit: UInt64) async throws(PMemStreamError) {
+    nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError) {
         guard self.configuration.access == .readOnly else {
-            try await self.tracker.committed.wait(until: limit + 1, followsNudges: true)
+            try await self.tracker.committed.wait(until: limit + 1, followsNudgesSince: nudgeCount)
             return
         }
         try await self.sleepForFollowInterval()

@@ -43,7 +43,7 @@ public actor PMemStream {
     var regionStates: [Int: RegionState] = [:]
     /// The writers made so far, by region offset.
     private var writers: [Int: RegionWriter] = [:]
-    private var isClosed = false
+    private var closing = Closing.open
     /// Identifies this instance in the ``Region`` handles it makes.
     private nonisolated let instance = UInt64.random(in: 1...UInt64.max)
 
@@ -191,12 +191,43 @@ public actor PMemStream {
     /// returns is lost.
     ///
     /// Then the file's writer's lock is released, so it can be opened for writing again; the mapping itself
-    /// is removed when the last reference to the stream goes away. Closing twice does nothing the second
-    /// time. A read-only stream only refuses further operations and ends its waits.
+    /// is removed when the last reference to the stream goes away. A `close()` called while another runs
+    /// returns when that one does, with its outcome, and so does any later one. A read-only stream only
+    /// refuses further operations and ends its waits.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium reports that data did not reach it.
     public func close() async throws(PMemStreamError) {
-        guard !self.isClosed else { return }
-        self.isClosed = true
+        switch self.closing {
+        case .closed(let outcome):
+            return try outcome.get()
+        case .closing:
+            let outcome = await withCheckedContinuation { continuation in
+                guard case .closing(var waiters) = self.closing else {
+                    preconditionFailure("closing ends only once every awaiting close() is registered")
+                }
+                waiters.append(continuation)
+                self.closing = .closing(waiters: waiters)
+            }
+            return try outcome.get()
+        case .open:
+            self.closing = .closing(waiters: [])
+        }
+        let outcome: Result<Void, PMemStreamError>
+        do throws(PMemStreamError) {
+            try await self.shutDown()
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        guard case .closing(let waiters) = self.closing else { preconditionFailure("closed twice") }
+        self.closing = .closed(outcome)
+        for waiter in waiters {
+            waiter.resume(returning: outcome)
+        }
+        try outcome.get()
+    }
+
+    /// What ``close()`` does, once.
+    private func shutDown() async throws(PMemStreamError) {
         guard self.configuration.access == .readWrite else {
             self.tracker.close()
             return
@@ -279,6 +310,7 @@ public actor PMemStream {
             }
         }
         try self.allocator.free(regionAt: region.offset)
+        self.regionStates[region.offset]?.confirmFreed()
         self.regionStates[region.offset] = nil
         self.writers[region.offset] = nil
         self.tracker.committed.nudgeFollowers()
@@ -326,7 +358,7 @@ public actor PMemStream {
     // MARK: - Private
 
     func checkOpen() throws(PMemStreamError) {
-        guard !self.isClosed else {
+        guard case .open = self.closing else {
             throw PMemStreamError(code: .streamClosed, message: "the stream was closed")
         }
     }
@@ -350,6 +382,13 @@ public actor PMemStream {
         guard self.allocator.region(at: region.offset)?.sequence == region.sequence else {
             throw PMemStreamError(code: .regionFreed, message: "\(region) was freed")
         }
+    }
+
+    /// Where closing stands: a `close()` that comes while another runs waits for its outcome.
+    private enum Closing {
+        case open
+        case closing(waiters: [CheckedContinuation<Result<Void, PMemStreamError>, Never>])
+        case closed(Result<Void, PMemStreamError>)
     }
 
     private func handle(for extent: RegionAllocator.Extent) -> Region {

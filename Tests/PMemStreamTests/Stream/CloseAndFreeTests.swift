@@ -1,0 +1,163 @@
+import PMemStreamTestKit
+import Testing
+
+@testable import PMemStream
+
+/// Closing and freeing while other work is under way: what a caller that overlaps them relies on.
+@Suite("Closing and freeing under way", .timeLimit(.minutes(1)))
+struct CloseAndFreeTests {
+    /// `close()` promises "nothing committed before close() returns is lost": a second call must not return
+    /// before the first has persisted.
+    @Test("a second close() returns only when the first one has persisted what was committed")
+    func secondCloseWaitsForTheFirst() async throws {
+        let medium = SimulatedMedium(size: 64 * 1024)
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: medium,
+            configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+        )
+        let r1 = try await stream.allocateRegion(size: 4032)
+        let r2 = try await stream.allocateRegion(size: 4032)
+        // Timestamp 1: committed, queued for group commit, not persisted (no data mover involved).
+        let reservation = try await stream.writer(for: r1).reserve(8)
+        reservation.withUnsafeMutableBytes { $0.copyBytes(from: [1, 2, 3, 4, 5, 6, 7, 8]) }
+        let receipt = try await reservation.publishAsync()
+        #expect(stream.committedTimestamp == 1)
+        // Timestamp 2: an asynchronous append whose copy is still under way, so the first close waits for it.
+        let held = Task { try await stream.writer(for: r2).appendAsync([9]) }
+        await mover.waitUntilHolding()
+        let first = Task { try await stream.close() }
+        while await stream.isOpen() {
+            await Task.yield()
+        }
+        let secondReturned = Lock(false)
+        let second = Task {
+            try await stream.close()
+            // Power fails as soon as the second close() returns.
+            let image = medium.crash(.drainedOnly)
+            secondReturned.withLock { $0 = true }
+            return image
+        }
+        for _ in 0..<200 {
+            await Task.yield()
+        }
+        #expect(!secondReturned.withLock { $0 }, "the second close() returned while the first waits for a copy")
+        mover.release()
+        _ = try await held.value
+        let image = try await second.value
+        try await first.value
+        let reopened = try PMemStream(medium: SimulatedMedium(image: image), configuration: .init(blockSize: 4096))
+        #expect(
+            reopened.persistedTimestamp >= receipt.timestamp,
+            "timestamp 1 was committed before close() returned, yet it is lost"
+        )
+    }
+
+    /// `free(_:)` waits for a checkpoint before it frees, and a cancelled free leaves the region as it was:
+    /// a follower woken during that wait must not finish, since the region is never freed.
+    @Test("a cancelled free does not end a follower of the region, which stays allocated")
+    func cancelledFreeEndsFollower() async throws {
+        let medium = GatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 1))
+        let r1 = try await stream.allocateRegion(size: 4032)
+        let r2 = try await stream.allocateRegion(size: 4032)
+        let w1 = try await stream.writer(for: r1)
+        let w2 = try await stream.writer(for: r2)
+        medium.holdDrains()
+        let first = try await w2.appendAsync([1])  // timestamp 1, committed; its round is held in the drain
+        while !medium.isHoldingDrain {
+            await Task.yield()
+        }
+        let follower = Task { () throws -> [UInt64] in
+            var seen: [UInt64] = []
+            for try await entry in stream.entries(in: r2, follow: true) {
+                seen.append(entry.timestamp)
+                if entry.timestamp == 3 { break }
+            }
+            return seen
+        }
+        let free = Task { try await stream.free(r2) }  // waits for timestamp 1 to be persisted
+        while await stream.freeHasNotStarted(r2) {
+            await Task.yield()
+        }
+        for _ in 0..<200 { await Task.yield() }
+        _ = try await w1.appendAsync([2])  // timestamp 2 wakes the follower
+        for _ in 0..<200 { await Task.yield() }
+        free.cancel()
+        #expect(await thrownErrorCode { try await free.value } == .cancelled)
+        medium.releaseDrains()
+        let third = try await w2.append([3])  // the region is still allocated and writable
+        #expect(third.timestamp == 3)
+        let seen = try await follower.value
+        #expect(seen == [1, 3], "the follower ended although its region was never freed")
+        try await stream.close()
+    }
+
+    /// The same window for `entries(since:follow:)`: the merged follower must keep the region whose free
+    /// is pending, and yield its later entries once the free is cancelled.
+    @Test("a cancelled free does not make the merged follower skip the region's later entries")
+    func cancelledFreeBlindsMergedFollower() async throws {
+        let medium = GatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 1))
+        let r1 = try await stream.allocateRegion(size: 4032)
+        let r2 = try await stream.allocateRegion(size: 4032)
+        let w1 = try await stream.writer(for: r1)
+        let w2 = try await stream.writer(for: r2)
+        medium.holdDrains()
+        let first = try await w2.appendAsync([1])  // timestamp 1, committed; its round is held in the drain
+        while !medium.isHoldingDrain {
+            await Task.yield()
+        }
+        let follower = Task { () throws -> [UInt64] in
+            var seen: [UInt64] = []
+            for try await entry in stream.entries(since: 0, follow: true) {
+                seen.append(entry.timestamp)
+                if entry.timestamp == 4 { break }
+            }
+            return seen
+        }
+        for _ in 0..<200 { await Task.yield() }
+        let free = Task { try await stream.free(r2) }  // waits for timestamp 1 to be persisted
+        while await stream.freeHasNotStarted(r2) {
+            await Task.yield()
+        }
+        _ = try await w1.appendAsync([2])  // timestamp 2 wakes the follower, which drops r2
+        for _ in 0..<200 { await Task.yield() }
+        free.cancel()
+        #expect(await thrownErrorCode { try await free.value } == .cancelled)
+        medium.releaseDrains()
+        _ = try await w2.append([3])  // the region is still allocated and writable
+        _ = try await w1.append([4])
+        let seen = try await follower.value
+        #expect(seen == [1, 2, 3, 4], "the merged follower skipped entry 3 of a region that was never freed")
+        try await stream.close()
+    }
+
+    @Test("a nudge between a follower's look and its wait ends the wait at once")
+    func nudgeBeforeWaitIsNotMissed() async throws {
+        let watermark = Watermark(0)
+        let seen = watermark.nudgeCount
+        watermark.nudgeFollowers()  // a region freed after the follower looked, before it waits
+        try await watermark.wait(until: 1, followsNudgesSince: seen)
+        #expect(watermark.value == 0)
+    }
+}
+
+extension PMemStream {
+    /// Whether `close()` has not started yet.
+    fileprivate func isOpen() -> Bool {
+        (try? self.checkOpen()) != nil
+    }
+
+    /// Whether a free of `region` has not started yet: its write gate refuses writes once one has.
+    fileprivate func freeHasNotStarted(_ region: Region) -> Bool {
+        guard let state = self.regionStates[region.offset] else { return false }
+        do {
+            try state.beginWrites()
+            state.endWrites()
+            return true
+        } catch {
+            return false
+        }
+    }
+}
