@@ -3,13 +3,17 @@ extension PMemStream {
     public struct Configuration: Sendable {
         /// The block size of a new stream when none is given: 4096.
         public static let defaultBlockSize = 4096
+        /// The most persist workers a stream runs.
+        public static let maxPersistWorkers = 64
+        /// The shortest and longest ``checkpointInterval`` and ``followInterval``.
+        public static let intervalRange: ClosedRange<Duration> = .microseconds(1) ... .seconds(3600)
 
         /// The block size in bytes: a power of two and a multiple of 64. Regions start and end on block
         /// boundaries, so it is the granularity of region sizes. `nil` (the default) means
         /// ``defaultBlockSize`` for a new stream and the block size an existing stream was created with; a
         /// value given for an existing stream must be the one it was created with.
         public var blockSize: Int?
-        /// How many background threads run group-commit rounds. Default 1.
+        /// How many background threads run group-commit rounds, at most ``maxPersistWorkers``. Default 1.
         ///
         /// With 0, no thread runs in the background and rounds run where they are needed, on the caller:
         /// in ``PMemStream/persistCommitted()`` and ``PMemStream/close()``, in any wait for persistence
@@ -22,7 +26,8 @@ extension PMemStream {
         /// when it is known.
         public var placement: PersistPlacement
         /// How often an idle persist worker checkpoints the persisted watermark; recovery after a power
-        /// failure reads the entries written since the last checkpoint. Default 5 ms.
+        /// failure reads the entries written since the last checkpoint. Default 5 ms; within
+        /// ``intervalRange``.
         public var checkpointInterval: Duration
         /// How many asynchronously appended entries may wait for a group-commit round before
         /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure). Default 16 384.
@@ -32,7 +37,7 @@ extension PMemStream {
         /// Whether the stream is opened for writing or only for reading. Default ``Access/readWrite``.
         public var access: Access
         /// How often a read-only stream looks for entries another process wrote, while something follows it
-        /// or waits for a timestamp. Default 10 ms.
+        /// or waits for a timestamp. Default 10 ms; within ``intervalRange``.
         public var followInterval: Duration
 
         /// Creates a configuration.
@@ -64,6 +69,30 @@ extension PMemStream {
             self.dataMover = dataMover
             self.access = access
             self.followInterval = followInterval
+        }
+    }
+}
+
+extension PMemStream.Configuration {
+    /// Checks the settings that have ranges.
+    ///
+    /// - Throws: ``PMemStreamError/Code/invalidArgument`` naming the setting out of its range.
+    func validate() throws(PMemStreamError) {
+        guard self.persistWorkers <= Self.maxPersistWorkers else {
+            throw PMemStreamError(
+                code: .invalidArgument,
+                message: "\(self.persistWorkers) persist workers: at most \(Self.maxPersistWorkers)"
+            )
+        }
+        for (name, interval) in [
+            ("checkpointInterval", self.checkpointInterval), ("followInterval", self.followInterval),
+        ]
+        where !Self.intervalRange.contains(interval) {
+            throw PMemStreamError(
+                code: .invalidArgument,
+                message:
+                    "\(name) \(interval): between \(Self.intervalRange.lowerBound) and \(Self.intervalRange.upperBound)"
+            )
         }
     }
 }

@@ -59,9 +59,11 @@ public actor PMemStream {
     ///   ``PMemStreamError/Code/mediumTooSmall``, ``PMemStreamError/Code/notAStream``,
     ///   ``PMemStreamError/Code/damagedStream``, ``PMemStreamError/Code/unsupportedFormatVersion``,
     ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``, or
-    ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium; in every one of
-    ///   these cases the medium is left exactly as it was.
+    ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium, or
+    ///   ``PMemStreamError/Code/invalidArgument`` for a configuration out of its ranges; in every one of these
+    ///   cases the medium is left exactly as it was.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
+        try configuration.validate()
         let readOnly = configuration.access == .readOnly
         let reading = StreamHeader.read(from: medium)
         var blockSize = configuration.blockSize ?? Configuration.defaultBlockSize

@@ -130,6 +130,27 @@ struct BadInputTests {
             let region = try await regionA(stream)
             return { _ = try await stream.entry(in: region, atOffset: 200 * 1024) }
         },
+        Row(name: "a checkpoint interval too large to count in nanoseconds", code: .invalidArgument) { medium in
+            { _ = try PMemStream(medium: medium, configuration: .init(checkpointInterval: .seconds(Int64.max / 2))) }
+        },
+        Row(name: "a follow interval of zero", code: .invalidArgument) { medium in
+            { _ = try PMemStream(medium: medium, configuration: .init(followInterval: .zero)) }
+        },
+        Row(name: "more persist workers than a stream runs", code: .invalidArgument) { medium in
+            { _ = try PMemStream(medium: medium, configuration: .init(persistWorkers: 100_000)) }
+        },
+        Row(name: "allocating in a read-only stream", code: .readOnlyStream) { medium in
+            let stream = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+            return { _ = try await stream.allocateRegion(size: 100) }
+        },
+        Row(name: "writing to a read-only stream", code: .readOnlyStream) { medium in
+            let stream = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+            let region = try await regionA(stream)
+            return { _ = try await stream.writer(for: region).append([1]) }
+        },
+        Row(name: "formatting through a read-only stream", code: .readOnlyStream) { _ in
+            { _ = try PMemStream(medium: SimulatedMedium(size: 64 * 1024), configuration: .init(access: .readOnly)) }
+        },
         Row(name: "a corrupted entry met while iterating (P6)", code: .corruptedEntry) { medium in
             medium.fill(4096 + 64 + 24..<4096 + 64 + 25, with: 0xEE, flags: .persist)
             let stream = try open(medium)
