@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One state a power failure can leave: the persist point where power was cut, how undrained lines were
 /// resolved, and the medium's bytes.
 public struct CrashState: Sendable, CustomStringConvertible {
@@ -30,16 +34,37 @@ extension CrashMode {
     ]
 }
 
+/// The most persist points of one workload that ``forEachCrashState(startingFrom:modes:maxPersistPoints:workload:check:)``
+/// cuts power at by default: `PMEMSTREAM_CRASH_POINTS` when set (`0` for all of them), else all of them.
+public let defaultMaxPersistPoints: Int = {
+    guard let text = getenv("PMEMSTREAM_CRASH_POINTS"), let value = Int(String(cString: text)), value > 0 else {
+        return .max
+    }
+    return value
+}()
+
+/// The persist points to cut power at, out of `count` and the state after the workload (`count + 1`): all of
+/// them, or, when there are more than `limit`, `limit` of them spread evenly, always with the first and
+/// the last — the same ones on every run.
+func sampledPersistPoints(count: Int, limit: Int) -> [Int] {
+    let all = count + 1
+    guard all > limit, limit >= 2 else { return Array(1...all) }
+    return (0..<limit).map { 1 + $0 * (all - 1) / (limit - 1) }
+}
+
 /// Enumerates every state a power failure can leave while `workload` runs.
 ///
 /// The workload first runs once on a medium restarted from `image`, to count its persist points `n`. Then,
 /// for every point `k` in `1...n`, it runs again with power cut at `k`, and `check` receives the crash
 /// image in each of `modes`; finally `check` receives the images of a failure after the workload
-/// (`k == n + 1`). The workload must be deterministic: the same persist points in the same order each run.
+/// (`k == n + 1`). When there are more than `maxPersistPoints` points, an evenly spread, deterministic
+/// sample of them is used instead. The workload must be deterministic: the same persist points in the same
+/// order each run.
 ///
 /// - Parameters:
 ///   - image: The medium's bytes before the workload.
 ///   - modes: How to resolve lines written but not drained.
+///   - maxPersistPoints: The most points to cut power at (see ``defaultMaxPersistPoints``).
 ///   - workload: The operations to interrupt.
 ///   - check: The invariants every crash state must satisfy.
 /// - Returns: The number of crash states checked.
@@ -47,6 +72,7 @@ extension CrashMode {
 public func forEachCrashState(
     startingFrom image: [UInt8],
     modes: [CrashMode] = CrashMode.standardModes,
+    maxPersistPoints: Int = defaultMaxPersistPoints,
     workload: (SimulatedMedium) async throws -> Void,
     check: (CrashState) async throws -> Void
 ) async throws -> Int {
@@ -54,7 +80,7 @@ public func forEachCrashState(
     try await workload(counting)
     let count = counting.persistPointCount
     var checked = 0
-    for point in 1...count + 1 {
+    for point in sampledPersistPoints(count: count, limit: maxPersistPoints) {
         let medium = SimulatedMedium(image: image)
         if point <= count {
             medium.cutPower(atPersistPoint: point)

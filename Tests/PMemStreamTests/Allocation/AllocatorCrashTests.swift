@@ -34,6 +34,7 @@ struct AllocatorCrashTests {
                 #expect(await stream.regionCount == 0, "\(state), then \(nested)")
             }
         }
+        print("crash simulation: \(states) crash states of creating a stream and of reopening it")
         #expect(states > 100)
     }
 
@@ -85,13 +86,17 @@ struct AllocatorCrashTests {
         }
         #expect(endPoints == endPoints.sorted())
 
+        var nested = 0
         let checked = try await forEachCrashState(startingFrom: initial) { medium in
             try await run(medium) { _ in }
         } check: { state in
             let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
             let layout = try await self.regionLayout(stream)
             // Recovery (which caps the regions' timestamps) is itself crash-safe: cut power during it too.
-            try await forEachCrashState(startingFrom: state.image, modes: [.drainedOnly, .tornWords(seed: 9)]) {
+            nested += try await forEachCrashState(
+                startingFrom: state.image,
+                modes: [.drainedOnly, .tornWords(seed: 9)]
+            ) {
                 _ = try PMemStream(medium: $0, configuration: Self.configuration)
             } check: { nested in
                 let again = try PMemStream(medium: nested.restart(), configuration: Self.configuration)
@@ -109,6 +114,7 @@ struct AllocatorCrashTests {
             }
             #expect(await stream.freeSize == 0)
         }
+        print("crash simulation: \(checked) crash states of allocating and freeing, then \(nested) of reopening each")
         #expect(checked == (endPoints.last! + 1) * CrashMode.standardModes.count)
         #expect(endPoints.last! >= steps.count, "every step has at least one persist point")
     }

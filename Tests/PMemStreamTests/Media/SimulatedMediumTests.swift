@@ -1,6 +1,7 @@
 import PMemStream
-import PMemStreamTestKit
 import Testing
+
+@testable import PMemStreamTestKit
 
 @Suite("SimulatedMedium power-failure model")
 struct SimulatedMediumTests {
@@ -151,5 +152,25 @@ struct SimulatedMediumTests {
         medium.injectFailure(failure)
         #expect(throws: failure.error) { try medium.deepFlush(0..<64) }
         try medium.deepFlush(0..<64)
+    }
+
+    @Test("crash enumeration cuts power at every point, or at an even, fixed sample of at most the limit")
+    func persistPointSampling() async throws {
+        #expect(sampledPersistPoints(count: 3, limit: 10) == [1, 2, 3, 4])
+        #expect(sampledPersistPoints(count: 9, limit: 4) == [1, 4, 7, 10])
+        #expect(sampledPersistPoints(count: 1000, limit: 5) == [1, 251, 501, 751, 1001])
+
+        let blank = [UInt8](repeating: 0, count: 64 * 1024)
+        var points: [Int] = []
+        let checked = try await forEachCrashState(startingFrom: blank, modes: [.drainedOnly], maxPersistPoints: 3) {
+            medium in
+            for offset in stride(from: 0, to: 640, by: 64) {
+                medium.fill(offset..<offset + 64, with: 1, flags: .persist)
+            }
+        } check: { state in
+            points.append(state.persistPoint)
+        }
+        #expect(checked == 3)
+        #expect(points == [1, 6, 11])
     }
 }

@@ -163,8 +163,70 @@ struct AppendCrashTests {
                 )
             }
         }
+        print(
+            "crash simulation: \(states) crash states of appends, then \(nestedStates) of the recovery and appends after each"
+        )
         #expect(states >= 12 * CrashMode.standardModes.count, "the workload has a persist point per append at least")
         #expect(nestedStates > states)
+    }
+
+    @Test("at every persist point of a region freed while it is read and its space reused: nothing else is lost")
+    func freeWhileReading() async throws {
+        let setup = SimulatedMedium(size: Self.size)
+        let prepared = try PMemStream(medium: setup, configuration: Self.configuration)
+        let a = try await prepared.allocateRegion(size: 8000)
+        let b = try await prepared.allocateRegion(size: 4000)
+        var initial: [UInt64: [UInt8]] = [:]
+        for (index, region) in [a, a, a, b].enumerated() {
+            let bytes = testBytes(100 + index, seed: index)
+            initial[try await prepared.writer(for: region).append(bytes).timestamp] = bytes
+        }
+        try await prepared.close()
+        let freedTimestamps: Set<UInt64> = [1, 2, 3]
+        let journal = Journal()
+
+        let states = try await forEachCrashState(startingFrom: setup.crash()) { medium in
+            journal.reset(keeping: initial)
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            let regionA = try await stream.region(atOffset: a.offset)
+            let writerB = try await stream.writer(for: try await stream.region(atOffset: b.offset))
+            var reader = stream.entries(in: regionA).makeAsyncIterator()
+            #expect(try await reader.next()?.bytes == initial[1])
+            let queued = testBytes(7, seed: 50)
+            journal.record(try await writerB.appendAsync(queued).entry, bytes: queued, on: medium, synchronous: false)
+            try await stream.free(regionA)
+            while let entry = try await reader.next() {
+                #expect(await thrownErrorCode { try entry.bytes } == .regionFreed, "an entry of a freed region read")
+            }
+            let regionC = try await stream.allocateRegion(size: 8000)
+            let reused = testBytes(300, seed: 51)
+            journal.record(try await stream.writer(for: regionC).append(reused), bytes: reused, on: medium)
+            let last = testBytes(9, seed: 52)
+            journal.record(try await writerB.append(last), bytes: last, on: medium)
+            try await stream.close()
+            journal.acknowledgeAll(on: medium)
+        } check: { state in
+            let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
+            let watermark = stream.persistedTimestamp
+            let written = journal.written
+            var visible = Set<UInt64>()
+            for entry in try await stream.entries().collect() {
+                visible.insert(entry.timestamp)
+                #expect(try entry.bytes == written[entry.timestamp], "entry \(entry.timestamp) differs: \(state)")
+            }
+            #expect(visible.allSatisfy { $0 <= watermark }, "an entry beyond the watermark: \(state)")
+            #expect(
+                watermark == 0 || Set(1...watermark).subtracting(freedTimestamps).isSubset(of: visible),
+                "a gap other than the freed region's entries: \(visible.sorted()) up to \(watermark): \(state)"
+            )
+            let lost = journal.acknowledged.subtracting(freedTimestamps).subtracting(visible)
+            #expect(lost.isEmpty, "acknowledged entries \(lost.sorted()) lost: \(state)")
+            let regions = try await stream.regions.collect()
+            let held = regions.reduce(0) { $0 + $1.size + 64 }
+            #expect(await stream.freeSize + held == Self.size - 4096, "an extent leaked: \(state)")
+        }
+        print("crash simulation: \(states) crash states of a region freed while read and reused")
+        #expect(states >= 6 * CrashMode.standardModes.count)
     }
 
     @Test("recovery during recovery: an unpersisted entry stays gone after later timestamps pass it")

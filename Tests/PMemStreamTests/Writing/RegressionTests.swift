@@ -38,7 +38,7 @@ struct RegressionTests {
         _ = try await prepared.allocateRegion(size: 4032)
         try await prepared.close()
         let acknowledged = Lock<Set<UInt64>>([])
-        try await forEachCrashState(startingFrom: setup.crash()) { medium in
+        let states = try await forEachCrashState(startingFrom: setup.crash()) { medium in
             acknowledged.withLock { $0 = [] }
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             let r1 = try await stream.region(atOffset: 4096)
@@ -63,6 +63,7 @@ struct RegressionTests {
                 )
             }
         }
+        print("crash simulation: \(states) crash states of a free between appends to another region")
     }
 
     @Test(
