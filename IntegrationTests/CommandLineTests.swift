@@ -68,9 +68,10 @@ struct CommandLineTests {
             #expect(run.output.contains("regions     2"))
             run = Self.run(["region", "list", path])
             #expect(run.output == "4096 69568\n73728 4032\n")
-            run = Self.run(["check", path])
+            run = Self.run(["check", path, "--progress"])
             #expect(run.status == 0)
             #expect(run.output == "ok: 2 regions, 4 entries with valid checksums\n")
+            #expect(run.errors == "\rchecked 4 entries\n")
 
             // A damaged copy: one flipped byte in the data of "world".
             let damaged = directory.path("damaged")
@@ -110,8 +111,15 @@ struct CommandLineTests {
 
             #expect(Self.run(["append", path, "after"]).status == 0)
             #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": after") == true)
-            #expect(Self.run(["append", path, "--region", "73728", "--async"], input: "elsewhere\n").status == 0)
+            // Lines of standard input are appended as they come, before the input ends.
+            let appender = Spawned(Self.tool, ["append", path, "--region", "73728", "--async", "--progress"])
+            appender.send("elsewhere\n")
             #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": elsewhere") == true)
+            appender.write("")
+            let appended = appender.finish()
+            #expect(appended.status == 0)
+            #expect(appended.output.hasPrefix("appended 1 entry to region 73728, timestamp 3; persisted up to 3"))
+            #expect(appended.errors.hasSuffix("appended 1 entry\n"), "progress on standard error: \(appended.errors)")
             #expect(oneRegion.readLine(within: .seconds(30)) == "#3 region 73728 (9 B): 656c73657768657265")
 
             // Freeing the region ends its follower; the other one runs until it is interrupted.
@@ -184,9 +192,14 @@ final class Spawned {
 
     /// Writes `text` to the child's standard input, then closes it.
     func write(_ text: String) {
+        self.send(text)
+        close(self.input)
+    }
+
+    /// Writes `text` to the child's standard input and leaves it open.
+    func send(_ text: String) {
         var text = text
         text.withUTF8 { _ = Glibc.write(self.input, $0.baseAddress, $0.count) }
-        close(self.input)
     }
 
     /// The next line the child prints on standard output, without its newline; `nil` when none comes in

@@ -11,7 +11,7 @@ struct AppendCommand: AsyncParsableCommand {
         commandName: "append",
         abstract: "Append entries to a region.",
         discussion:
-            "Each TEXT argument is one entry; with --file, each file is one entry; with neither, each line of standard input is one entry."
+            "Each TEXT argument is one entry; with --file, each file is one entry; with neither, each line of standard input is one entry, appended as it is read."
     )
 
     @OptionGroup var stream: StreamOptions
@@ -28,23 +28,34 @@ struct AppendCommand: AsyncParsableCommand {
     @Argument(help: "Entries to append, one per argument.")
     var texts: [String] = []
 
+    @Flag(help: "Show the count of entries appended on standard error as it grows (the default on a terminal).")
+    var progress = false
+
     func run() async throws {
         try await reportingErrors {
             let stream = try await self.stream.open()
             let region = try await self.targetRegion(of: stream)
             let writer = try await stream.writer(for: region)
-            var timestamps: [UInt64] = []
-            for entry in try self.entries() {
-                if self.async {
-                    timestamps.append(try await writer.appendAsync(entry).timestamp)
-                } else {
-                    timestamps.append(try await writer.append(entry).timestamp)
-                }
+            var progress = ProgressReport(verb: "appended", forced: self.progress)
+            var first: UInt64?
+            var last: UInt64?
+            var count = 0
+            try await self.forEachEntry { entry in
+                let timestamp =
+                    self.async
+                    ? try await writer.appendAsync(entry).timestamp : try await writer.append(entry).timestamp
+                first = first ?? timestamp
+                last = timestamp
+                count += 1
+                progress.advance()
             }
-            if let last = timestamps.last {
+            progress.finish()
+            if let first, let last {
                 try await stream.waitPersisted(last)
+                let what = count == 1 ? "1 entry" : "\(count) entries"
+                let timestamps = count == 1 ? "timestamp \(last)" : "timestamps \(first)…\(last)"
                 print(
-                    "appended \(timestamps.count) entries to region \(region.offset), timestamps \(timestamps.first!)…\(last); persisted up to \(stream.persistedTimestamp)"
+                    "appended \(what) to region \(region.offset), \(timestamps); persisted up to \(stream.persistedTimestamp)"
                 )
             } else {
                 print("nothing to append")
@@ -66,18 +77,22 @@ struct AppendCommand: AsyncParsableCommand {
         )
     }
 
-    private func entries() throws -> [[UInt8]] {
+    /// Calls `body` with each entry in turn: the files, or the arguments, or each line of standard input as
+    /// soon as it is read.
+    private func forEachEntry(_ body: ([UInt8]) async throws -> Void) async throws {
         if !self.files.isEmpty {
-            return try self.files.map(Self.contents(of:))
+            for file in self.files {
+                try await body(try Self.contents(of: file))
+            }
+        } else if !self.texts.isEmpty {
+            for text in self.texts {
+                try await body(Array(text.utf8))
+            }
+        } else {
+            while let line = readLine(strippingNewline: true) {
+                try await body(Array(line.utf8))
+            }
         }
-        if !self.texts.isEmpty {
-            return self.texts.map { Array($0.utf8) }
-        }
-        var lines: [[UInt8]] = []
-        while let line = readLine(strippingNewline: true) {
-            lines.append(Array(line.utf8))
-        }
-        return lines
     }
 
     private static func contents(of path: String) throws -> [UInt8] {

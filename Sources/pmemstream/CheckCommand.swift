@@ -11,11 +11,16 @@ struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup var stream: StreamOptions
 
+    @Flag(help: "Show the count of entries checked on standard error as it grows (the default on a terminal).")
+    var progress = false
+
     func run() async throws {
         let report: StreamReport.Check
         do {
             let stream = try await self.stream.openForReading()
-            report = try await StreamReport.check(stream)
+            var progress = ProgressReport(verb: "checked", forced: self.progress)
+            report = try await StreamReport.check(stream) { progress.advance() }
+            progress.finish()
             try await stream.close()
         } catch {
             printError("pmemstream: \(self.stream.path) cannot be opened: \(error.code): \(error.message)")
@@ -44,13 +49,15 @@ extension StreamReport {
     }
 
     /// Reads every entry of every region, verifying each checksum; damage is collected, not thrown.
-    static func check(_ stream: PMemStream) async throws(PMemStreamError) -> Check {
+    /// `checked` is called after each entry.
+    static func check(_ stream: PMemStream, checked: () -> Void = {}) async throws(PMemStreamError) -> Check {
         var report = Check()
         for try await region in stream.regions {
             report.regions += 1
             do throws(PMemStreamError) {
                 for try await _ in stream.entries(in: region) {
                     report.entries += 1
+                    checked()
                 }
             } catch {
                 guard error.code == .corruptedEntry else { throw error }
