@@ -115,7 +115,15 @@ final class GroupCommit: Sendable {
     /// here (an asynchronous one is queued before it is published), so one round covers them all.
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
+    @inline(__always)
     func waitPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
+        // Usually true at once (a synchronous append): answered without an async call.
+        guard self.tracker.persisted.value < timestamp else { return }
+        try await self.waitUntilPersisted(timestamp)
+    }
+
+    /// ``waitPersisted(_:)`` once the watermark was found below `timestamp`.
+    private func waitUntilPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
         if !self.hasWorkers, self.tracker.persisted.value < timestamp {
             try await self.tracker.committed.wait(until: timestamp)
             if self.tracker.persisted.value < timestamp {
@@ -165,7 +173,11 @@ final class GroupCommit: Sendable {
         for region in firstTouches {
             self.touch(region)
         }
-        self.tracker.durable(taken.map(\.timestamp))
+        self.tracker.update { prefixes in
+            for entry in taken {
+                prefixes.durable.complete(entry.timestamp)
+            }
+        }
     }
 
     /// Stores the persisted watermark in the header and persists it; then stores the checkpoint tail of

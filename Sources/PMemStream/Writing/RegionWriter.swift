@@ -103,19 +103,20 @@ public actor RegionWriter {
         }
     }
 
-    /// Checks that entries of these sizes fit at the tail, together.
-    private func checkFits(_ sizes: some Collection<Int>) throws(PMemStreamError) {
+    /// Checks that `count` entries fit at the tail, together; `size` gives the data size of each, by index.
+    private func checkFits(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) {
         var total = 0
-        for size in sizes {
-            guard let footprint = EntryHeader.footprint(dataSize: size) else {
-                throw PMemStreamError(code: .invalidEntrySize, message: "an entry cannot have \(size) bytes")
+        for index in 0..<count {
+            let dataSize = size(index)
+            guard let footprint = EntryHeader.footprint(dataSize: dataSize) else {
+                throw PMemStreamError(code: .invalidEntrySize, message: "an entry cannot have \(dataSize) bytes")
             }
             total += footprint
         }
         guard total <= self.availableSize else {
             let what =
-                sizes.count == 1
-                ? "an entry of \(sizes.first!) bytes does" : "\(sizes.count) entries of \(total) bytes do"
+                count == 1
+                ? "an entry of \(size(0)) bytes does" : "\(count) entries of \(total) bytes do"
             throw PMemStreamError(
                 code: .entryTooLarge,
                 message: "\(what) not fit in the \(self.availableSize) bytes left in \(self.region)"
@@ -125,26 +126,31 @@ public actor RegionWriter {
 
     // MARK: - The write path
 
-    /// Takes room at the tail and a timestamp for each entry, all or nothing, and stores a zero word at the
-    /// start of each (so none reads as an entry before it is sealed) and after the last (the terminator).
-    /// No timestamp is taken when the entries do not fit. Nothing is flushed.
+    /// Takes room at the tail and a timestamp for each of `count` entries (`size` gives each one's data
+    /// size, by index), all or nothing, and stores a zero word at the start of each (so none reads as an
+    /// entry before it is sealed) and after the last (the terminator). The timestamps are consecutive, taken
+    /// with one atomic operation; none is taken when the entries do not fit. Nothing is flushed.
     ///
     /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
-    private func reserve(_ sizes: some Collection<Int>) throws(PMemStreamError) -> Range<Int> {
+    private func reserve(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) -> Range<Int> {
         try self.checkOpen()
-        try self.checkFits(sizes)
-        try self.state.beginWrites(sizes.count)
-        self.scrubStaleHeaders(for: sizes)
+        try self.checkFits(count: count, size: size)
+        try self.state.beginWrites(count)
+        self.scrubStaleHeaders(count: count, size: size)
         let first = self.inFlight.count
-        for size in sizes {
-            self.medium.storeWord(0, at: self.tail)
-            let entry = InFlightEntry(offset: self.tail, size: size, timestamp: self.tracker.takeTimestamp())
+        var timestamp = self.tracker.takeTimestamps(count)
+        var tail = self.tail
+        for index in 0..<count {
+            self.medium.storeWord(0, at: tail)
+            let entry = InFlightEntry(offset: tail, size: size(index), timestamp: timestamp)
             self.inFlight.append(entry)
-            self.tail = entry.end
+            tail = entry.end
+            timestamp += 1
         }
-        self.state.recordLastTimestamp(self.inFlight[self.inFlight.count - 1].timestamp)
-        if self.tail + 8 <= self.state.dataEnd {
-            self.medium.storeWord(0, at: self.tail)
+        self.tail = tail
+        self.state.recordLastTimestamp(timestamp - 1)
+        if tail + 8 <= self.state.dataEnd {
+            self.medium.storeWord(0, at: tail)
         }
         return first..<self.inFlight.count
     }
@@ -156,12 +162,12 @@ public actor RegionWriter {
     /// lose the terminator, and the walk would then read on into such a stale header — whose timestamp
     /// the clock may hand out again. Scrubbing first closes that window. It costs a drain only when
     /// such a header is found, which happens only where entries were cut after a crash.
-    private func scrubStaleHeaders(for sizes: some Collection<Int>) {
+    private func scrubStaleHeaders(count: Int, size: (_ index: Int) -> Int) {
         var position = self.tail
         var scrubbed = false
-        for size in sizes {
+        for index in 0..<count {
             scrubbed = self.scrubStaleHeader(at: position) || scrubbed
-            position += EntryHeader.footprint(dataSize: size)!
+            position += EntryHeader.footprint(dataSize: size(index))!
         }
         scrubbed = self.scrubStaleHeader(at: position) || scrubbed
         if scrubbed {
@@ -218,14 +224,49 @@ public actor RegionWriter {
 
     /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
     /// committed watermark moves over them.
-    private func publishSealedPrefix() {
-        let count = self.inFlight.prefix { $0.isSealed }.count
-        guard count > 0 else { return }
-        self.state.published(upTo: self.inFlight[count - 1].end)
-        self.tracker.published(self.inFlight[..<count].lazy.map(\.timestamp))
-        self.inFlight.removeFirst(count)
-        self.state.endWrites(count)
-        if self.inFlight.isEmpty {
+    ///
+    /// - Parameter durable: Entries of this region just made durable, if any: their (consecutive)
+    ///   timestamps and where the last one ends. They are recorded with the same lock of the tracker, and
+    ///   of the region, as the publication.
+    private func publishSealedPrefix(durable: (timestamps: ClosedRange<UInt64>, end: Int)? = nil) {
+        var count = 0
+        while count < self.inFlight.count, self.inFlight[count].isSealed {
+            count += 1
+        }
+        guard count > 0 || durable != nil else { return }
+        if count > 0 {
+            self.state.published(upTo: self.inFlight[count - 1].end)
+            // Timestamps increase along the list; most often they are consecutive too.
+            let first = self.inFlight[0].timestamp
+            let last = self.inFlight[count - 1].timestamp
+            self.tracker.update { prefixes in
+                if let durable {
+                    prefixes.durable.complete(durable.timestamps)
+                }
+                if last - first == UInt64(count - 1) {
+                    prefixes.committed.complete(first...last)
+                } else {
+                    for index in 0..<count {
+                        prefixes.committed.complete(self.inFlight[index].timestamp)
+                    }
+                }
+            }
+            if count == self.inFlight.count {
+                self.inFlight.removeAll(keepingCapacity: true)
+            } else {
+                self.inFlight.removeFirst(count)
+            }
+        } else if let durable {
+            self.tracker.update { $0.durable.complete(durable.timestamps) }
+        }
+        if let durable {
+            if self.state.endWrites(count, recordingDurable: durable.timestamps.upperBound, end: durable.end) {
+                self.groupCommit.touch(self.state)
+            }
+        } else {
+            self.state.endWrites(count)
+        }
+        if count > 0, self.inFlight.isEmpty, !self.quiesceWaiters.isEmpty {
             let waiters = self.quiesceWaiters
             self.quiesceWaiters.removeAll()
             for waiter in waiters {
@@ -234,44 +275,50 @@ public actor RegionWriter {
         }
     }
 
-    /// Writes entries whose data `copy` puts in place, makes them durable with one flush and one drain,
-    /// and publishes them: the synchronous path. One persist point.
+    /// Writes `count` entries whose data `copy` puts in place, makes them durable with one flush and one
+    /// drain, and publishes them: the synchronous path. One persist point.
     ///
     /// - Parameters:
-    ///   - sizes: The data size of each entry.
+    ///   - count: How many entries.
+    ///   - size: The data size of entry `index`.
     ///   - copy: Puts entry `index`'s data at `dataOffset` and returns it, for the checksum.
     ///   - written: Receives each entry, in order.
     /// - Returns: The last entry's timestamp.
     private func writeDurably(
-        sizes: some Collection<Int>,
+        count: Int,
+        size: (_ index: Int) -> Int,
         copy: (_ index: Int, _ dataOffset: Int) -> UnsafeRawBufferPointer,
         written: (Entry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
-        let reserved = try self.reserve(sizes)
+        let reserved = try self.reserve(count: count, size: size)
         for index in reserved {
             let data = copy(index - reserved.lowerBound, self.inFlight[index].offset + EntryHeader.size)
             written(self.seal(at: index, data: data))
         }
-        let start = self.inFlight[reserved.lowerBound].offset
+        let first = self.inFlight[reserved.lowerBound]
         let last = self.inFlight[reserved.upperBound - 1]
-        self.medium.flush(start..<min(last.end + 8, self.state.dataEnd))
+        self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
         self.medium.drain()
-        self.tracker.durable(self.inFlight[reserved].lazy.map(\.timestamp))
-        self.publishSealedPrefix()
-        if self.state.recordDurable(timestamp: last.timestamp, end: last.end) {
-            self.groupCommit.touch(self.state)
-        }
+        self.publishSealedPrefix(durable: (first.timestamp...last.timestamp, last.end))
         return last.timestamp
     }
 
-    /// ``writeDurably(sizes:copy:written:)`` for one entry.
+    /// ``writeDurably(count:size:copy:written:)`` for one entry.
     private func writeOneDurably(
         size: Int,
         copy: (_ dataOffset: Int) -> UnsafeRawBufferPointer
     ) throws(PMemStreamError) -> Entry {
         var entry: Entry?
-        _ = try self.writeDurably(sizes: CollectionOfOne(size), copy: { copy($1) }, written: { entry = $0 })
+        _ = try self.writeDurably(count: 1, size: { _ in size }, copy: { copy($1) }, written: { entry = $0 })
         return entry!
+    }
+
+    /// ``writeOneDurably(size:copy:)`` with the data copied from `buffer`.
+    private func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
+        try self.writeOneDurably(size: buffer.count) { offset in
+            self.medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
+            return buffer
+        }
     }
 
     // MARK: - Synchronous appends
@@ -286,12 +333,11 @@ public actor RegionWriter {
     /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
     ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
     public func append(_ bytes: RawSpan) async throws(PMemStreamError) -> Entry {
-        await self.waitForRegion()
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
         let entry = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-            try self.writeOneDurably(size: buffer.count) { offset in
-                self.medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
-                return buffer
-            }
+            try self.writeOneDurably(copying: buffer)
         }
         try await self.groupCommit.waitPersisted(entry.timestamp)
         return entry
@@ -303,7 +349,15 @@ public actor RegionWriter {
     /// - Returns: The entry, with its timestamp.
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: [UInt8]) async throws(PMemStreamError) -> Entry {
-        try await self.append(bytes.span.bytes)
+        // The body of `append(_: RawSpan)` again rather than a call to it: one async frame less per append.
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
+        let entry = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+            try self.writeOneDurably(copying: buffer)
+        }
+        try await self.groupCommit.waitPersisted(entry.timestamp)
+        return entry
     }
 
     /// Appends one entry from any collection of bytes and returns once it is persisted; contiguous
@@ -313,14 +367,12 @@ public actor RegionWriter {
     /// - Returns: The entry, with its timestamp.
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
-        await self.waitForRegion()
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
         let written = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(PMemStreamError) -> Entry in
-                let raw = UnsafeRawBufferPointer(buffer)
-                return try self.writeOneDurably(size: raw.count) { offset in
-                    self.medium.copy(toOffset: offset, from: raw, flags: .noFlush)
-                    return raw
-                }
+                try self.writeOneDurably(copying: UnsafeRawBufferPointer(buffer))
             }
         }
         guard let written else {
@@ -339,11 +391,14 @@ public actor RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``; nothing is written when the batch does not fit.
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> [Entry] {
         guard !batch.isEmpty else { return [] }
-        await self.waitForRegion()
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
         var entries: [Entry] = []
         entries.reserveCapacity(batch.count)
         let last = try self.writeDurably(
-            sizes: batch.lazy.map(\.count),
+            count: batch.count,
+            size: { batch[$0].count },
             copy: { index, offset in
                 batch[index].withUnsafeBytes { self.medium.copy(toOffset: offset, from: $0, flags: .noFlush) }
                 return self.medium.bytes(offset..<offset + batch[index].count)
@@ -371,7 +426,7 @@ public actor RegionWriter {
     ) async throws -> Entry {
         await self.waitForRegion()
         try self.checkOpen()
-        try self.checkFits([capacity])
+        try self.checkFits(count: 1) { _ in capacity }
         try self.state.beginWrites()
         defer { self.state.endWrites() }
         self.scrubRoom(capacity: capacity)
@@ -406,8 +461,10 @@ public actor RegionWriter {
         // Room in the queue first, then the region: nothing may suspend between waiting for the region
         // (no explicit reservation holds it) and reserving.
         await self.groupCommit.waitForRoom()
-        await self.waitForRegion()
-        let reserved = self.inFlight[try self.reserve(CollectionOfOne(bytes.count)).lowerBound]
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
+        let reserved = self.inFlight[try self.reserve(count: 1) { _ in bytes.count }.lowerBound]
         let dataOffset = reserved.offset + EntryHeader.size
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
         // Other appends may have been reserved, sealed and published while the copy ran: find it again.
@@ -454,7 +511,7 @@ public actor RegionWriter {
     public func reserve(_ capacity: Int) async throws(PMemStreamError) -> Reservation {
         await self.waitForRegion()
         try self.checkOpen()
-        try self.checkFits([capacity])
+        try self.checkFits(count: 1) { _ in capacity }
         try self.state.beginWrites()
         self.scrubRoom(capacity: capacity)
         let id = self.nextReservationID
@@ -482,7 +539,7 @@ public actor RegionWriter {
     func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
         try self.endReservation(id, publishing: size)
         defer { self.state.endWrites() }
-        return self.sealForGroupCommit(at: try self.reserve(CollectionOfOne(size)).lowerBound)
+        return self.sealForGroupCommit(at: try self.reserve(count: 1) { _ in size }.lowerBound)
     }
 
     /// Ends the reservation `id` so that `size` bytes of it can be published. Its write stays registered
@@ -521,7 +578,8 @@ public actor RegionWriter {
         }
     }
 
-    /// Waits while an explicit reservation has the region.
+    /// Waits while an explicit reservation has the region. The appends check ``reservation`` before they
+    /// call it, which spares them an async call when no reservation has the region (nearly always).
     private func waitForRegion() async {
         while self.reservation != nil {
             await withCheckedContinuation { self.reservationWaiters.append($0) }
