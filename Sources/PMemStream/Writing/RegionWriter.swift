@@ -26,6 +26,9 @@ public actor RegionWriter {
     private let tracker: DurabilityTracker
     private let groupCommit: GroupCommit
     private let dataMover: any DataMover
+    /// Whether ``dataMover`` is the ``SynchronousDataMover``, whose copy the writer then makes itself, with
+    /// no async call and no suspension.
+    private let copiesInPlace: Bool
     private let medium: any PersistentMedium
     /// Where the next entry goes.
     private var tail: Int
@@ -61,6 +64,7 @@ public actor RegionWriter {
         self.tracker = tracker
         self.groupCommit = groupCommit
         self.dataMover = dataMover
+        self.copiesInPlace = dataMover is SynchronousDataMover
         self.medium = state.medium
         try state.beginWrites()
         defer { state.endWrites() }
@@ -460,12 +464,19 @@ public actor RegionWriter {
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
         // Room in the queue first, then the region: nothing may suspend between waiting for the region
         // (no explicit reservation holds it) and reserving.
-        await self.groupCommit.waitForRoom()
+        if self.groupCommit.isFull {
+            await self.groupCommit.waitForRoom()
+        }
         if self.reservation != nil {
             await self.waitForRegion()
         }
-        let reserved = self.inFlight[try self.reserve(count: 1) { _ in bytes.count }.lowerBound]
+        let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
+        let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
+        if self.copiesInPlace {
+            bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
+            return self.sealForGroupCommit(at: index)
+        }
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
         // Other appends may have been reserved, sealed and published while the copy ran: find it again.
         return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
@@ -477,14 +488,14 @@ public actor RegionWriter {
         let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
         let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
-        self.groupCommit.enqueue([
+        self.groupCommit.enqueue(
             GroupCommit.Queued(
                 timestamp: reserved.timestamp,
                 start: reserved.offset,
                 end: reserved.end,
                 region: self.state
             )
-        ])
+        )
         self.publishSealedPrefix()
         return AppendReceipt(entry: entry, groupCommit: self.groupCommit)
     }
