@@ -264,7 +264,7 @@ final class GroupCommit: Sendable {
             stored = watermark
 
             let touched = self.state.withLock { state in
-                defer { state.touched.removeAll() }
+                defer { state.touched.removeAll(keepingCapacity: true) }
                 return Array(state.touched.values)
             }
             var wroteTail = false

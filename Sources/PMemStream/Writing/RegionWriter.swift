@@ -143,17 +143,27 @@ public actor RegionWriter {
     ///
     /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
     private func reserve(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) -> Range<Int> {
+        let first = self.inFlight.count
+        try self.reserve(count: count, size: size) { self.inFlight.append($0) }
+        return first..<self.inFlight.count
+    }
+
+    /// ``reserve(count:size:)``, handing each entry to `reserved` rather than to ``inFlight``.
+    private func reserve(
+        count: Int,
+        size: (_ index: Int) -> Int,
+        reserved: (InFlightEntry) -> Void
+    ) throws(PMemStreamError) {
         try self.checkOpen()
         try self.checkFits(count: count, size: size)
         try self.state.beginWrites(count)
         self.scrubStaleHeaders(count: count, size: size)
-        let first = self.inFlight.count
         var timestamp = self.tracker.takeTimestamps(count)
         var tail = self.tail
         for index in 0..<count {
             self.medium.storeWord(0, at: tail)
             let entry = InFlightEntry(offset: tail, size: size(index), timestamp: timestamp)
-            self.inFlight.append(entry)
+            reserved(entry)
             tail = entry.end
             timestamp += 1
         }
@@ -162,7 +172,6 @@ public actor RegionWriter {
         if tail + 8 <= self.state.dataEnd {
             self.medium.storeWord(0, at: tail)
         }
-        return first..<self.inFlight.count
     }
 
     /// Zeroes, durably, any header of this region's earlier entries still lying where the new entries
@@ -214,7 +223,12 @@ public actor RegionWriter {
     /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
     /// timestamp word last. No flush.
     private func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
-        let entry = self.inFlight[index]
+        self.inFlight[index].isSealed = true
+        return self.seal(self.inFlight[index], data: data)
+    }
+
+    /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
+    private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
         let checksum = EntryHeader.checksum(
             regionSequence: self.region.sequence,
             timestamp: entry.timestamp,
@@ -228,7 +242,6 @@ public actor RegionWriter {
             regionSequence: self.region.sequence,
             on: self.medium
         )
-        self.inFlight[index].isSealed = true
         return Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
@@ -315,7 +328,7 @@ public actor RegionWriter {
             }
             written(entry)
         }
-        self.flushSealed(reserved, dataCopied: dataCopied)
+        self.flushSealed(count: reserved.count, dataCopied: dataCopied) { self.inFlight[reserved.lowerBound + $0] }
         self.medium.drain()
         let first = self.inFlight[reserved.lowerBound]
         let last = self.inFlight[reserved.upperBound - 1]
@@ -324,7 +337,29 @@ public actor RegionWriter {
     }
 
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry, copied from `buffer`.
+    ///
+    /// When no other entry is in flight, the entry never enters ``inFlight``: nothing can come between its
+    /// reservation and its publication (there is no suspension in between), so it is published as soon as
+    /// it is durable, with the same writes in the same order, and none of the list's bookkeeping.
     private func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
+        if self.inFlight.isEmpty {
+            var reserved: InFlightEntry?
+            try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
+            let entry = reserved!
+            self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
+            let written = self.seal(entry, data: buffer)
+            self.flushSealed(count: 1, dataCopied: true) { _ in entry }
+            self.medium.drain()
+            self.state.published(upTo: entry.end)
+            self.tracker.update { prefixes in
+                prefixes.durable.complete(entry.timestamp)
+                prefixes.committed.complete(entry.timestamp)
+            }
+            if self.state.endWrites(1, recordingDurable: entry.timestamp, end: entry.end) {
+                self.groupCommit.touch(self.state)
+            }
+            return written
+        }
         var entry: Entry?
         _ = try self.writeDurably(
             count: 1,
@@ -385,23 +420,22 @@ public actor RegionWriter {
         )
     }
 
-    /// Flushes the sealed entries at `reserved` in ``inFlight`` and the word after the last (its terminator),
-    /// except the data that ``copyData(_:toOffset:)`` flushed already, with one call: one range when it
-    /// flushed none, the usual case.
-    private func flushSealed(_ reserved: Range<Int>, dataCopied: Bool) {
-        let end = min(self.inFlight[reserved.upperBound - 1].end + 8, self.state.dataEnd)
-        var start = self.inFlight[reserved.lowerBound].offset
+    /// Flushes `count` sealed, consecutive entries (`entry` gives each, by index) and the word after the
+    /// last (its terminator), except the data that ``copyData(_:toOffset:)`` flushed already, with one call:
+    /// one range when it flushed none, the usual case.
+    private func flushSealed(count: Int, dataCopied: Bool, entry: (_ index: Int) -> InFlightEntry) {
+        let end = min(entry(count - 1).end + 8, self.state.dataEnd)
+        var start = entry(0).offset
         guard dataCopied, self.streamsLargeData,
-            self.inFlight[reserved].contains(where: { $0.size >= Self.streamingThreshold })
+            (0..<count).contains(where: { entry($0).size >= Self.streamingThreshold })
         else {
             self.medium.flush(start..<end)
             return
         }
         self.flushRanges.removeAll(keepingCapacity: true)
-        for index in reserved where self.inFlight[index].size >= Self.streamingThreshold {
-            let entry = self.inFlight[index]
-            self.flushRanges.append(start..<Self.headerLinesEnd(entryOffset: entry.offset))
-            start = entry.end
+        for index in 0..<count where entry(index).size >= Self.streamingThreshold {
+            self.flushRanges.append(start..<Self.headerLinesEnd(entryOffset: entry(index).offset))
+            start = entry(index).end
         }
         if start < end {
             self.flushRanges.append(start..<end)
