@@ -25,14 +25,26 @@ final class GroupCommit: Sendable {
         let timestamp: UInt64
         /// Where the entry ends.
         let end: Int
-        /// The entry and the word after it (its terminator, or the next entry's timestamp), within the region.
+        /// What the round flushes: the entry and the word after it (its terminator, or the next entry's
+        /// timestamp), within the region; or, when the entry's data was flushed as it was copied, the entry
+        /// up to `headerEnd`, then the word after it.
         let flushRange: Range<Int>
+        let wordAfterRange: Range<Int>
         let region: RegionState
 
-        init(timestamp: UInt64, start: Int, end: Int, region: RegionState) {
+        /// - Parameter headerEnd: Where the part of the entry that still needs a flush ends, when the rest
+        ///   of its data was flushed as it was copied; `nil` when none of it was.
+        init(timestamp: UInt64, start: Int, end: Int, region: RegionState, headerEnd: Int? = nil) {
             self.timestamp = timestamp
             self.end = end
-            self.flushRange = start..<min(end + 8, region.dataEnd)
+            let wordAfterEnd = min(end + 8, region.dataEnd)
+            if let headerEnd {
+                self.flushRange = start..<headerEnd
+                self.wordAfterRange = end..<wordAfterEnd
+            } else {
+                self.flushRange = start..<wordAfterEnd
+                self.wordAfterRange = wordAfterEnd..<wordAfterEnd
+            }
             self.region = region
         }
     }
@@ -213,6 +225,9 @@ final class GroupCommit: Sendable {
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
         for entry in buffers.taken {
             buffers.ranges.append(entry.flushRange)
+            if !entry.wordAfterRange.isEmpty {
+                buffers.ranges.append(entry.wordAfterRange)
+            }
         }
         self.medium.flush(buffers.ranges)
         self.medium.drain()

@@ -584,6 +584,11 @@ public actor RegionWriter {
         if self.reservation != nil {
             await self.waitForRegion()
         }
+        if self.copiesInPlace, self.inFlight.isEmpty {
+            return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                try self.appendAloneForGroupCommit(copying: buffer)
+            }
+        }
         let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
         let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
@@ -594,6 +599,35 @@ public actor RegionWriter {
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
         // Other appends may have been reserved, sealed and published while the copy ran: find it again.
         return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
+    }
+
+    /// An asynchronous append through the ``SynchronousDataMover`` when no other entry is in flight: as
+    /// for a lone synchronous append, the entry never enters ``inFlight`` (nothing can come between its
+    /// reservation and its publication), and it is reserved, copied, sealed, queued and then published as
+    /// through the list. A large entry's data is flushed as it is copied (see ``copyData(_:toOffset:)``),
+    /// and the round flushes the rest.
+    private func appendAloneForGroupCommit(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError)
+        -> AppendReceipt
+    {
+        var reserved: InFlightEntry?
+        try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
+        let entry = reserved!
+        self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
+        let written = self.seal(entry, data: buffer)
+        let streamed = self.streamsLargeData && entry.size >= Self.streamingThreshold
+        self.groupCommit.enqueue(
+            GroupCommit.Queued(
+                timestamp: entry.timestamp,
+                start: entry.offset,
+                end: entry.end,
+                region: self.state,
+                headerEnd: streamed ? Self.headerLinesEnd(entryOffset: entry.offset) : nil
+            )
+        )
+        self.state.published(upTo: entry.end)
+        self.tracker.update { $0.committed.complete(entry.timestamp) }
+        self.state.endWrites(1)
+        return AppendReceipt(entry: written, groupCommit: self.groupCommit)
     }
 
     /// Seals the reserved entry at `index` in ``inFlight``, whose data is in place, queues it for group
