@@ -252,9 +252,12 @@ public actor RegionWriter {
     ///   timestamps and where the last one ends. They are recorded with the same lock of the tracker, and
     ///   of the region, as the publication.
     private func publishSealedPrefix(durable: (timestamps: ClosedRange<UInt64>, end: Int)? = nil) {
-        var count = 0
-        while count < self.inFlight.count, self.inFlight[count].isSealed {
-            count += 1
+        let count = self.inFlight.withUnsafeBufferPointer { inFlight in
+            var count = 0
+            while count < inFlight.count, inFlight[count].isSealed {
+                count += 1
+            }
+            return count
         }
         guard count > 0 || durable != nil else { return }
         if count > 0 {
@@ -318,17 +321,23 @@ public actor RegionWriter {
         written: (Entry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(count: count, size: size)
-        for index in reserved {
-            let dataOffset = self.inFlight[index].offset + EntryHeader.size
-            let entry = data(index - reserved.lowerBound, dataOffset) { bytes in
-                if dataCopied {
-                    self.copyData(bytes, toOffset: dataOffset)
+        // The list through one access for all the entries, rather than one per entry and field (each a
+        // dynamic exclusivity check); nothing below touches `inFlight` otherwise.
+        self.inFlight.withUnsafeMutableBufferPointer { inFlight in
+            for index in reserved {
+                let entry = inFlight[index]
+                let dataOffset = entry.offset + EntryHeader.size
+                let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
+                    if dataCopied {
+                        self.copyData(bytes, toOffset: dataOffset)
+                    }
+                    return self.seal(entry, data: bytes)
                 }
-                return self.seal(at: index, data: bytes)
+                inFlight[index].isSealed = true
+                written(sealed)
             }
-            written(entry)
+            self.flushSealed(count: reserved.count, dataCopied: dataCopied) { inFlight[reserved.lowerBound + $0] }
         }
-        self.flushSealed(count: reserved.count, dataCopied: dataCopied) { self.inFlight[reserved.lowerBound + $0] }
         self.medium.drain()
         let first = self.inFlight[reserved.lowerBound]
         let last = self.inFlight[reserved.upperBound - 1]
