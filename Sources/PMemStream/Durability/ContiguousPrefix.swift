@@ -20,9 +20,22 @@ struct ContiguousPrefix {
             return false
         }
         self.value = timestamp
-        while self.completedAhead.remove(self.value + 1) != nil {
+        // Most completions are in order: skip hashing when nothing completed ahead.
+        while !self.completedAhead.isEmpty, self.completedAhead.remove(self.value + 1) != nil {
             self.value += 1
         }
         return true
+    }
+
+    /// Records that every timestamp in `timestamps` completed; in one step when they directly follow
+    /// ``value`` and nothing completed ahead, the usual case.
+    mutating func complete(_ timestamps: ClosedRange<UInt64>) {
+        guard timestamps.lowerBound != self.value + 1 || !self.completedAhead.isEmpty else {
+            self.value = timestamps.upperBound
+            return
+        }
+        for timestamp in timestamps {
+            self.complete(timestamp)
+        }
     }
 }

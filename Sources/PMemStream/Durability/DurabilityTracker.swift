@@ -19,7 +19,7 @@ final class DurabilityTracker: Sendable {
 
     private let nextTimestamp: Atomic<UInt64>
     private let closed = Atomic(false)
-    private let prefixes: Lock<(committed: ContiguousPrefix, durable: ContiguousPrefix)>
+    private let prefixes: Lock<Prefixes>
 
     /// Starts the clock after the persisted watermark read from the header: timestamps above it were never
     /// persisted, so they are handed out again (the regions' timestamp caps hide their old entries).
@@ -27,12 +27,16 @@ final class DurabilityTracker: Sendable {
         self.committed = Watermark(persistedTimestamp)
         self.persisted = Watermark(persistedTimestamp)
         self.nextTimestamp = Atomic(persistedTimestamp + 1)
-        self.prefixes = Lock((ContiguousPrefix(persistedTimestamp), ContiguousPrefix(persistedTimestamp)))
+        self.prefixes = Lock(
+            Prefixes(committed: ContiguousPrefix(persistedTimestamp), durable: ContiguousPrefix(persistedTimestamp))
+        )
     }
 
-    /// Hands out the next timestamp.
-    func takeTimestamp() -> UInt64 {
-        self.nextTimestamp.add(1, ordering: .relaxed).oldValue
+    /// Hands out `count` consecutive timestamps with one atomic operation.
+    ///
+    /// - Returns: The first of them.
+    func takeTimestamps(_ count: Int) -> UInt64 {
+        self.nextTimestamp.add(UInt64(count), ordering: .relaxed).oldValue
     }
 
     /// The largest timestamp handed out so far (0 when none).
@@ -45,32 +49,23 @@ final class DurabilityTracker: Sendable {
         self.closed.load(ordering: .acquiring)
     }
 
-    /// Records that the entries with these timestamps are complete in the medium; advances the committed
-    /// watermark over the contiguous prefix.
-    func published(_ timestamps: some Sequence<UInt64>) {
-        self.update { prefixes in
-            for timestamp in timestamps {
-                prefixes.committed.complete(timestamp)
-            }
-        }
+    /// The contiguous prefixes of the published and of the durable timestamps.
+    struct Prefixes {
+        /// Published entries: complete in the medium, visible to readers.
+        var committed: ContiguousPrefix
+        /// Durable entries: flushed and drained, each one whole and self-validating.
+        var durable: ContiguousPrefix
     }
 
-    /// Records that the entries with these timestamps are durable (flushed and drained, each one whole and
-    /// self-validating); advances the persisted watermark over the contiguous durable prefix, but never past
-    /// the committed one (an entry can become durable a moment before it is published). The header's copy
-    /// of the watermark is a checkpoint written later (see `Docs/Format.md`, "Checkpoints").
-    func durable(_ timestamps: some Sequence<UInt64>) {
-        self.update { prefixes in
-            for timestamp in timestamps {
-                prefixes.durable.complete(timestamp)
-            }
-        }
-    }
-
-    /// Applies `change` to the prefixes, raises committed and then persisted (= the smaller of the durable
-    /// and committed prefixes) under the lock, so that no reader ever sees persisted above committed, and
-    /// resumes the satisfied waiters after it.
-    private func update(_ change: (inout (committed: ContiguousPrefix, durable: ContiguousPrefix)) -> Void) {
+    /// Records, with `change`, which entries were published and which became durable; then raises
+    /// committed and persisted (= the smaller of the durable and committed prefixes) under the lock, so that
+    /// no reader ever sees persisted above committed, and resumes the satisfied waiters after it. One lock
+    /// for both, however many entries.
+    ///
+    /// The persisted watermark never passes the committed one: an entry can become durable a moment before
+    /// it is published. The header's copy of the watermark is a checkpoint written later (see
+    /// `Docs/Format.md`, "Checkpoints").
+    func update(_ change: (inout Prefixes) -> Void) {
         self.prefixes.withLock { prefixes in
             change(&prefixes)
             self.committed.raise(to: prefixes.committed.value)

@@ -7,7 +7,7 @@ import Synchronization
 
 /// Background threads that run the group-commit rounds, bound to a NUMA node when there is one to use.
 ///
-/// Each thread sleeps until it is woken (work was queued) or its interval passes, then runs one round.
+/// Each thread sleeps until it is woken (see ``GroupCommit`` for when) or its interval passes, then runs one round.
 /// Threads rather than tasks: a round blocks in flushes and drains (an `msync` on page-granular files), and
 /// that must never stall the cooperative thread pool; a thread can also be bound to the memory's node.
 final class PersistWorkers: @unchecked Sendable {

@@ -18,14 +18,12 @@ final class RegionState: Sendable {
     private let cap: Atomic<UInt64>
     /// The offset past the last published entry, or -1 until a writer has recovered the region.
     private let publishedEnd = Atomic(-1)
-    /// Whether the region is freed, and how many writes are under way (entries reserved and not yet
-    /// published, or a reservation being filled): the region cannot be freed while any is.
-    private let writeGate = Lock((isFreed: false, activeWrites: 0))
+    /// Whether the region is freed, how many writes are under way, and its recent durable entries; one
+    /// lock for all three, so that an append ends its writes and records its entry durable in one step.
+    private let writeGate = Lock(WriteGate())
     private let freed = Atomic(false)
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
-    /// Recent durable entries as (timestamp, end offset), for the next checkpoint tail.
-    private let durableEnds = Lock(DurableEnds())
 
     init(region: Region, medium: any PersistentMedium, timestampCap: UInt64) {
         self.region = region
@@ -83,7 +81,7 @@ final class RegionState: Sendable {
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed already.
     func beginWrites(_ count: Int = 1) throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout (isFreed: Bool, activeWrites: Int)) throws(PMemStreamError) in
+        try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
             guard !gate.isFreed else { throw self.freedError() }
             gate.activeWrites += count
         }
@@ -94,13 +92,24 @@ final class RegionState: Sendable {
         self.writeGate.withLock { $0.activeWrites -= count }
     }
 
+    /// Records that `count` writes ended and that the entry with `timestamp`, ending at `end`, is durable,
+    /// in one step: ``endWrites(_:)`` and ``recordDurable(timestamp:end:)`` together.
+    ///
+    /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
+    func endWrites(_ count: Int, recordingDurable timestamp: UInt64, end: Int) -> Bool {
+        self.writeGate.withLock { gate in
+            gate.activeWrites -= count
+            return gate.durableEnds.record(timestamp: timestamp, end: end)
+        }
+    }
+
     /// Marks the region as being freed: writes are refused from now on, while readers go on until
     /// ``confirmFreed()``, since the free may still be taken back with ``unmarkFreed()``.
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was already;
     ///   ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
     func markFreed() throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout (isFreed: Bool, activeWrites: Int)) throws(PMemStreamError) in
+        try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
             guard !gate.isFreed else { throw self.freedError() }
             guard gate.activeWrites == 0 else {
                 throw PMemStreamError(
@@ -139,7 +148,7 @@ final class RegionState: Sendable {
     ///
     /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
     func recordDurable(timestamp: UInt64, end: Int) -> Bool {
-        self.durableEnds.withLock { $0.record(timestamp: timestamp, end: end) }
+        self.writeGate.withLock { $0.durableEnds.record(timestamp: timestamp, end: end) }
     }
 
     /// Stores and flushes the region's checkpoint tail, unless the region was freed: under the write gate,
@@ -162,8 +171,19 @@ final class RegionState: Sendable {
     ///
     /// - Returns: The tail, and whether entries above the watermark still wait for a later checkpoint.
     func checkpointTail(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
-        self.durableEnds.withLock { $0.take(upTo: watermark) }
+        self.writeGate.withLock { $0.durableEnds.take(upTo: watermark) }
     }
+}
+
+/// What ``RegionState``'s write gate guards.
+private struct WriteGate {
+    /// Whether the region is freed.
+    var isFreed = false
+    /// How many writes are under way (entries reserved and not yet published, or a reservation being
+    /// filled): the region cannot be freed while any is.
+    var activeWrites = 0
+    /// Recent durable entries, for the next checkpoint tail.
+    var durableEnds = DurableEnds()
 }
 
 /// A few recent durable entries of a region, as (timestamp, end offset), in the order they became durable.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Group commit: makes asynchronously appended entries durable, many per drain, and checkpoints the
 /// persisted watermark (see `Docs/Format.md`, "Group commit" and "Checkpoints").
 ///
@@ -10,20 +12,40 @@
 /// The queue is bounded: an asynchronous append waits (back-pressure) while ``capacity`` entries are queued,
 /// and resumes when a round has taken them.
 ///
+/// A persist worker is woken when somebody waits for persistence (and then for every entry queued while
+/// anybody does), when ``wakeThreshold`` entries are queued, and when the queue is full; otherwise it runs
+/// its round when its interval passes. Waking a thread costs a system call and two context switches, far
+/// more than an asynchronous append, so a writer that nobody waits for does not pay one per append.
+///
 /// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
 /// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
 final class GroupCommit: Sendable {
     /// An entry waiting for a round.
     struct Queued {
         let timestamp: UInt64
-        /// Where the entry starts and ends.
-        let start: Int
+        /// Where the entry ends.
         let end: Int
+        /// What the round flushes: the entry and the word after it (its terminator, or the next entry's
+        /// timestamp), within the region; or, when the entry's data was flushed as it was copied, the entry
+        /// up to `headerEnd`, then the word after it.
+        let flushRange: Range<Int>
+        let wordAfterRange: Range<Int>
         let region: RegionState
 
-        /// The entry and the word after it (its terminator, or the next entry's timestamp), within the region.
-        var flushRange: Range<Int> {
-            self.start..<min(self.end + 8, self.region.dataEnd)
+        /// - Parameter headerEnd: Where the part of the entry that still needs a flush ends, when the rest
+        ///   of its data was flushed as it was copied; `nil` when none of it was.
+        init(timestamp: UInt64, start: Int, end: Int, region: RegionState, headerEnd: Int? = nil) {
+            self.timestamp = timestamp
+            self.end = end
+            let wordAfterEnd = min(end + 8, region.dataEnd)
+            if let headerEnd {
+                self.flushRange = start..<headerEnd
+                self.wordAfterRange = end..<wordAfterEnd
+            } else {
+                self.flushRange = start..<wordAfterEnd
+                self.wordAfterRange = wordAfterEnd..<wordAfterEnd
+            }
+            self.region = region
         }
     }
 
@@ -33,10 +55,22 @@ final class GroupCommit: Sendable {
         /// Regions with durable entries not yet covered by a checkpoint tail, by identity.
         var touched: [ObjectIdentifier: RegionState] = [:]
         var wake: (@Sendable () -> Void)?
+        /// How many tasks wait for persistence while there are persist workers.
+        var persistWaiters = 0
+    }
+
+    /// What a round reuses from one to the next, so that it allocates nothing in steady state.
+    private struct RoundBuffers {
+        /// The entries the round took; swapped with the queue.
+        var taken: [Queued] = []
+        /// Their flush ranges.
+        var ranges: [Range<Int>] = []
     }
 
     /// The most entries queued before asynchronous appends wait.
     let capacity: Int
+    /// How many queued entries wake a persist worker when nobody waits for persistence.
+    let wakeThreshold: Int
     /// The stream's clock and watermarks.
     let tracker: DurabilityTracker
     /// Whether persist workers run rounds; without them, callers do.
@@ -46,7 +80,9 @@ final class GroupCommit: Sendable {
     /// The watermark last stored in the header; held while checkpointing.
     private let checkpointed: Lock<UInt64>
     /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
-    private let roundLock = Lock(())
+    private let roundLock = Lock(RoundBuffers())
+    /// How many entries are queued, mirrored from ``state`` so that an append checks for room with a load.
+    private let queuedCount = Atomic(0)
 
     init(
         medium: any PersistentMedium,
@@ -60,6 +96,7 @@ final class GroupCommit: Sendable {
         self.hasWorkers = hasWorkers
         self.checkpointed = Lock(checkpoint)
         self.capacity = max(capacity, 1)
+        self.wakeThreshold = min(self.capacity, 256)
     }
 
     /// Sets what wakes a persist worker when work is queued.
@@ -68,6 +105,11 @@ final class GroupCommit: Sendable {
     }
 
     // MARK: - Queueing
+
+    /// Whether the queue is full, as last seen: asynchronous appends call ``waitForRoom()`` only when it is.
+    var isFull: Bool {
+        self.queuedCount.load(ordering: .relaxed) >= self.capacity
+    }
 
     /// Waits while the queue is full; with no persist worker, runs a round instead.
     func waitForRoom() async {
@@ -91,12 +133,15 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// Queues entries for the next round; wakes a worker when the queue was empty.
-    func enqueue(_ entries: [Queued]) {
+    /// Queues an entry for the next round; wakes a worker when the queue was empty and somebody waits for
+    /// persistence, or when the queue reaches ``wakeThreshold`` entries.
+    func enqueue(_ entry: Queued) {
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
-            let wasEmpty = state.queued.isEmpty
-            state.queued.append(contentsOf: entries)
-            return wasEmpty ? state.wake : nil
+            state.queued.append(entry)
+            let count = state.queued.count
+            self.queuedCount.store(count, ordering: .relaxed)
+            let wakes = (count == 1 && state.persistWaiters > 0) || count == self.wakeThreshold
+            return wakes ? state.wake : nil
         }
         wake?()
     }
@@ -115,12 +160,34 @@ final class GroupCommit: Sendable {
     /// here (an asynchronous one is queued before it is published), so one round covers them all.
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
+    @inline(__always)
     func waitPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
-        if !self.hasWorkers, self.tracker.persisted.value < timestamp {
+        // Usually true at once (a synchronous append): answered without an async call.
+        guard self.tracker.persisted.value < timestamp else { return }
+        try await self.waitUntilPersisted(timestamp)
+    }
+
+    /// ``waitPersisted(_:)`` once the watermark was found below `timestamp`.
+    ///
+    /// With persist workers, the caller is counted as a waiter for as long as it waits, and a worker is
+    /// woken if entries are queued: until the count drops to zero, every entry queued into an empty queue
+    /// wakes one as well.
+    private func waitUntilPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
+        guard self.hasWorkers else {
             try await self.tracker.committed.wait(until: timestamp)
             if self.tracker.persisted.value < timestamp {
                 self.round()
             }
+            try await self.tracker.persisted.wait(until: timestamp)
+            return
+        }
+        let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
+            state.persistWaiters += 1
+            return state.queued.isEmpty ? nil : state.wake
+        }
+        wake?()
+        defer {
+            self.state.withLock { $0.persistWaiters -= 1 }
         }
         try await self.tracker.persisted.wait(until: timestamp)
     }
@@ -132,8 +199,8 @@ final class GroupCommit: Sendable {
 
     /// Runs one round and then a checkpoint, and publishes the watermarks' progress.
     func round() {
-        self.roundLock.withLock { _ in
-            self.flushQueued()
+        self.roundLock.withLock { buffers in
+            self.flushQueued(using: &buffers)
             self.checkpoint()
         }
         self.tracker.committed.publishProgress()
@@ -141,31 +208,60 @@ final class GroupCommit: Sendable {
     }
 
     /// Flushes every queued entry, drains once, marks them durable. One persist point.
-    private func flushQueued() {
-        let (taken, waiters) = self.state.withLock { state in
-            defer {
-                state.queued.removeAll(keepingCapacity: true)
-                state.roomWaiters.removeAll()
-            }
-            return (state.queued, state.roomWaiters)
+    ///
+    /// The queue is swapped with `buffers.taken`, emptied by the previous round, so neither allocates.
+    private func flushQueued(using buffers: inout RoundBuffers) {
+        let waiters = self.state.withLock { state in
+            swap(&state.queued, &buffers.taken)
+            self.queuedCount.store(0, ordering: .relaxed)
+            defer { state.roomWaiters.removeAll() }
+            return state.roomWaiters
         }
         for waiter in waiters {
             waiter.resume()
         }
-        guard !taken.isEmpty else { return }
+        guard !buffers.taken.isEmpty else { return }
         // The ranges first, then all flushes in one call and the drain: nothing between a flush and the
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
-        let ranges = taken.map(\.flushRange)
-        self.medium.flush(ranges)
+        for entry in buffers.taken {
+            buffers.ranges.append(entry.flushRange)
+            if !entry.wordAfterRange.isEmpty {
+                buffers.ranges.append(entry.wordAfterRange)
+            }
+        }
+        self.medium.flush(buffers.ranges)
         self.medium.drain()
-        var firstTouches: [RegionState] = []
-        for entry in taken where entry.region.recordDurable(timestamp: entry.timestamp, end: entry.end) {
-            firstTouches.append(entry.region)
+        self.recordDurable(buffers.taken)
+        self.tracker.update { prefixes in
+            for entry in buffers.taken {
+                prefixes.durable.complete(entry.timestamp)
+            }
         }
-        for region in firstTouches {
-            self.touch(region)
+        // Emptied in place, with no other reference to them: they keep their storage for the next round.
+        buffers.taken.removeAll(keepingCapacity: true)
+        buffers.ranges.removeAll(keepingCapacity: true)
+    }
+
+    /// Records the entries durable in their regions, for the next checkpoint tails: for each run of
+    /// consecutive entries of one region, only the one with the largest timestamp. That is enough, and it
+    /// takes each region's lock once per run: within a region timestamps increase with the offset, so that
+    /// entry ends furthest, and a checkpoint tail at its end holds every smaller timestamp of the run.
+    private func recordDurable(_ taken: [Queued]) {
+        var index = taken.startIndex
+        while index < taken.endIndex {
+            let region = taken[index].region
+            var latest = taken[index]
+            index += 1
+            while index < taken.endIndex, taken[index].region === region {
+                if taken[index].timestamp > latest.timestamp {
+                    latest = taken[index]
+                }
+                index += 1
+            }
+            if region.recordDurable(timestamp: latest.timestamp, end: latest.end) {
+                self.touch(region)
+            }
         }
-        self.tracker.durable(taken.map(\.timestamp))
     }
 
     /// Stores the persisted watermark in the header and persists it; then stores the checkpoint tail of
@@ -183,7 +279,7 @@ final class GroupCommit: Sendable {
             stored = watermark
 
             let touched = self.state.withLock { state in
-                defer { state.touched.removeAll() }
+                defer { state.touched.removeAll(keepingCapacity: true) }
                 return Array(state.touched.values)
             }
             var wroteTail = false

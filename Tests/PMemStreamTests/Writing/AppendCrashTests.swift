@@ -110,7 +110,10 @@ struct AppendCrashTests {
             on: medium,
             synchronous: false
         )
-        let batch = [testBytes(7, seed: 40), testBytes(700, seed: 41)]
+        // The 3000-byte entry's data is flushed as it is copied, between entries that are not.
+        let batch = [
+            testBytes(7, seed: 40), testBytes(700, seed: 41), testBytes(3000, seed: 42), testBytes(9, seed: 43),
+        ]
         for (entry, bytes) in zip(try await writers[0].append(contentsOf: batch), batch) {
             journal.record(entry, bytes: bytes, on: medium)
         }
