@@ -161,39 +161,26 @@ final class Watermark: Sendable {
     ///   - target: The value to wait for.
     ///   - nudgeCount: For a follower, the ``nudgeCount`` it read before it looked at what it follows: any
     ///     nudge since then, or during the wait, ends the wait early. `nil` for a public wait.
+    ///   - cancellable: Whether cancelling the task ends the wait; `false` for a caller whose work is done
+    ///     whatever happens to it.
     /// - Throws: The error given to ``close(with:)``, or ``PMemStreamError/Code/cancelled`` when the task is
-    ///   cancelled while waiting.
-    func wait(until target: UInt64, followsNudgesSince nudgeCount: UInt64? = nil) async throws(PMemStreamError) {
+    ///   cancelled while waiting (and the wait is cancellable).
+    func wait(
+        until target: UInt64,
+        followsNudgesSince nudgeCount: UInt64? = nil,
+        cancellable: Bool = true
+    ) async throws(PMemStreamError) {
         guard self.value < target else { return }
-        let followsNudges = nudgeCount != nil
         let id = self.state.withLock { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
         }
+        guard cancellable else {
+            try await self.suspend(id: id, until: target, followsNudgesSince: nudgeCount, cancellable: false).get()
+            return
+        }
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let immediate: Result<Void, PMemStreamError>? = self.state.withLock { state in
-                    if let error = state.closedWith { return .failure(error) }
-                    if self.current.load(ordering: .acquiring) >= target { return .success(()) }
-                    if let nudgeCount, self.nudges.load(ordering: .acquiring) != nudgeCount { return .success(()) }
-                    if Task.isCancelled { return .failure(Self.cancelled) }
-                    state.waiters.append(
-                        Waiter(id: id, target: target, followsNudges: followsNudges, continuation: continuation)
-                    )
-                    // Published before the value is checked again below, so a concurrent raise either
-                    // sees this waiter or is seen by the check.
-                    self.waiterCount.store(state.waiters.count, ordering: .sequentiallyConsistent)
-                    if self.current.load(ordering: .sequentiallyConsistent) >= target {
-                        state.waiters.removeLast()
-                        self.waiterCount.store(state.waiters.count, ordering: .releasing)
-                        return .success(())
-                    }
-                    return nil
-                }
-                if let immediate {
-                    continuation.resume(returning: immediate)
-                }
-            }
+            await self.suspend(id: id, until: target, followsNudgesSince: nudgeCount, cancellable: true)
         } onCancel: {
             let waiter = self.state.withLock { state -> Waiter? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
@@ -203,6 +190,38 @@ final class Watermark: Sendable {
             waiter?.continuation.resume(returning: .failure(Self.cancelled))
         }
         try result.get()
+    }
+
+    /// Registers the waiter `id` and suspends until it is resumed, unless the wait is over already.
+    private func suspend(
+        id: UInt64,
+        until target: UInt64,
+        followsNudgesSince nudgeCount: UInt64?,
+        cancellable: Bool
+    ) async -> Result<Void, PMemStreamError> {
+        await withCheckedContinuation { continuation in
+            let immediate: Result<Void, PMemStreamError>? = self.state.withLock { state in
+                if let error = state.closedWith { return .failure(error) }
+                if self.current.load(ordering: .acquiring) >= target { return .success(()) }
+                if let nudgeCount, self.nudges.load(ordering: .acquiring) != nudgeCount { return .success(()) }
+                if cancellable, Task.isCancelled { return .failure(Self.cancelled) }
+                state.waiters.append(
+                    Waiter(id: id, target: target, followsNudges: nudgeCount != nil, continuation: continuation)
+                )
+                // Published before the value is checked again below, so a concurrent raise either
+                // sees this waiter or is seen by the check.
+                self.waiterCount.store(state.waiters.count, ordering: .sequentiallyConsistent)
+                if self.current.load(ordering: .sequentiallyConsistent) >= target {
+                    state.waiters.removeLast()
+                    self.waiterCount.store(state.waiters.count, ordering: .releasing)
+                    return .success(())
+                }
+                return nil
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+            }
+        }
     }
 
     private static let cancelled = PMemStreamError(code: .cancelled, message: "the wait was cancelled")

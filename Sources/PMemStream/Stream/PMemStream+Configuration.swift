@@ -25,12 +25,15 @@ extension PMemStream {
         /// Where the persist workers run. Default ``PersistPlacement/automatic``: on the medium's NUMA node
         /// when it is known.
         public var placement: PersistPlacement
-        /// How often an idle persist worker checkpoints the persisted watermark; recovery after a power
-        /// failure reads the entries written since the last checkpoint. Default 5 ms; within
-        /// ``intervalRange``.
+        /// How often a persist worker runs a round when nothing woke it: asynchronous appends that nobody
+        /// waits for become persisted within about this long, and the persisted watermark is checkpointed
+        /// (recovery after a power failure reads the entries written since the last checkpoint). Default
+        /// 5 ms; within ``intervalRange``.
         public var checkpointInterval: Duration
         /// How many asynchronously appended entries may wait for a group-commit round before
-        /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure). Default 16 384.
+        /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure). Default 16 384. The bound is
+        /// checked before an append waits for its region, so tasks appending at that moment may pass it by
+        /// one entry each.
         public var maxQueuedAppends: Int
         /// What copies the data of asynchronous appends. Default ``SynchronousDataMover``.
         public var dataMover: any DataMover

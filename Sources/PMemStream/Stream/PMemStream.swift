@@ -239,7 +239,7 @@ public actor PMemStream {
             await writer.quiesce()
         }
         self.workers?.stop()
-        self.groupCommit.round()
+        self.groupCommit.finalRound()
         self.tracker.close()
         defer { self.medium.endWriting() }
         try self.medium.deepFlush(0..<self.medium.size)

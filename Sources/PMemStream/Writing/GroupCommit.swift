@@ -65,6 +65,8 @@ final class GroupCommit: Sendable {
         var taken: [Queued] = []
         /// Their flush ranges.
         var ranges: [Range<Int>] = []
+        /// Set by ``finalRound()``: the stream is closed, and no round writes to the medium again.
+        var isFinished = false
     }
 
     /// The most entries queued before asynchronous appends wait.
@@ -167,18 +169,34 @@ final class GroupCommit: Sendable {
         try await self.waitUntilPersisted(timestamp)
     }
 
+    /// ``waitPersisted(_:)`` for the entry with `timestamp` that the caller has just written and published:
+    /// the wait ignores cancellation — the entry stays in the stream whatever happens to the caller, which
+    /// would append it twice if it retried on an error — and a stream closed after it persisted the entry is
+    /// no error.
+    ///
+    /// - Throws: ``PMemStreamError/Code/streamClosed`` only when the stream closed with the entry not persisted.
+    @inline(__always)
+    func waitPersisted(written timestamp: UInt64) async throws(PMemStreamError) {
+        guard self.tracker.persisted.value < timestamp else { return }
+        do {
+            try await self.waitUntilPersisted(timestamp, cancellable: false)
+        } catch {
+            guard self.tracker.persisted.value >= timestamp else { throw error }
+        }
+    }
+
     /// ``waitPersisted(_:)`` once the watermark was found below `timestamp`.
     ///
     /// With persist workers, the caller is counted as a waiter for as long as it waits, and a worker is
     /// woken if entries are queued: until the count drops to zero, every entry queued into an empty queue
     /// wakes one as well.
-    private func waitUntilPersisted(_ timestamp: UInt64) async throws(PMemStreamError) {
+    private func waitUntilPersisted(_ timestamp: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
         guard self.hasWorkers else {
-            try await self.tracker.committed.wait(until: timestamp)
+            try await self.tracker.committed.wait(until: timestamp, cancellable: cancellable)
             if self.tracker.persisted.value < timestamp {
                 self.round()
             }
-            try await self.tracker.persisted.wait(until: timestamp)
+            try await self.tracker.persisted.wait(until: timestamp, cancellable: cancellable)
             return
         }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
@@ -189,7 +207,7 @@ final class GroupCommit: Sendable {
         defer {
             self.state.withLock { $0.persistWaiters -= 1 }
         }
-        try await self.tracker.persisted.wait(until: timestamp)
+        try await self.tracker.persisted.wait(until: timestamp, cancellable: cancellable)
     }
 
     /// The persisted watermark the stream header holds.
@@ -197,14 +215,24 @@ final class GroupCommit: Sendable {
         self.checkpointed.withLock { $0 }
     }
 
-    /// Runs one round and then a checkpoint, and publishes the watermarks' progress.
+    /// Runs one round and then a checkpoint, and publishes the watermarks' progress; does nothing once the
+    /// stream is closed (see ``finalRound()``).
     func round() {
         self.roundLock.withLock { buffers in
+            guard !buffers.isFinished else { return }
             self.flushQueued(using: &buffers)
             self.checkpoint()
         }
         self.tracker.committed.publishProgress()
         self.tracker.persisted.publishProgress()
+    }
+
+    /// The last round, when the stream closes: persists everything committed, checkpoints it, and makes every
+    /// later ``round()`` do nothing, so that nothing writes to the medium after the stream is closed — by
+    /// then another process may have it open for writing.
+    func finalRound() {
+        self.round()
+        self.roundLock.withLock { $0.isFinished = true }
     }
 
     /// Flushes every queued entry, drains once, marks them durable. One persist point.

@@ -17,7 +17,9 @@
 /// ```
 ///
 /// - Important: Entries are atomic: after a power failure an entry is there whole or not at all, and
-///   every entry whose synchronous append returned, or whose receipt reported it persisted, is there.
+///   every entry whose synchronous append returned, or whose receipt reported it persisted, is there. A
+///   synchronous append that throws wrote nothing: once its entry is written it waits for it to be
+///   persisted even if its task is cancelled, so that a caller never retries an entry that is in the stream.
 public actor RegionWriter {
     /// The region this writer appends to.
     public nonisolated let region: Region
@@ -470,7 +472,7 @@ public actor RegionWriter {
         let entry = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
             try self.writeOneDurably(copying: buffer)
         }
-        try await self.groupCommit.waitPersisted(entry.timestamp)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
@@ -487,7 +489,7 @@ public actor RegionWriter {
         let entry = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
             try self.writeOneDurably(copying: buffer)
         }
-        try await self.groupCommit.waitPersisted(entry.timestamp)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
@@ -510,7 +512,7 @@ public actor RegionWriter {
             return try await self.append(Array(bytes))
         }
         let entry = try written.get()
-        try await self.groupCommit.waitPersisted(entry.timestamp)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
@@ -534,7 +536,7 @@ public actor RegionWriter {
             data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
             written: { entries.append($0) }
         )
-        try await self.groupCommit.waitPersisted(last)
+        try await self.groupCommit.waitPersisted(written: last)
         return entries
     }
 
@@ -567,7 +569,7 @@ public actor RegionWriter {
         try fill(&output)
         let written = output.finalize(for: room)
         let entry = try self.writeOneDurably(inPlace: written)
-        try await self.groupCommit.waitPersisted(entry.timestamp)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
@@ -697,7 +699,7 @@ public actor RegionWriter {
         try self.endReservation(id, publishing: size)
         defer { self.state.endWrites() }
         let entry = try self.writeOneDurably(inPlace: size)
-        try await self.groupCommit.waitPersisted(entry.timestamp)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 

@@ -133,6 +133,56 @@ struct CloseAndFreeTests {
         try await stream.close()
     }
 
+    /// A synchronous append writes, drains and publishes its entry, then waits for every earlier timestamp
+    /// to be persisted. Cancelling its task then must not make it throw: the entry is in the stream, and a
+    /// caller that retried on the error would append it twice.
+    @Test("a synchronous append cancelled after it wrote its entry returns it, and the entry survives a restart")
+    func cancelledSynchronousAppendReturnsItsEntry() async throws {
+        let medium = SimulatedMedium(size: 64 * 1024)
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: medium,
+            configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+        )
+        let r1 = try await stream.allocateRegion(size: 4032)
+        let r2 = try await stream.allocateRegion(size: 4032)
+        let held = Task { try await stream.writer(for: r1).appendAsync([1]) }  // timestamp 1, being copied
+        await mover.waitUntilHolding()
+        let w2 = try await stream.writer(for: r2)
+        let available = await w2.availableSize
+        let append = Task { try await w2.append([2]) }  // timestamp 2: written, waits for timestamp 1
+        while await w2.availableSize == available {
+            await Task.yield()
+        }
+        append.cancel()
+        mover.release()
+        let code = await thrownErrorCode { try await append.value }
+        _ = try await held.value
+        try await stream.close()
+        let reopened = try PMemStream(
+            medium: SimulatedMedium(image: medium.crash(.drainedOnly)),
+            configuration: .init(blockSize: 4096)
+        )
+        let entries = try await reopened.entries(in: try await reopened.region(atOffset: r2.offset)).collect()
+        #expect(code == nil, "the append threw \(String(describing: code)) although its entry is in the stream")
+        #expect(try entries.map { try $0.bytes } == [[2]])
+    }
+
+    @Test("nothing writes to the medium once close() has returned, not even a round asked for after it")
+    func noWritesAfterClose() async throws {
+        let medium = SimulatedMedium(size: 64 * 1024)
+        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 0))
+        let region = try await stream.allocateRegion(size: 4032)
+        _ = try await stream.writer(for: region).appendAsync([1])
+        try await stream.close()
+        let closed = medium.allBytes
+        let points = medium.persistPointCount
+        await stream.persistCommitted()
+        #expect(await thrownErrorCode { try await stream.waitPersisted(1) } == nil, "persisted by close()")
+        #expect(medium.allBytes == closed)
+        #expect(medium.persistPointCount == points)
+    }
+
     @Test("a nudge between a follower's look and its wait ends the wait at once")
     func nudgeBeforeWaitIsNotMissed() async throws {
         let watermark = Watermark(0)

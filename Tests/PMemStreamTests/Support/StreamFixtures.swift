@@ -46,9 +46,8 @@ func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, R
         await Task.yield()  // until the batch is written and drained; it then waits for timestamp 4
     }
     let image = medium.crash(.drainedOnly)
-    stale.cancel()
-    _ = try? await stale.value
     mover.release()
-    _ = try? await held.value
+    _ = try await held.value
+    _ = try await stale.value
     return (SimulatedMedium(image: image), r1, r2)
 }
