@@ -53,84 +53,82 @@ struct CloseAndFreeTests {
         )
     }
 
-    /// `free(_:)` waits for a checkpoint before it frees, and a cancelled free leaves the region as it was:
-    /// a follower woken during that wait must not finish, since the region is never freed.
-    @Test("a cancelled free does not end a follower of the region, which stays allocated")
-    func cancelledFreeEndsFollower() async throws {
+    /// Two regions; timestamp 1 appended asynchronously to `r2`, its round held in the drain.
+    private struct HeldRound {
         let medium = GatedMedium(size: 1 << 20)
-        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 1))
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
-        let w1 = try await stream.writer(for: r1)
-        let w2 = try await stream.writer(for: r2)
-        medium.holdDrains()
-        let first = try await w2.appendAsync([1])  // timestamp 1, committed; its round is held in the drain
-        while !medium.isHoldingDrain {
-            await Task.yield()
+        let stream: PMemStream
+        let r2: Region
+        let w1: RegionWriter
+        let w2: RegionWriter
+
+        init() async throws {
+            self.stream = try PMemStream(medium: self.medium, configuration: .init(blockSize: 4096, persistWorkers: 1))
+            let r1 = try await self.stream.allocateRegion(size: 4032)
+            self.r2 = try await self.stream.allocateRegion(size: 4032)
+            self.w1 = try await self.stream.writer(for: r1)
+            self.w2 = try await self.stream.writer(for: self.r2)
+            self.medium.holdDrains()
+            _ = try await self.w2.appendAsync([1])
+            while !self.medium.isHoldingDrain {
+                await Task.yield()
+            }
         }
-        let follower = Task { () throws -> [UInt64] in
+
+        /// Frees `r2`, which waits for the held round; meanwhile timestamp 2 (in the other region) wakes
+        /// the followers; then cancels the free and lets the round go on.
+        func cancelFreeWhileItWaits() async throws {
+            let free = Task { try await self.stream.free(self.r2) }
+            while await self.stream.freeHasNotStarted(self.r2) {
+                await Task.yield()
+            }
+            for _ in 0..<200 { await Task.yield() }
+            _ = try await self.w1.appendAsync([2])
+            for _ in 0..<200 { await Task.yield() }
+            free.cancel()
+            #expect(await thrownErrorCode { try await free.value } == .cancelled)
+            self.medium.releaseDrains()
+        }
+    }
+
+    /// The timestamps `sequence` yields, up to and including `last`.
+    private static func timestamps(
+        of sequence: some AsyncSequence<Entry, PMemStreamError> & Sendable,
+        through last: UInt64
+    ) -> Task<[UInt64], any Error> {
+        Task {
             var seen: [UInt64] = []
-            for try await entry in stream.entries(in: r2, follow: true) {
+            for try await entry in sequence {
                 seen.append(entry.timestamp)
-                if entry.timestamp == 3 { break }
+                if entry.timestamp == last { break }
             }
             return seen
         }
-        let free = Task { try await stream.free(r2) }  // waits for timestamp 1 to be persisted
-        while await stream.freeHasNotStarted(r2) {
-            await Task.yield()
-        }
-        for _ in 0..<200 { await Task.yield() }
-        _ = try await w1.appendAsync([2])  // timestamp 2 wakes the follower
-        for _ in 0..<200 { await Task.yield() }
-        free.cancel()
-        #expect(await thrownErrorCode { try await free.value } == .cancelled)
-        medium.releaseDrains()
-        let third = try await w2.append([3])  // the region is still allocated and writable
-        #expect(third.timestamp == 3)
-        let seen = try await follower.value
-        #expect(seen == [1, 3], "the follower ended although its region was never freed")
-        try await stream.close()
+    }
+
+    /// `free(_:)` waits for a checkpoint before it frees, and a cancelled free leaves the region as it was:
+    /// a follower woken during that wait must not finish, since the region is never freed.
+    @Test("a cancelled free does not end a follower of the region, which stays allocated")
+    func cancelledFreeKeepsFollower() async throws {
+        let held = try await HeldRound()
+        let follower = Self.timestamps(of: held.stream.entries(in: held.r2, follow: true), through: 3)
+        try await held.cancelFreeWhileItWaits()
+        #expect(try await held.w2.append([3]).timestamp == 3, "the region is still allocated and writable")
+        #expect(try await follower.value == [1, 3], "the follower ended although its region was never freed")
+        try await held.stream.close()
     }
 
     /// The same window for `entries(since:follow:)`: the merged follower must keep the region whose free
     /// is pending, and yield its later entries once the free is cancelled.
     @Test("a cancelled free does not make the merged follower skip the region's later entries")
-    func cancelledFreeBlindsMergedFollower() async throws {
-        let medium = GatedMedium(size: 1 << 20)
-        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096, persistWorkers: 1))
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
-        let w1 = try await stream.writer(for: r1)
-        let w2 = try await stream.writer(for: r2)
-        medium.holdDrains()
-        let first = try await w2.appendAsync([1])  // timestamp 1, committed; its round is held in the drain
-        while !medium.isHoldingDrain {
-            await Task.yield()
-        }
-        let follower = Task { () throws -> [UInt64] in
-            var seen: [UInt64] = []
-            for try await entry in stream.entries(since: 0, follow: true) {
-                seen.append(entry.timestamp)
-                if entry.timestamp == 4 { break }
-            }
-            return seen
-        }
+    func cancelledFreeKeepsMergedFollower() async throws {
+        let held = try await HeldRound()
+        let follower = Self.timestamps(of: held.stream.entries(since: 0, follow: true), through: 4)
         for _ in 0..<200 { await Task.yield() }
-        let free = Task { try await stream.free(r2) }  // waits for timestamp 1 to be persisted
-        while await stream.freeHasNotStarted(r2) {
-            await Task.yield()
-        }
-        _ = try await w1.appendAsync([2])  // timestamp 2 wakes the follower, which drops r2
-        for _ in 0..<200 { await Task.yield() }
-        free.cancel()
-        #expect(await thrownErrorCode { try await free.value } == .cancelled)
-        medium.releaseDrains()
-        _ = try await w2.append([3])  // the region is still allocated and writable
-        _ = try await w1.append([4])
-        let seen = try await follower.value
-        #expect(seen == [1, 2, 3, 4], "the merged follower skipped entry 3 of a region that was never freed")
-        try await stream.close()
+        try await held.cancelFreeWhileItWaits()
+        _ = try await held.w2.append([3])
+        _ = try await held.w1.append([4])
+        #expect(try await follower.value == [1, 2, 3, 4], "the merged follower skipped entry 3 of a live region")
+        try await held.stream.close()
     }
 
     /// A synchronous append writes, drains and publishes its entry, then waits for every earlier timestamp
