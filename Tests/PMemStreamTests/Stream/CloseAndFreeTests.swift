@@ -10,14 +10,7 @@ struct CloseAndFreeTests {
     /// before the first has persisted.
     @Test("a second close() returns only when the first one has persisted what was committed")
     func secondCloseWaitsForTheFirst() async throws {
-        let medium = SimulatedMedium(size: 64 * 1024)
-        let mover = HeldDataMover()
-        let stream = try PMemStream(
-            medium: medium,
-            configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
-        )
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
+        let (medium, stream, mover, r1, r2) = try await streamWithHeldMover()
         // Timestamp 1: committed, queued for group commit, not persisted (no data mover involved).
         let reservation = try await stream.writer(for: r1).reserve(8)
         reservation.withUnsafeMutableBytes { $0.copyBytes(from: [1, 2, 3, 4, 5, 6, 7, 8]) }
@@ -136,14 +129,7 @@ struct CloseAndFreeTests {
     /// caller that retried on the error would append it twice.
     @Test("a synchronous append cancelled after it wrote its entry returns it, and the entry survives a restart")
     func cancelledSynchronousAppendReturnsItsEntry() async throws {
-        let medium = SimulatedMedium(size: 64 * 1024)
-        let mover = HeldDataMover()
-        let stream = try PMemStream(
-            medium: medium,
-            configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
-        )
-        let r1 = try await stream.allocateRegion(size: 4032)
-        let r2 = try await stream.allocateRegion(size: 4032)
+        let (medium, stream, mover, r1, r2) = try await streamWithHeldMover()
         let held = Task { try await stream.writer(for: r1).appendAsync([1]) }  // timestamp 1, being copied
         await mover.waitUntilHolding()
         let w2 = try await stream.writer(for: r2)

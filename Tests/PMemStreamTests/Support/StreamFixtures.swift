@@ -26,14 +26,7 @@ func testBytes(_ count: Int, seed: Int) -> [UInt8] {
 /// there.
 /// - Returns: The medium after the restart, and the regions.
 func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, Region, Region) {
-    let medium = SimulatedMedium(size: 64 * 1024)
-    let mover = HeldDataMover()
-    let stream = try PMemStream(
-        medium: medium,
-        configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
-    )
-    let r1 = try await stream.allocateRegion(size: 4032)
-    let r2 = try await stream.allocateRegion(size: 4032)
+    let (medium, stream, mover, r1, r2) = try await streamWithHeldMover()
     let writer = try await stream.writer(for: r1)
     for index in 1...3 {
         _ = try await writer.append([UInt8(index)])
@@ -50,4 +43,18 @@ func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, R
     _ = try await held.value
     _ = try await stale.value
     return (SimulatedMedium(image: image), r1, r2)
+}
+
+/// A stream on a new 64 KiB simulated medium, with no persist worker and a data mover that holds every
+/// copy until released, and two regions of 4032 bytes.
+func streamWithHeldMover() async throws -> (SimulatedMedium, PMemStream, HeldDataMover, Region, Region) {
+    let medium = SimulatedMedium(size: 64 * 1024)
+    let mover = HeldDataMover()
+    let stream = try PMemStream(
+        medium: medium,
+        configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+    )
+    return (
+        medium, stream, mover, try await stream.allocateRegion(size: 4032), try await stream.allocateRegion(size: 4032)
+    )
 }
