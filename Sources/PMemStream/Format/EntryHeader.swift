@@ -63,6 +63,24 @@ enum EntryHeader {
         medium.storeWord(timestamp, at: offset + Field.timestamp)
     }
 
+    /// Whether the header at `offset` still is that of the entry with `timestamp` and `data` in the region
+    /// with sequence number `regionSequence`: for a reader whose writer, in another process, may free the
+    /// region and write other entries there at any moment.
+    static func describes(
+        at offset: Int,
+        timestamp: UInt64,
+        data: UnsafeRawBufferPointer,
+        regionSequence: UInt64,
+        on medium: some PersistentMedium
+    ) -> Bool {
+        let kindAndChecksum = medium.loadWord(at: offset + Field.checksum)
+        return medium.loadWord(at: offset + Field.timestamp) == timestamp
+            && medium.loadWord(at: offset + Field.size) == UInt64(data.count)
+            && UInt32(truncatingIfNeeded: kindAndChecksum >> 32) == Self.kind(regionSequence: regionSequence)
+            && UInt32(truncatingIfNeeded: kindAndChecksum)
+                == Self.checksum(regionSequence: regionSequence, timestamp: timestamp, data: data)
+    }
+
     /// What is found at an offset where an entry may start.
     enum Reading: Equatable {
         /// A valid entry.

@@ -42,14 +42,31 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
     /// A copy of the entry's bytes.
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed, before or while the bytes
-    ///   were copied (a copy that a free may have overtaken is never returned).
+    ///   were copied (a copy that a free may have overtaken is never returned). In a read-only stream, whose
+    ///   writer in another process may free the region at any moment, the copy is checked against the
+    ///   entry's header and checksum.
     public var bytes: [UInt8] {
         get throws(PMemStreamError) {
             guard !self.state.isFreed else { throw self.state.freedError() }
             let start = self.offset + EntryHeader.size
             let copy = Array(self.state.medium.bytes(start..<start + self.size))
-            guard !self.state.isFreed else { throw self.state.freedError() }
+            guard !self.state.isFreed, !self.state.isWrittenElsewhere || self.isStill(copy) else {
+                throw self.state.freedError()
+            }
             return copy
+        }
+    }
+
+    /// Whether the medium still holds this entry, with `copy` as its data.
+    private func isStill(_ copy: [UInt8]) -> Bool {
+        copy.span.bytes.withUnsafeBytes { data in
+            EntryHeader.describes(
+                at: self.offset,
+                timestamp: self.timestamp,
+                data: data,
+                regionSequence: self.region.sequence,
+                on: self.state.medium
+            )
         }
     }
 

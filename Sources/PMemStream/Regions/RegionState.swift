@@ -13,6 +13,9 @@ final class RegionState: Sendable {
     let dataStart: Int
     /// The offset just past the region's last byte.
     let dataEnd: Int
+    /// Whether another process writes the region: then it may free the region and write there at any
+    /// moment, and a copy of an entry's bytes is checked against the entry's header and checksum.
+    let isWrittenElsewhere: Bool
 
     /// Entries with a greater timestamp are not part of the region (see `Docs/Format.md`, "Recovery").
     private let cap: Atomic<UInt64>
@@ -25,9 +28,10 @@ final class RegionState: Sendable {
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
 
-    init(region: Region, medium: any PersistentMedium, timestampCap: UInt64) {
+    init(region: Region, medium: any PersistentMedium, timestampCap: UInt64, isWrittenElsewhere: Bool = false) {
         self.region = region
         self.medium = medium
+        self.isWrittenElsewhere = isWrittenElsewhere
         self.dataStart = region.offset + ExtentHeader.size
         self.dataEnd = region.offset + ExtentHeader.size + region.size
         self.cap = Atomic(timestampCap)

@@ -416,7 +416,12 @@ extension PMemStream: ReadingSource {
             return state
         }
         let cap = self.allocator.region(at: region.offset)!.timestampCap
-        let state = RegionState(region: region, medium: self.medium, timestampCap: cap)
+        let state = RegionState(
+            region: region,
+            medium: self.medium,
+            timestampCap: cap,
+            isWrittenElsewhere: self.configuration.access == .readOnly
+        )
         self.regionStates[region.offset] = state
         return state
     }

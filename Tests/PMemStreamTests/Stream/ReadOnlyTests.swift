@@ -115,6 +115,28 @@ struct ReadOnlyTests {
         try await reader.close()
     }
 
+    @Test("an entry whose region the writer freed and wrote again is never read as the new bytes, refreshed or not")
+    func bytesOfAReusedRegion() async throws {
+        let medium = SimulatedMedium(size: 256 * 1024)
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        let r1 = try await writer.allocateRegion(size: 4032)
+        _ = try await writer.writer(for: r1).append(Array(repeating: 1, count: 100))
+        let reader = try PMemStream(medium: medium, configuration: Self.reading)
+        let entry = try #require(try await reader.entries().collect().first)
+        #expect(try entry.bytes == Array(repeating: 1, count: 100))
+
+        try await writer.free(r1)
+        let r2 = try await writer.allocateRegion(size: 4032)
+        #expect(r2.offset == r1.offset, "the same place, written again")
+        _ = try await writer.writer(for: r2).append(Array(repeating: 2, count: 100))
+        #expect(await thrownErrorCode { try entry.bytes } == .regionFreed, "before the reader refreshes")
+        try await reader.refresh()
+        #expect(await thrownErrorCode { try entry.bytes } == .regionFreed)
+        #expect(try await reader.entries().collect().map { try $0.bytes } == [Array(repeating: 2, count: 100)])
+        try await writer.close()
+        try await reader.close()
+    }
+
     @Test("a reader attached across a crash never shows the stale entries the writer's recovery hides")
     func staleEntriesStayHidden() async throws {
         // r1 holds [1], [2], [3] and a stale [5] with timestamp 5, beyond the gap at 4.
