@@ -131,6 +131,28 @@ struct StreamSharingTests {
         }
     }
 
+    @Test("one writing stream per mapping: a second is refused, and a read-write stream on a read-only mapping too")
+    func oneWriterPerMapping() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let mapping = try Pmem2Mapping(path: path, size: 1 << 20)
+            let first = try PMemStream(medium: mapping, configuration: .init(blockSize: 4096))
+            #expect(await thrownErrorCode { _ = try PMemStream(medium: mapping) } == .streamInUse)
+            let region = try await first.allocateRegion(size: 4032)
+            _ = try await first.writer(for: region).append([1])
+            try await first.close()
+            // The claim went with the first stream: the mapping takes a new writer, which holds the file again.
+            let second = try PMemStream(medium: mapping)
+            #expect(await thrownErrorCode { _ = try Pmem2Mapping(path: path) } == .streamInUse)
+            try await second.close()
+
+            let readOnly = try Pmem2Mapping(path: path, options: .init(readOnly: true))
+            #expect(await thrownErrorCode { _ = try PMemStream(medium: readOnly) } == .readOnlyStream)
+            let reader = try PMemStream(medium: readOnly, configuration: .init(access: .readOnly))
+            #expect(try await reader.entries().collect().map { try $0.bytes } == [[1]])
+        }
+    }
+
     @Test("a read-only open never creates or formats a file")
     func readOnlyCreatesNothing() async {
         await withTemporaryDirectory { directory in

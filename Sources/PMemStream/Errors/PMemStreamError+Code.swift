@@ -104,7 +104,8 @@ extension PMemStreamError {
         public static let corruptedEntry = Code(.corruptedEntry)
         /// A wait for a timestamp the stream has not handed out yet, which could never end.
         public static let timestampNotIssued = Code(.timestampNotIssued)
-        /// The region cannot be freed while an explicit reservation in it is being filled.
+        /// The region is busy: it cannot be freed while appends, a reservation or another free in it are under
+        /// way, nor written while a free of it is under way.
         public static let regionInUse = Code(.regionInUse)
         /// Another process has the stream open for writing; open it read-only to read it meanwhile.
         public static let streamInUse = Code(.streamInUse)

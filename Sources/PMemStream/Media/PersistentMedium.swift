@@ -74,14 +74,25 @@ public protocol PersistentMedium: AnyObject, Sendable {
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium failed to store the range.
     func deepFlush(_ range: Range<Int>) throws(PMemStreamError)
 
-    /// Tells the medium that its stream was closed and writes no more, though its mapping may still be
-    /// read. A ``Pmem2Mapping`` releases the writer's lock here, so that the file can be opened for writing
-    /// again at once.
+    /// Claims the medium for the one stream that writes it, before that stream writes anything; the claim
+    /// lasts until ``endWriting()``.
+    ///
+    /// - Throws: A ``Pmem2Mapping`` refuses a second claim, and one whose file another process writes, with
+    ///   ``PMemStreamError/Code/streamInUse``, and a claim of a read-only mapping with
+    ///   ``PMemStreamError/Code/readOnlyStream``.
+    func beginWriting() throws(PMemStreamError)
+
+    /// Gives back the claim of ``beginWriting()``: the stream was closed and writes no more, though the
+    /// medium may still be read. A ``Pmem2Mapping`` releases the file's writer's lock here, so that the file
+    /// can be opened for writing again at once.
     func endWriting()
 }
 
 extension PersistentMedium {
-    /// Does nothing: a medium without a writer's lock has nothing to release.
+    /// Does nothing: a medium that keeps no claim accepts every writer.
+    public func beginWriting() throws(PMemStreamError) {}
+
+    /// Does nothing: a medium that keeps no claim has nothing to give back.
     public func endWriting() {}
 
     /// Flushes each range in turn with ``flush(_:)-(Range<Int>)``.

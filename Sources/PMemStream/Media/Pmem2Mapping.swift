@@ -19,7 +19,8 @@
     /// ```
     ///
     /// - Important: All requirements of ``PersistentMedium`` are safe to call from any thread for disjoint
-    ///   ranges: the stored properties never change after `init`, and libpmem2's functions are thread-safe.
+    ///   ranges: the stored properties never change after `init` (but for the writer's claim, behind a lock), and
+    ///   libpmem2's functions are thread-safe.
     public final class Pmem2Mapping: PersistentMedium, @unchecked Sendable {
         /// The path that was mapped.
         public let path: String
@@ -33,6 +34,9 @@
         public let numaNode: Int?
 
         private let resources: MappedFile
+        private let isReadOnly: Bool
+        /// Whether a stream writes through this mapping, and whether it holds the file's writer's lock.
+        private let writer: Lock<(isClaimed: Bool, holdsLock: Bool)>
         private let persistFunction: @convention(c) (UnsafeRawPointer?, Int) -> Void
         private let flushFunction: @convention(c) (UnsafeRawPointer?, Int) -> Void
         private let drainFunction: @convention(c) () -> Void
@@ -72,6 +76,8 @@
             self.numaNode = SystemCalls.numaNode(of: resources.source!)
             self.path = path
             self.resources = resources
+            self.isReadOnly = options.readOnly
+            self.writer = Lock((isClaimed: false, holdsLock: !options.readOnly))
             self.baseAddress = pmem2_map_get_address(map)!
             self.size = pmem2_map_get_size(map)
             self.granularity = StoreGranularity(pmem2Value: pmem2_map_get_store_granularity(map))
@@ -130,9 +136,35 @@
             )
         }
 
-        /// Releases the writer's lock of the file, if this mapping holds it.
+        /// Claims the mapping for one writing stream, taking the file's writer's lock again if an earlier
+        /// stream gave it back.
+        public func beginWriting() throws(PMemStreamError) {
+            guard !self.isReadOnly else {
+                throw PMemStreamError(code: .readOnlyStream, message: "\(self.path) is mapped read-only")
+            }
+            try self.writer.withLock { (writer: inout (isClaimed: Bool, holdsLock: Bool)) throws(PMemStreamError) in
+                guard !writer.isClaimed else {
+                    throw PMemStreamError(
+                        code: .streamInUse,
+                        message: "a stream already writes \(self.path) through this mapping"
+                    )
+                }
+                if !writer.holdsLock {
+                    try SystemCalls.lockExclusively(self.resources.fd, path: self.path)
+                    writer.holdsLock = true
+                }
+                writer.isClaimed = true
+            }
+        }
+
+        /// Gives back the claim of ``beginWriting()`` and releases the file's writer's lock.
         public func endWriting() {
-            SystemCalls.unlock(self.resources.fd)
+            self.writer.withLock { writer in
+                guard writer.isClaimed else { return }
+                writer.isClaimed = false
+                writer.holdsLock = false
+                SystemCalls.unlock(self.resources.fd)
+            }
         }
 
         // MARK: - Opening and mapping

@@ -60,14 +60,22 @@ public struct EntrySequence: AsyncSequence, Sendable {
             while true {
                 let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
                 let limit = self.follow ? committed.value : self.snapshotLimit!
-                if let entry = try self.cursor!.next(limit: limit) {
-                    return entry
+                let next: Entry?
+                do {
+                    next = try self.cursor!.next(limit: limit)
+                } catch {
+                    let confirmed = await self.source.confirmed(error, walking: self.cursor!.state)
+                    guard self.follow, confirmed.code == .regionFreed else { throw confirmed }
+                    break  // a followed region that was freed: the end
+                }
+                if let next {
+                    return next
                 }
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {
                     try await self.source.waitForChange(after: limit, nudgeCount: nudgeCount)
-                } catch {
-                    break  // the stream closed, or the task was cancelled
+                } catch  where self.source.endsFollowing(error) {
+                    break
                 }
             }
             self.isFinished = true

@@ -59,7 +59,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
             while true {
                 if let index = self.indexOfEarliestHead() {
                     let entry = self.cursors[index].head!
-                    self.cursors[index].head = try self.cursors[index].cursor.next(limit: self.limit!)
+                    self.cursors[index].head = try await self.nextEntry(ofCursorAt: index, limit: self.limit!)
                     if entry.timestamp > self.since, !entry.state.isFreed {
                         return entry
                     }
@@ -70,8 +70,8 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 do {
                     // A free needs no wake-up here: the entries of a freed region are skipped as they come.
                     try await self.source.waitForChange(after: self.limit!, nudgeCount: committed.nudgeCount)
-                } catch {
-                    break  // the stream closed, or the task was cancelled
+                } catch  where self.source.endsFollowing(error) {
+                    break
                 }
                 try await self.extend(to: committed.value)
             }
@@ -101,7 +101,19 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
             }
             self.cursors.removeAll { $0.cursor.state.isFreed }
             for index in self.cursors.indices where self.cursors[index].head == nil {
-                self.cursors[index].head = try self.cursors[index].cursor.next(limit: committed)
+                self.cursors[index].head = try await self.nextEntry(ofCursorAt: index, limit: committed)
+            }
+        }
+
+        /// The next entry of the cursor at `index`, up to `limit`; `nil` also when the cursor's region turned
+        /// out to be freed, whose entries are no longer part of the stream.
+        private mutating func nextEntry(ofCursorAt index: Int, limit: UInt64) async throws(PMemStreamError) -> Entry? {
+            do {
+                return try self.cursors[index].cursor.next(limit: limit)
+            } catch {
+                let confirmed = await self.source.confirmed(error, walking: self.cursors[index].cursor.state)
+                guard confirmed.code == .regionFreed else { throw confirmed }
+                return nil
             }
         }
 

@@ -11,6 +11,24 @@ protocol ReadingSource: Actor {
     /// committed watermark's `nudgeCount` was read (perhaps when neither happened: the caller looks again);
     /// throws when the stream closes or the task is cancelled.
     nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError)
+    /// Looks again at what another process wrote, for a read-only stream (see ``PMemStream/refresh()``).
+    func refresh() throws(PMemStreamError) -> Bool
+}
+
+extension ReadingSource {
+    /// What an error met while walking the entries of `state` means. In a stream that another process
+    /// writes, an entry that fails its checksum may only mean that the writer freed the region and wrote
+    /// there since the last refresh: a refresh tells, and the error is then ``PMemStreamError/Code/regionFreed``.
+    nonisolated func confirmed(_ error: PMemStreamError, walking state: RegionState) async -> PMemStreamError {
+        guard error.code == .corruptedEntry, state.isWrittenElsewhere, !state.isFreed else { return error }
+        _ = try? await self.refresh()
+        return state.isFreed ? state.freedError() : error
+    }
+
+    /// Whether an error ends a wait for more entries quietly: the stream closed, or the task was cancelled.
+    nonisolated func endsFollowing(_ error: PMemStreamError) -> Bool {
+        error.code == .streamClosed || error.code == .cancelled
+    }
 }
 
 /// The regions of a stream, in allocation order, as an `AsyncSequence`.

@@ -83,10 +83,14 @@ final class RegionState: Sendable {
 
     /// Records that writes begin; the region cannot be freed until as many ``endWrites(_:)``.
     ///
-    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed already.
+    /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed already,
+    ///   ``PMemStreamError/Code/regionInUse`` while a free of it is under way (it may yet be cancelled).
     func beginWrites(_ count: Int = 1) throws(PMemStreamError) {
         try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
             guard !gate.isFreed else { throw self.freedError() }
+            guard !gate.isBeingFreed else {
+                throw PMemStreamError(code: .regionInUse, message: "\(self.region) is being freed")
+            }
             gate.activeWrites += count
         }
     }
@@ -111,24 +115,24 @@ final class RegionState: Sendable {
     /// ``confirmFreed()``, since the free may still be taken back with ``unmarkFreed()``.
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was already;
-    ///   ``PMemStreamError/Code/regionInUse`` while writes or a reservation are under way.
+    ///   ``PMemStreamError/Code/regionInUse`` while writes, a reservation or another free are under way.
     func markFreed() throws(PMemStreamError) {
         try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
             guard !gate.isFreed else { throw self.freedError() }
-            guard gate.activeWrites == 0 else {
+            guard gate.activeWrites == 0, !gate.isBeingFreed else {
                 throw PMemStreamError(
                     code: .regionInUse,
-                    message: "\(self.region) has appends or a reservation under way; free it once they finish"
+                    message: "\(self.region) has appends, a reservation or a free under way; free it once they finish"
                 )
             }
-            gate.isFreed = true
+            gate.isBeingFreed = true
         }
     }
 
     /// Takes back ``markFreed()`` when the free could not be completed.
     func unmarkFreed() {
         self.writeGate.withLock { gate in
-            gate.isFreed = false
+            gate.isBeingFreed = false
         }
     }
 
@@ -137,6 +141,7 @@ final class RegionState: Sendable {
     func confirmFreed() {
         self.writeGate.withLock { gate in
             gate.isFreed = true
+            gate.isBeingFreed = false
         }
         self.freed.store(true, ordering: .releasing)
     }
@@ -161,7 +166,7 @@ final class RegionState: Sendable {
     /// - Returns: Whether it was stored.
     func storeCheckpointTail(_ tail: Int) -> Bool {
         self.writeGate.withLock { gate in
-            guard !gate.isFreed else { return false }
+            guard !gate.isFreed, !gate.isBeingFreed else { return false }
             let field = self.region.offset + ExtentHeader.Field.checkpointTail
             self.medium.storeWord(UInt64(tail), at: field)
             self.medium.flush(field..<field + 8)
@@ -183,6 +188,8 @@ final class RegionState: Sendable {
 private struct WriteGate {
     /// Whether the region is freed.
     var isFreed = false
+    /// Whether a free of the region is under way: writes are refused, and it may still be taken back.
+    var isBeingFreed = false
     /// How many writes are under way (entries reserved and not yet published, or a reservation being
     /// filled): the region cannot be freed while any is.
     var activeWrites = 0

@@ -59,7 +59,9 @@ public actor PMemStream {
     ///   ``PMemStreamError/Code/mediumTooSmall``, ``PMemStreamError/Code/notAStream``,
     ///   ``PMemStreamError/Code/damagedStream``, ``PMemStreamError/Code/unsupportedFormatVersion``,
     ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``, or
-    ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium, or
+    ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium or a
+    ///   read-write open of a read-only mapping, ``PMemStreamError/Code/streamInUse`` when another stream
+    ///   writes the medium (see ``PersistentMedium/beginWriting()``), or
     ///   ``PMemStreamError/Code/invalidArgument`` for a configuration out of its ranges; in every one of these
     ///   cases the medium is left exactly as it was.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
@@ -71,6 +73,7 @@ public actor PMemStream {
             blockSize = header.blockSize
         }
         let layout = try StreamLayout(blockSize: blockSize, streamSize: medium.size)
+        var isUnformatted = false
         switch reading {
         case .valid(let header):
             guard header.blockSize == layout.blockSize else {
@@ -92,7 +95,7 @@ public actor PMemStream {
                     message: "the medium is not formatted, and reading never formats it"
                 )
             }
-            try StreamFormatter.format(medium, layout: layout)
+            isUnformatted = true
         case .noMagic, .foreign:
             throw PMemStreamError(code: .notAStream, message: "the medium holds data that is not a PMemStream stream")
         case .damaged:
@@ -112,9 +115,7 @@ public actor PMemStream {
             persisted = snapshot.checkpoint
             visible = snapshot.watermark
         } else {
-            var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-            persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
-            self.allocator = allocator
+            (self.allocator, persisted) = try Self.claimAndRecover(medium, layout: layout, formatting: isUnformatted)
         }
         let tracker = DurabilityTracker(persistedTimestamp: persisted)
         if let visible {
@@ -243,6 +244,27 @@ public actor PMemStream {
         self.tracker.close()
         defer { self.medium.endWriting() }
         try self.medium.deepFlush(0..<self.medium.size)
+    }
+
+    /// Claims the medium for writing, formats it if it is unformatted, loads the region chain and recovers
+    /// the watermark; gives the claim back if any of it fails.
+    private static func claimAndRecover(
+        _ medium: any PersistentMedium,
+        layout: StreamLayout,
+        formatting: Bool
+    ) throws(PMemStreamError) -> (RegionAllocator, UInt64) {
+        try medium.beginWriting()
+        do throws(PMemStreamError) {
+            if formatting {
+                try StreamFormatter.format(medium, layout: layout)
+            }
+            var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+            let persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
+            return (allocator, persisted)
+        } catch {
+            medium.endWriting()
+            throw error
+        }
     }
 
     /// Finds the persisted watermark after a restart, makes it the header's checkpoint, and caps the

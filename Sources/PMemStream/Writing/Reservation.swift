@@ -16,6 +16,10 @@ public struct Reservation: ~Copyable, @unchecked Sendable {
     /// The most bytes the entry may have.
     public var capacity: Int { self.room.count }
     /// The entry's bytes, in place in the medium; valid until the reservation ends.
+    ///
+    /// - Important: `close()` does not wait for a reservation, which can no longer be published after it.
+    ///   Never write the room after the stream is closed: the file may by then be open in another writer,
+    ///   whose entries could be where the room was.
     public let room: UnsafeMutableRawBufferPointer
 
     private let writer: RegionWriter

@@ -124,6 +124,33 @@ struct CloseAndFreeTests {
         try await held.stream.close()
     }
 
+    /// While a free waits for its checkpoint, writes to the region are refused with `regionInUse`: the free
+    /// may still be cancelled, and then the region was never freed.
+    @Test("an append during a free that is then cancelled is refused with regionInUse, not regionFreed")
+    func appendDuringCancelledFree() async throws {
+        let (_, stream, mover, r1, r2) = try await streamWithHeldMover()
+        let held = Task { try await stream.writer(for: r2).appendAsync([99]) }  // timestamp 1, held
+        await mover.waitUntilHolding()
+        let w1 = try await stream.writer(for: r1)
+        let available = await w1.availableSize
+        let first = Task { try await w1.append([1]) }  // timestamp 2: written, waits for timestamp 1
+        while await w1.availableSize == available {
+            await Task.yield()
+        }
+        let free = Task { try await stream.free(r1) }  // waits for a checkpoint covering timestamp 2
+        while await stream.freeHasNotStarted(r1) {
+            await Task.yield()
+        }
+        #expect(await thrownErrorCode { _ = try await w1.appendAsync([3]) } == .regionInUse)
+        free.cancel()
+        #expect(await thrownErrorCode { try await free.value } == .cancelled)
+        mover.release()
+        _ = try await held.value
+        _ = try await first.value
+        #expect(try await w1.append([4]).timestamp == 3, "the region is still allocated and writable")
+        try await stream.close()
+    }
+
     /// A synchronous append writes, drains and publishes its entry, then waits for every earlier timestamp
     /// to be persisted. Cancelling its task then must not make it throw: the entry is in the stream, and a
     /// caller that retried on the error would append it twice.

@@ -137,6 +137,37 @@ struct ReadOnlyTests {
         try await reader.close()
     }
 
+    @Test("a region the writer freed and reused under a reader ends the reader's walk as freed, never as damage")
+    func reuseUnderAReaderIsNotDamage() async throws {
+        let medium = SimulatedMedium(size: 256 * 1024)
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        _ = try await writer.allocateRegion(size: 4032)
+        let r1 = try await writer.allocateRegion(size: 8128)  // two blocks
+        _ = try await writer.allocateRegion(size: 4032)  // keeps r1's space a hole of exactly two blocks
+        let w1 = try await writer.writer(for: r1)
+        _ = try await w1.append([1])
+        _ = try await w1.append(testBytes(6000, seed: 3))  // its data spans r1's second block
+        let reader = try PMemStream(medium: medium, configuration: Self.reading)
+        let readerR1 = try await reader.region(atOffset: r1.offset)
+        var walk = reader.entries(in: readerR1).makeAsyncIterator()
+        var follow = reader.entries(in: readerR1, follow: true).makeAsyncIterator()
+        var merged = reader.entries(since: 0, follow: true).makeAsyncIterator()
+        #expect(try await walk.next()?.timestamp == 1)
+        #expect(try await follow.next()?.timestamp == 1)
+        #expect(try await merged.next()?.timestamp == 1)
+
+        try await writer.free(r1)
+        let r3 = try await writer.allocateRegion(size: 4032)
+        let r4 = try await writer.allocateRegion(size: 4032)
+        #expect(r3.offset == r1.offset && r4.offset == r1.offset + 4096, "r4's header lies in the old entry's data")
+        _ = try await writer.writer(for: r4).append([4])
+        #expect(await thrownErrorCode { _ = try await walk.next() } == .regionFreed)
+        #expect(try await follow.next() == nil, "a follower of a freed region ends")
+        #expect(try await merged.next()?.bytes == [4], "the merged follower goes on with the other regions")
+        try await writer.close()
+        try await reader.close()
+    }
+
     @Test("a reader attached across a crash never shows the stale entries the writer's recovery hides")
     func staleEntriesStayHidden() async throws {
         // r1 holds [1], [2], [3] and a stale [5] with timestamp 5, beyond the gap at 4.
