@@ -9,12 +9,14 @@ import Testing
 /// Random sequences of every stream operation — allocate, free, synchronous, asynchronous and batched
 /// appends, reservations published both ways or abandoned, waits, persist, clean reopen and power failure —
 /// run against the library and a simple model, comparing every observable after each step: the regions,
-/// each region's entries and room, the merged read, both watermarks, and the errors.
+/// each region's entries and room, the merged read, both watermarks, and the errors. A read-only stream on the
+/// same medium, refreshed after each step, must see the same regions and entries.
 ///
 /// Replay a failure with `PMEMSTREAM_MODEL_SEEDS=<seed>`; run longer with `PMEMSTREAM_MODEL_OPERATIONS`.
 @Suite("The stream against a model")
 struct StreamModelTests {
     static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
+    static let reading = PMemStream.Configuration(access: .readOnly)
     static let seeds: [UInt64] = environmentIntegers("PMEMSTREAM_MODEL_SEEDS") ?? [1, 2, 3, 4]
     static let operations = (environmentIntegers("PMEMSTREAM_MODEL_OPERATIONS") as [Int]?)?.first ?? 300
 
@@ -36,6 +38,8 @@ struct StreamModelTests {
         var generator: SeededRandomNumberGenerator
         var medium = SimulatedMedium(size: 256 * 1024)
         var stream: PMemStream
+        /// Another process's view of the medium, made again at each reopen.
+        var reader: PMemStream
         var regions: [ModelRegion] = []
         var freed: [Region] = []
         var committed: UInt64 = 0
@@ -46,6 +50,7 @@ struct StreamModelTests {
             self.seed = seed
             self.generator = SeededRandomNumberGenerator(seed: seed)
             self.stream = try PMemStream(medium: self.medium, configuration: StreamModelTests.configuration)
+            self.reader = try PMemStream(medium: self.medium, configuration: StreamModelTests.reading)
         }
 
         var context: Comment {
@@ -219,6 +224,7 @@ struct StreamModelTests {
     private func reopen(_ run: inout Run, image: [UInt8], mode: String) async throws {
         run.medium = SimulatedMedium(image: image)
         run.stream = try PMemStream(medium: run.medium, configuration: Self.configuration)
+        run.reader = try PMemStream(medium: run.medium, configuration: Self.reading)
         run.freed.removeAll()  // handles of the previous instance
         let recovered = run.stream.persistedTimestamp
         #expect(recovered >= run.persisted && recovered <= run.committed, "\(mode): \(run.context)")
@@ -246,6 +252,16 @@ struct StreamModelTests {
         }
         let merged = try await run.stream.entries().collect().map(\.timestamp)
         #expect(merged == run.regions.flatMap { $0.entries.map(\.timestamp) }.sorted(), run.context)
+
+        // Every committed entry is whole in the medium, and every earlier one too: the reader sees them all.
+        try await run.reader.refresh()
+        #expect(run.reader.committedTimestamp == run.committed, "reader: \(run.context)")
+        let seen = try await run.reader.entries().collect()
+        let expected = run.regions.flatMap(\.entries).sorted { $0.timestamp < $1.timestamp }
+        let same =
+            try seen.map(\.timestamp) == expected.map(\.timestamp) && seen.map { try $0.bytes } == expected.map(\.bytes)
+        #expect(same, "reader: \(run.context)")
+        #expect(try await run.reader.regions.collect().map(\.offset) == run.regions.map(\.region.offset), run.context)
     }
 }
 
