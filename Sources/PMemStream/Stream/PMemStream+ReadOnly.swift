@@ -44,7 +44,8 @@ extension PMemStream {
     /// which then looks again. On a read-only stream it returns after one follow interval and a refresh,
     /// whatever changed: a change found by another task's refresh is seen all the same.
     ///
-    /// - Throws: ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/cancelled``.
+    /// - Throws: ``PMemStreamError/Code/streamClosed``, ``PMemStreamError/Code/cancelled``, or what
+    ///   ``refresh()`` throws.
     nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError) {
         guard self.configuration.access == .readOnly else {
             try await self.tracker.committed.wait(until: limit + 1, followsNudgesSince: nudgeCount)
@@ -56,7 +57,8 @@ extension PMemStream {
 
     /// Returns when a watermark of the read-only stream reaches `timestamp`, refreshing every follow interval.
     ///
-    /// - Throws: ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/cancelled``.
+    /// - Throws: ``PMemStreamError/Code/streamClosed``, ``PMemStreamError/Code/cancelled``, or what
+    ///   ``refresh()`` throws.
     nonisolated func waitForOtherWriter(until timestamp: UInt64, on watermark: Watermark) async throws(PMemStreamError)
     {
         while watermark.value < timestamp {

@@ -1,6 +1,6 @@
 /// What a read-only stream sees of a stream that another process may be writing at the same moment: the
 /// region chain, and the watermark up to which every entry is whole in the medium. Reading it writes
-/// nothing (see `Docs/Format.md`, "Reading while another process writes").
+/// nothing (see `Docs/Format.md`, "One writer, and readers in other processes").
 struct StreamSnapshot {
     /// The region chain, with each region's timestamp cap as the writer left it.
     let allocator: RegionAllocator
