@@ -74,7 +74,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {
                     try await self.source.waitForChange(after: limit, nudgeCount: nudgeCount)
-                } catch  where self.source.endsFollowing(error) {
+                } catch let error where self.source.endsFollowing(error) {
                     break
                 }
             }

@@ -70,7 +70,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 do {
                     // A free needs no wake-up here: the entries of a freed region are skipped as they come.
                     try await self.source.waitForChange(after: self.limit!, nudgeCount: committed.nudgeCount)
-                } catch  where self.source.endsFollowing(error) {
+                } catch let error where self.source.endsFollowing(error) {
                     break
                 }
                 try await self.extend(to: committed.value)
