@@ -6,6 +6,7 @@ enum EngineKind: String, CaseIterable, Encodable, Sendable, ExpressibleByArgumen
     case pmem2Ceiling = "pmem2-ceiling"
     case pmem2CeilingBatch = "pmem2-ceiling-batch"
     case pmemstreamSync = "pmemstream-sync"
+    case pmemstreamSyncIsolated = "pmemstream-sync-isolated"
     case pmemstreamAsync = "pmemstream-async"
     case pmemstreamBatch = "pmemstream-batch"
     case pmemstreamIterate = "pmemstream-iterate"
@@ -17,8 +18,9 @@ enum EngineKind: String, CaseIterable, Encodable, Sendable, ExpressibleByArgumen
         case .pmemlog: PMemLogEngine()
         case .pmem2Ceiling: Pmem2CeilingEngine(batched: false)
         case .pmem2CeilingBatch: Pmem2CeilingEngine(batched: true)
-        case .pmemstreamSync: PMemStreamAppendEngine(asynchronous: false)
-        case .pmemstreamAsync: PMemStreamAppendEngine(asynchronous: true)
+        case .pmemstreamSync: PMemStreamAppendEngine(mode: .synchronous)
+        case .pmemstreamSyncIsolated: PMemStreamAppendEngine(mode: .synchronousIsolated)
+        case .pmemstreamAsync: PMemStreamAppendEngine(mode: .asynchronous)
         case .pmemstreamBatch: PMemStreamBatchEngine()
         case .pmemstreamIterate: PMemStreamIterateEngine()
         case .memcpy: MemcpyEngine()

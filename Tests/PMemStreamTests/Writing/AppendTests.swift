@@ -140,6 +140,41 @@ struct AppendTests {
         #expect(entries.map(\.timestamp) == [1, 2, 3])
     }
 
+    @Test("appends inside withIsolation are durable on return each, mix with other tasks' appends, and throw")
+    func appendsWithIsolation() async throws {
+        let (stream, medium) = try makeStream()
+        let region = try await stream.allocateRegion(size: 64 * 1024)
+        let writer = try await stream.writer(for: region)
+        let other = Task {
+            for index in 0..<40 {
+                _ = try await writer.append([UInt8(index)])
+            }
+        }
+        let isolated = try await writer.withIsolation { writer in
+            var entries: [Entry] = []
+            for index in 0..<40 {
+                let entry = try await writer.append(testBytes(index, seed: index))
+                #expect(stream.persistedTimestamp >= entry.timestamp, "durable on return")
+                entries.append(entry)
+            }
+            return entries
+        }
+        try await other.value
+        #expect(isolated.map(\.timestamp) == isolated.map(\.timestamp).sorted())
+        #expect(
+            await thrownErrorCode {
+                try await writer.withIsolation { writer in try await writer.append(testBytes(1 << 20, seed: 0)) }
+            } == .entryTooLarge
+        )
+        let (reopened, _) = try restart(medium)
+        let again = try await reopened.entries(in: try await reopened.region(atOffset: region.offset)).collect()
+        #expect(again.count == 80)
+        for entry in isolated {
+            let read = try #require(again.first { $0.timestamp == entry.timestamp })
+            #expect(try read.bytes == testBytes(entry.size, seed: entry.size))
+        }
+    }
+
     @Test("timestamps are stream-wide, start at 1, and have no gaps")
     func timestampsAcrossRegions() async throws {
         let (stream, _) = try makeStream()

@@ -1,34 +1,45 @@
 import PMemStream
 
-/// `pmemstream-sync` and `pmemstream-async`: one entry per call.
+/// `pmemstream-sync`, `pmemstream-sync-isolated` and `pmemstream-async`: one entry per call.
 ///
 /// - `pmemstream-sync` calls `RegionWriter.append(_:)`, which returns once the entry is persisted.
+/// - `pmemstream-sync-isolated` makes the same calls from one `RegionWriter.withIsolation(_:)`: durable on
+///   return each, without an actor hop each.
 /// - `pmemstream-async` calls `RegionWriter.appendAsync(_:)`, which returns once the entry is written, and
 ///   `PMemStream.waitPersisted(_:)` every `workload.batchSize` entries and after the last: the C benchmark's
 ///   `--async_append --wait_period`, counted in entries, and with the final wait the C benchmark lacked. The
 ///   stream has its default configuration: one persist worker doing group commit in the background.
 struct PMemStreamAppendEngine: Engine {
-    /// Whether appends return before they persist, with periodic waits.
-    let asynchronous: Bool
+    /// How the engine appends.
+    enum Mode {
+        /// `append(_:)`, one actor hop per append.
+        case synchronous
+        /// `append(_:)` inside `withIsolation(_:)`: one hop for the whole loop.
+        case synchronousIsolated
+        /// `appendAsync(_:)` with periodic waits.
+        case asynchronous
+    }
+
+    let mode: Mode
 
     func prepare(_ workload: Workload) async throws -> any PreparedRun {
         Run(
             fixture: try await StreamFixture.make(workload, layout: workload.configuration.layout),
             workload: workload,
-            asynchronous: self.asynchronous
+            mode: self.mode
         )
     }
 
     private struct Run: PreparedRun {
         let fixture: StreamFixture
         let workload: Workload
-        let asynchronous: Bool
+        let mode: Mode
 
         func perform(thread: Int) async throws {
-            if self.asynchronous {
-                try await self.appendAsynchronously(thread: thread)
-            } else {
-                try await self.appendSynchronously(thread: thread)
+            switch self.mode {
+            case .synchronous: try await self.appendSynchronously(thread: thread)
+            case .synchronousIsolated: try await self.appendSynchronouslyIsolated(thread: thread)
+            case .asynchronous: try await self.appendAsynchronously(thread: thread)
             }
         }
 
@@ -38,6 +49,17 @@ struct PMemStreamAppendEngine: Engine {
             let payload = self.workload.payload
             for index in 0..<self.workload.count {
                 _ = try await writer.append(payload.entry(index))
+            }
+        }
+
+        /// The timed loop of `pmemstream-sync-isolated`.
+        private func appendSynchronouslyIsolated(thread: Int) async throws {
+            let payload = self.workload.payload
+            let count = self.workload.count
+            try await self.fixture.writers[thread].withIsolation { writer in
+                for index in 0..<count {
+                    _ = try await writer.append(payload.entry(index))
+                }
             }
         }
 
