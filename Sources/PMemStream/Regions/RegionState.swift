@@ -16,6 +16,10 @@ final class RegionState: Sendable {
     /// Whether another process writes the region: then it may free the region and write there at any
     /// moment, and a copy of an entry's bytes is checked against the entry's header and checksum.
     let isWrittenElsewhere: Bool
+    /// Whether the region was allocated by this stream, in this session: every header of it in the medium
+    /// was then written in this session, below its tail, and none of an earlier session's entries lies
+    /// beyond the tail (see `Docs/Format.md`, "Appending").
+    let isNew: Bool
 
     /// Entries with a greater timestamp are not part of the region (see `Docs/Format.md`, "Recovery").
     private let cap: Atomic<UInt64>
@@ -28,10 +32,17 @@ final class RegionState: Sendable {
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
 
-    init(region: Region, medium: any PersistentMedium, timestampCap: UInt64, isWrittenElsewhere: Bool = false) {
+    init(
+        region: Region,
+        medium: any PersistentMedium,
+        timestampCap: UInt64,
+        isWrittenElsewhere: Bool = false,
+        isNew: Bool = false
+    ) {
         self.region = region
         self.medium = medium
         self.isWrittenElsewhere = isWrittenElsewhere
+        self.isNew = isNew
         self.dataStart = region.offset + ExtentHeader.size
         self.dataEnd = region.offset + ExtentHeader.size + region.size
         self.cap = Atomic(timestampCap)

@@ -301,7 +301,9 @@ public actor PMemStream {
     ///   and no space is lost either way.
     public func allocateRegion(size: Int) throws(PMemStreamError) -> Region {
         try self.checkWritable()
-        return self.handle(for: try self.allocator.allocate(dataSize: size))
+        let region = self.handle(for: try self.allocator.allocate(dataSize: size))
+        self.makeRegionState(for: region, isNew: true)
+        return region
     }
 
     /// Frees a region and merges its space with free neighbours.
@@ -437,12 +439,18 @@ extension PMemStream: ReadingSource {
         if let state = self.regionStates[region.offset] {
             return state
         }
-        let cap = self.allocator.region(at: region.offset)!.timestampCap
+        return self.makeRegionState(for: region, isNew: false)
+    }
+
+    /// Makes and keeps the state of a region of the allocator; `isNew` when this stream just allocated it.
+    @discardableResult
+    private func makeRegionState(for region: Region, isNew: Bool) -> RegionState {
         let state = RegionState(
             region: region,
             medium: self.medium,
-            timestampCap: cap,
-            isWrittenElsewhere: self.configuration.access == .readOnly
+            timestampCap: self.allocator.region(at: region.offset)!.timestampCap,
+            isWrittenElsewhere: self.configuration.access == .readOnly,
+            isNew: isNew
         )
         self.regionStates[region.offset] = state
         return state
