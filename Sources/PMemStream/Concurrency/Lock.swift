@@ -36,4 +36,14 @@ package struct Lock<State>: ~Copyable, @unchecked Sendable {
         defer { pthread_mutex_unlock(self.mutex) }
         return try body(&self.state.pointee)
     }
+
+    /// Calls `body` with the state if the lock is free; returns `nil` at once, without calling it, while
+    /// another thread holds the lock.
+    package borrowing func withLockIfAvailable<Result, Failure: Error>(
+        _ body: (inout State) throws(Failure) -> Result
+    ) throws(Failure) -> Result? {
+        guard pthread_mutex_trylock(self.mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(self.mutex) }
+        return try body(&self.state.pointee)
+    }
 }

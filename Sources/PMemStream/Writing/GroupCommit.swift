@@ -12,10 +12,12 @@ import Synchronization
 /// The queue is bounded: an asynchronous append waits (back-pressure) while ``capacity`` entries are queued,
 /// and resumes when a round has taken them.
 ///
-/// A persist worker is woken when somebody waits for persistence (and then for every entry queued while
-/// anybody does), when ``wakeThreshold`` entries are queued, and when the queue is full; otherwise it runs
-/// its round when its interval passes. Waking a thread costs a system call and two context switches, far
-/// more than an asynchronous append, so a writer that nobody waits for does not pay one per append.
+/// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
+/// itself if none is under way. Otherwise a persist worker is woken: when somebody waits for persistence
+/// (and then for every entry queued while anybody does), when ``wakeThreshold`` entries are queued, and
+/// when the queue is full; else it runs its round when its interval passes. Waking a thread costs a system
+/// call and two context switches, far more than an asynchronous append or a drain, so a writer that
+/// nobody waits for does not pay one per append, and a waiter pays none when it can run the round.
 ///
 /// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
 /// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
@@ -187,10 +189,17 @@ final class GroupCommit: Sendable {
 
     /// ``waitPersisted(_:)`` once the watermark was found below `timestamp`.
     ///
-    /// With persist workers, the caller is counted as a waiter for as long as it waits, and a worker is
+    /// With persist workers, a caller whose entries are all published runs the round itself when no round
+    /// is under way: a drain costs far less than waking a worker and being resumed by it (two context
+    /// switches). Otherwise the caller is counted as a waiter for as long as it waits, and a worker is
     /// woken if entries are queued: until the count drops to zero, every entry queued into an empty queue
     /// wakes one as well.
     private func waitUntilPersisted(_ timestamp: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
+        if self.hasWorkers, self.tracker.committed.value >= timestamp, self.roundIfIdle(),
+            self.tracker.persisted.value >= timestamp
+        {
+            return
+        }
         guard self.hasWorkers else {
             try await self.tracker.committed.wait(until: timestamp, cancellable: cancellable)
             if self.tracker.persisted.value < timestamp {
@@ -218,11 +227,28 @@ final class GroupCommit: Sendable {
     /// Runs one round and then a checkpoint, and publishes the watermarks' progress; does nothing once the
     /// stream is closed (see ``finalRound()``).
     func round() {
-        self.roundLock.withLock { buffers in
-            guard !buffers.isFinished else { return }
-            self.flushQueued(using: &buffers)
-            self.checkpoint()
-        }
+        self.roundLock.withLock { self.run(using: &$0) }
+        self.publishProgress()
+    }
+
+    /// Runs ``round()`` unless a round is under way already.
+    ///
+    /// - Returns: Whether it ran one.
+    private func roundIfIdle() -> Bool {
+        guard self.roundLock.withLockIfAvailable({ self.run(using: &$0) }) != nil else { return false }
+        self.publishProgress()
+        return true
+    }
+
+    /// A round and a checkpoint, with the round lock held; nothing once the stream is closed.
+    private func run(using buffers: inout RoundBuffers) {
+        guard !buffers.isFinished else { return }
+        self.flushQueued(using: &buffers)
+        self.checkpoint()
+    }
+
+    /// Publishes the watermarks' progress to their streams.
+    private func publishProgress() {
         self.tracker.committed.publishProgress()
         self.tracker.persisted.publishProgress()
     }
