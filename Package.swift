@@ -30,12 +30,14 @@ let package = Package(
         .systemLibrary(name: "CPMem2", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
         .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(name: "CPMemStreamCRC"),
         .target(
             name: "PMemStream",
             dependencies: [
                 .target(name: "CPMem2", condition: linuxOnly),
                 .target(name: "CNuma", condition: linuxOnly),
                 .target(name: "CISAL", condition: linuxOnly),
+                .target(name: "CPMemStreamCRC"),
             ],
             swiftSettings: upcomingFeatures + mockingSettings
         ),

@@ -1,21 +1,52 @@
+import CPMemStreamCRC
+
 #if os(Linux)
     import CISAL
 #endif
 
-/// CRC32C (Castagnoli), the checksum of every PMemStream header and entry, computed by ISA-L.
+/// CRC32C (Castagnoli), the checksum of every PMemStream header and entry: computed with the SSE4.2 `crc32`
+/// instruction for buffers shorter than ``hardwareLimit`` bytes when the CPU has it, and by ISA-L otherwise.
 ///
 /// The value is the standard CRC32C: `CRC32C.checksum` of the ASCII bytes `123456789` is `0xE306_9283`.
 /// A checksum can be extended piece by piece: the checksum of `a + b` equals
-/// `CRC32C.checksum(b, continuing: CRC32C.checksum(a))`.
+/// `CRC32C.checksum(b, continuing: CRC32C.checksum(a))`. Both ways give the same value for every input.
 enum CRC32C {
+    /// The buffer size from which ISA-L is faster than the `crc32` instruction a word at a time: ISA-L folds
+    /// buffers of 256 bytes and more, and below that its fixed cost is higher (measured in a release build:
+    /// 4 ns against 12 at 24 bytes, 27 against 18 at 256).
+    static let hardwareLimit = 256
+
+    /// Whether the CPU has the `crc32` instruction (x86-64 with SSE4.2), asked once.
+    static let hardwareAvailable = pmemstream_crc32c_hardware_available()
+
     /// The checksum of `bytes`, optionally continuing the checksum of the bytes before them.
     ///
-    /// The corresponding C function is `crc32_iscsi`.
     /// - Parameters:
     ///   - bytes: The bytes to checksum.
     ///   - previous: The checksum of the bytes that precede `bytes`; 0 to start afresh.
     /// - Returns: The CRC32C of the preceding bytes and `bytes`.
     static func checksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+        if bytes.count < Self.hardwareLimit, Self.hardwareAvailable {
+            return Self.hardwareChecksum(bytes, continuing: previous)
+        }
+        return Self.isalChecksum(bytes, continuing: previous)
+    }
+
+    /// ``checksum(_:continuing:)`` with the `crc32` instruction, whatever the size; only when
+    /// ``hardwareAvailable``.
+    ///
+    /// The corresponding C function is `pmemstream_crc32c_hardware`.
+    static func hardwareChecksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+        assert(Self.hardwareAvailable, "the CPU has no crc32 instruction")
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
+        // Like ISA-L, the C function takes and returns the raw register.
+        return ~pmemstream_crc32c_hardware(base, bytes.count, ~previous)
+    }
+
+    /// ``checksum(_:continuing:)`` by ISA-L, whatever the size.
+    ///
+    /// The corresponding C function is `crc32_iscsi`.
+    static func isalChecksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
         // ISA-L takes and returns the raw register; the standard CRC32C inverts it on the way in and out.
         let register = crc32_iscsi(

@@ -1,40 +1,99 @@
+import PMemStreamTestKit
 import Testing
 
 @testable import PMemStream
 
-@Suite("CRC32C through ISA-L")
-struct CRC32CTests {
-    private func checksum(_ bytes: [UInt8], continuing previous: UInt32 = 0) -> UInt32 {
-        bytes.withUnsafeBytes { CRC32C.checksum($0, continuing: previous) }
-    }
+/// A way to compute a checksum: `CRC32C.checksum` or one of the two ways it chooses between.
+private typealias Checksum = (UnsafeRawBufferPointer, UInt32) -> UInt32
 
+/// The checksum of `bytes` by `way`, continuing `previous`.
+private func checksum(_ bytes: [UInt8], continuing previous: UInt32 = 0, by way: Checksum) -> UInt32 {
+    bytes.withUnsafeBytes { way($0, previous) }
+}
+
+/// Expects that `way`, continued from the checksum of the first piece, gives the checksum of the whole at
+/// every split of 600 bytes (pieces on both sides of `CRC32C.hardwareLimit`).
+private func expectContinuesAtEverySplit(by way: Checksum) {
+    var generator = SeededRandomNumberGenerator(seed: 0x5EED_C0DE)
+    let bytes = (0..<600).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    let whole = checksum(bytes, by: way)
+    for split in 0...bytes.count {
+        let first = checksum(Array(bytes[..<split]), by: way)
+        #expect(checksum(Array(bytes[split...]), continuing: first, by: way) == whole, "split at \(split)")
+    }
+}
+
+@Suite("CRC32C, by the crc32 instruction for short buffers and by ISA-L")
+struct CRC32CTests {
     @Test("matches the standard CRC32C check value")
     func checkValue() {
-        #expect(self.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        let bytes = Array("123456789".utf8)
+        #expect(checksum(bytes, by: CRC32C.checksum) == 0xE306_9283)
+        #expect(checksum(bytes, by: CRC32C.isalChecksum) == 0xE306_9283)
     }
 
     @Test("of nothing is zero, and an empty piece changes nothing")
     func empty() {
-        #expect(self.checksum([]) == 0)
-        #expect(self.checksum([], continuing: 0x1234_5678) == 0x1234_5678)
+        #expect(checksum([], by: CRC32C.checksum) == 0)
+        #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.checksum) == 0x1234_5678)
+        #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.isalChecksum) == 0x1234_5678)
     }
 
-    @Test("continues piece by piece to the checksum of the whole", arguments: [0, 1, 5, 63, 64, 200])
-    func continuation(split: Int) {
-        let bytes = (0..<200).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let whole = self.checksum(bytes)
-        let first = self.checksum(Array(bytes[..<split]))
-        #expect(self.checksum(Array(bytes[split...]), continuing: first) == whole)
+    @Test("continues piece by piece to the checksum of the whole, split anywhere")
+    func continuation() {
+        expectContinuesAtEverySplit(by: CRC32C.checksum)
+        expectContinuesAtEverySplit(by: CRC32C.isalChecksum)
     }
 
     @Test("changes when any single bit changes")
     func detectsBitFlips() {
         let bytes = [UInt8](repeating: 0xA5, count: 64)
-        let original = self.checksum(bytes)
+        let original = checksum(bytes, by: CRC32C.checksum)
         for bit in 0..<(64 * 8) {
             var flipped = bytes
             flipped[bit / 8] ^= 1 << (bit % 8)
-            #expect(self.checksum(flipped) != original)
+            #expect(checksum(flipped, by: CRC32C.checksum) != original)
+        }
+    }
+
+    @Suite(
+        "by the crc32 instruction",
+        .enabled(if: CRC32C.hardwareAvailable, "this CPU has no SSE4.2 crc32 instruction to test")
+    )
+    struct Instruction {
+        @Test("matches the standard CRC32C check value, and an empty piece changes nothing")
+        func checkValue() {
+            #expect(checksum(Array("123456789".utf8), by: CRC32C.hardwareChecksum) == 0xE306_9283)
+            #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.hardwareChecksum) == 0x1234_5678)
+        }
+
+        @Test("agrees with ISA-L at every length up to 1100, from random checksums and unaligned starts")
+        func agreesWithISAL() {
+            var generator = SeededRandomNumberGenerator(seed: 0xC3C3_2C)
+            let maximum = 1100
+            let starts = 0..<8
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maximum + starts.count, alignment: 64)
+            defer { buffer.deallocate() }
+            for index in buffer.indices { buffer[index] = UInt8.random(in: .min ... .max, using: &generator) }
+            var mismatches: [String] = []
+            for length in 0...maximum {
+                for start in starts {
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + length)])
+                    let previous = UInt32.random(in: .min ... .max, using: &generator)
+                    let expected = CRC32C.isalChecksum(bytes, continuing: previous)
+                    let byInstruction = CRC32C.hardwareChecksum(bytes, continuing: previous)
+                    let chosen = CRC32C.checksum(bytes, continuing: previous)
+                    if byInstruction != expected || chosen != expected {
+                        mismatches.append("\(length) bytes at +\(start) from \(previous)")
+                    }
+                }
+            }
+            #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+        }
+
+        @Test("continues piece by piece to the checksum of the whole, split anywhere")
+        func continuation() {
+            expectContinuesAtEverySplit(by: CRC32C.hardwareChecksum)
         }
     }
 }

@@ -1,0 +1,16 @@
+#ifndef PMEMSTREAM_CPMEMSTREAMCRC_H
+#define PMEMSTREAM_CPMEMSTREAMCRC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether pmemstream_crc32c_hardware may be called: x86-64 with SSE4.2. Always false elsewhere. */
+bool pmemstream_crc32c_hardware_available(void);
+
+/* The raw CRC32C register after `length` bytes at `bytes`, starting from `crc`, with the SSE4.2 `crc32`
+ * instruction. Same convention as ISA-L's crc32_iscsi: no inversion in or out. Call it only when
+ * pmemstream_crc32c_hardware_available() is true; elsewhere it aborts. */
+uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t crc);
+
+#endif
