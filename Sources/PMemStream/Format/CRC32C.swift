@@ -43,17 +43,32 @@ enum CRC32C {
         return ~pmemstream_crc32c_hardware(base, bytes.count, ~previous)
     }
 
-    /// ``checksum(_:continuing:)`` by ISA-L, whatever the size.
+    /// ``checksum(_:continuing:)`` by ISA-L, whatever the size, handed over in pieces of at most
+    /// `pieceLength` bytes (``isalLengthLimit``; tests choose smaller pieces).
     ///
     /// The corresponding C function is `crc32_iscsi`.
-    static func isalChecksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+    static func isalChecksum(
+        _ bytes: UnsafeRawBufferPointer,
+        continuing previous: UInt32 = 0,
+        pieceLength: Int = Self.isalLengthLimit
+    ) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
-        // ISA-L takes and returns the raw register; the standard CRC32C inverts it on the way in and out.
-        let register = crc32_iscsi(
-            UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)),
-            Int32(bytes.count),
-            ~previous
-        )
+        // ISA-L takes and returns the raw register; the standard CRC32C inverts it on the way in and out. It
+        // takes an `Int32` length, so a buffer of 2 GiB or more goes in pieces.
+        var register = ~previous
+        var offset = 0
+        while offset < bytes.count {
+            let length = min(bytes.count - offset, pieceLength)
+            register = crc32_iscsi(
+                UnsafeMutablePointer(mutating: (base + offset).assumingMemoryBound(to: UInt8.self)),
+                Int32(length),
+                register
+            )
+            offset += length
+        }
         return ~register
     }
+
+    /// The longest piece handed to ISA-L at once: its length parameter is an `Int32`.
+    static let isalLengthLimit = 1 << 30
 }

@@ -6,6 +6,11 @@ import Testing
 /// A way to compute a checksum: `CRC32C.checksum` or one of the two ways it chooses between.
 private typealias Checksum = (UnsafeRawBufferPointer, UInt32) -> UInt32
 
+/// `CRC32C.isalChecksum` in pieces of the longest length ISA-L takes.
+private func isal(_ bytes: UnsafeRawBufferPointer, _ previous: UInt32) -> UInt32 {
+    CRC32C.isalChecksum(bytes, continuing: previous)
+}
+
 /// The checksum of `bytes` by `way`, continuing `previous`.
 private func checksum(_ bytes: [UInt8], continuing previous: UInt32 = 0, by way: Checksum) -> UInt32 {
     bytes.withUnsafeBytes { way($0, previous) }
@@ -29,20 +34,34 @@ struct CRC32CTests {
     func checkValue() {
         let bytes = Array("123456789".utf8)
         #expect(checksum(bytes, by: CRC32C.checksum) == 0xE306_9283)
-        #expect(checksum(bytes, by: CRC32C.isalChecksum) == 0xE306_9283)
+        #expect(checksum(bytes, by: isal) == 0xE306_9283)
     }
 
     @Test("of nothing is zero, and an empty piece changes nothing")
     func empty() {
         #expect(checksum([], by: CRC32C.checksum) == 0)
         #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.checksum) == 0x1234_5678)
-        #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.isalChecksum) == 0x1234_5678)
+        #expect(checksum([], continuing: 0x1234_5678, by: isal) == 0x1234_5678)
     }
 
     @Test("continues piece by piece to the checksum of the whole, split anywhere")
     func continuation() {
         expectContinuesAtEverySplit(by: CRC32C.checksum)
-        expectContinuesAtEverySplit(by: CRC32C.isalChecksum)
+        expectContinuesAtEverySplit(by: isal)
+    }
+
+    @Test("by ISA-L, handed over in pieces (as buffers of 2 GiB and more are), is the checksum of the whole")
+    func isalPieces() {
+        var generator = SeededRandomNumberGenerator(seed: 0x2_61B)
+        let bytes = (0..<1000).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let whole = checksum(bytes, by: isal)
+        for pieceLength in [1, 7, 64, 999] {
+            #expect(
+                bytes.withUnsafeBytes { CRC32C.isalChecksum($0, pieceLength: pieceLength) } == whole,
+                "pieces of \(pieceLength)"
+            )
+        }
+        #expect(CRC32C.isalLengthLimit <= Int(Int32.max))
     }
 
     @Test("changes when any single bit changes")
