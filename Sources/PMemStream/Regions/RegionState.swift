@@ -25,9 +25,16 @@ final class RegionState: Sendable {
     private let cap: Atomic<UInt64>
     /// The offset past the last published entry, or -1 until a writer has recovered the region.
     private let publishedEnd = Atomic(-1)
-    /// Whether the region is freed, how many writes are under way, and its recent durable entries; one
-    /// lock for all three, so that an append ends its writes and records its entry durable in one step.
-    private let writeGate = Lock(WriteGate())
+    /// How many writes are under way, with ``beingFreedFlag`` and ``freedFlag`` in its high bits: an append
+    /// begins and ends its writes with one atomic operation each, and sees a free under way in the same one.
+    private let writeCount = Atomic(0)
+    /// Set in ``writeCount`` while a free of the region is under way; writes are refused.
+    private static let beingFreedFlag = 1 << 62
+    /// Set in ``writeCount`` once the region is freed; writes are refused.
+    private static let freedFlag = 1 << 61
+    /// The freeing transitions and the checkpoint tail (stored only while no free is under way), and the
+    /// region's recent durable entries.
+    private let checkpointLock = Lock(DurableEnds())
     private let freed = Atomic(false)
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
@@ -97,29 +104,27 @@ final class RegionState: Sendable {
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed already,
     ///   ``PMemStreamError/Code/regionInUse`` while a free of it is under way (it may yet be cancelled).
     func beginWrites(_ count: Int = 1) throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
-            guard !gate.isFreed else { throw self.freedError() }
-            guard !gate.isBeingFreed else {
-                throw PMemStreamError(code: .regionInUse, message: "\(self.region) is being freed")
-            }
-            gate.activeWrites += count
-        }
+        // One atomic operation on one word: a free either finds these writes counted (and refuses), or has
+        // set its flag first (and these writes back out).
+        let before = self.writeCount.wrappingAdd(count, ordering: .sequentiallyConsistent).oldValue
+        guard before & (Self.beingFreedFlag | Self.freedFlag) != 0 else { return }
+        self.writeCount.wrappingSubtract(count, ordering: .sequentiallyConsistent)
+        guard before & Self.freedFlag == 0 else { throw self.freedError() }
+        throw PMemStreamError(code: .regionInUse, message: "\(self.region) is being freed")
     }
 
     /// Records that writes ended.
     func endWrites(_ count: Int = 1) {
-        self.writeGate.withLock { $0.activeWrites -= count }
+        self.writeCount.wrappingSubtract(count, ordering: .releasing)
     }
 
-    /// Records that `count` writes ended and that the entry with `timestamp`, ending at `end`, is durable,
-    /// in one step: ``endWrites(_:)`` and ``recordDurable(timestamp:end:)`` together.
+    /// Records that the entry with `timestamp`, ending at `end`, is durable, then that `count` writes
+    /// ended: ``recordDurable(timestamp:end:)`` and ``endWrites(_:)``.
     ///
     /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
     func endWrites(_ count: Int, recordingDurable timestamp: UInt64, end: Int) -> Bool {
-        self.writeGate.withLock { gate in
-            gate.activeWrites -= count
-            return gate.durableEnds.record(timestamp: timestamp, end: end)
-        }
+        defer { self.endWrites(count) }
+        return self.recordDurable(timestamp: timestamp, end: end)
     }
 
     /// Marks the region as being freed: writes are refused from now on, while readers go on until
@@ -128,31 +133,34 @@ final class RegionState: Sendable {
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was already;
     ///   ``PMemStreamError/Code/regionInUse`` while writes, a reservation or another free are under way.
     func markFreed() throws(PMemStreamError) {
-        try self.writeGate.withLock { (gate: inout WriteGate) throws(PMemStreamError) in
-            guard !gate.isFreed else { throw self.freedError() }
-            guard gate.activeWrites == 0, !gate.isBeingFreed else {
-                throw PMemStreamError(
-                    code: .regionInUse,
-                    message: "\(self.region) has appends, a reservation or a free under way; free it once they finish"
-                )
-            }
-            gate.isBeingFreed = true
+        try self.checkpointLock.withLock { (_: inout DurableEnds) throws(PMemStreamError) in
+            let (marked, found) = self.writeCount.compareExchange(
+                expected: 0,
+                desired: Self.beingFreedFlag,
+                ordering: .sequentiallyConsistent
+            )
+            guard !marked else { return }
+            guard found & Self.freedFlag == 0 else { throw self.freedError() }
+            throw PMemStreamError(
+                code: .regionInUse,
+                message: "\(self.region) has appends, a reservation or a free under way; free it once they finish"
+            )
         }
     }
 
     /// Takes back ``markFreed()`` when the free could not be completed.
     func unmarkFreed() {
-        self.writeGate.withLock { gate in
-            gate.isBeingFreed = false
+        self.checkpointLock.withLock { _ in
+            _ = self.writeCount.bitwiseAnd(~Self.beingFreedFlag, ordering: .sequentiallyConsistent)
         }
     }
 
     /// Records that the free is done: readers see the region freed from now on. Writes are refused too, if
     /// ``markFreed()`` did not refuse them already (a region another process freed).
     func confirmFreed() {
-        self.writeGate.withLock { gate in
-            gate.isFreed = true
-            gate.isBeingFreed = false
+        self.checkpointLock.withLock { _ in
+            _ = self.writeCount.bitwiseOr(Self.freedFlag, ordering: .sequentiallyConsistent)
+            _ = self.writeCount.bitwiseAnd(~Self.beingFreedFlag, ordering: .sequentiallyConsistent)
         }
         self.freed.store(true, ordering: .releasing)
     }
@@ -168,16 +176,19 @@ final class RegionState: Sendable {
     ///
     /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
     func recordDurable(timestamp: UInt64, end: Int) -> Bool {
-        self.writeGate.withLock { $0.durableEnds.record(timestamp: timestamp, end: end) }
+        self.checkpointLock.withLock { $0.record(timestamp: timestamp, end: end) }
     }
 
-    /// Stores and flushes the region's checkpoint tail, unless the region was freed: under the write gate,
-    /// so that a region freed and allocated again at the same offset never receives this one's tail.
+    /// Stores and flushes the region's checkpoint tail, unless a free of the region is under way or done:
+    /// under the lock the freeing transitions take, so that a region freed and allocated again at the same
+    /// offset never receives this one's tail.
     ///
     /// - Returns: Whether it was stored.
     func storeCheckpointTail(_ tail: Int) -> Bool {
-        self.writeGate.withLock { gate in
-            guard !gate.isFreed, !gate.isBeingFreed else { return false }
+        self.checkpointLock.withLock { _ in
+            // Under the lock that the freeing transitions take: no free begins while the tail is stored.
+            guard self.writeCount.load(ordering: .sequentiallyConsistent) & (Self.beingFreedFlag | Self.freedFlag) == 0
+            else { return false }
             let field = self.region.offset + ExtentHeader.Field.checkpointTail
             self.medium.storeWord(UInt64(tail), at: field)
             self.medium.flush(field..<field + 8)
@@ -191,34 +202,27 @@ final class RegionState: Sendable {
     ///
     /// - Returns: The tail, and whether entries above the watermark still wait for a later checkpoint.
     func checkpointTail(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
-        self.writeGate.withLock { $0.durableEnds.take(upTo: watermark) }
+        self.checkpointLock.withLock { $0.take(upTo: watermark) }
     }
 }
 
-/// What ``RegionState``'s write gate guards.
-private struct WriteGate {
-    /// Whether the region is freed.
-    var isFreed = false
-    /// Whether a free of the region is under way: writes are refused, and it may still be taken back.
-    var isBeingFreed = false
-    /// How many writes are under way (entries reserved and not yet published, or a reservation being
-    /// filled): the region cannot be freed while any is.
-    var activeWrites = 0
-    /// Recent durable entries, for the next checkpoint tail.
-    var durableEnds = DurableEnds()
-}
-
-/// A few recent durable entries of a region, as (timestamp, end offset), in the order they became durable.
+/// A few recent durable entries of a region, as (timestamp, end offset), candidates for its next checkpoint
+/// tail. Once full, a new entry takes the place of an earlier one, slot after slot in turn (a lost candidate
+/// only leaves a checkpoint tail further back).
 private struct DurableEnds {
     private static let capacity = 8
     private var entries: [(timestamp: UInt64, end: Int)] = []
+    /// The slot the next entry takes once ``entries`` is full.
+    private var replaced = 0
 
     mutating func record(timestamp: UInt64, end: Int) -> Bool {
         let wasEmpty = self.entries.isEmpty
-        if self.entries.count == Self.capacity {
-            self.entries.removeFirst()
+        if self.entries.count < Self.capacity {
+            self.entries.append((timestamp, end))
+        } else {
+            self.entries[self.replaced] = (timestamp, end)
+            self.replaced = (self.replaced + 1) % Self.capacity
         }
-        self.entries.append((timestamp, end))
         return wasEmpty
     }
 
@@ -227,6 +231,7 @@ private struct DurableEnds {
     mutating func take(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
         let tail = self.entries.lazy.filter { $0.timestamp <= watermark }.map(\.end).max()
         self.entries.removeAll { $0.timestamp <= watermark }
+        self.replaced = 0
         return (tail, !self.entries.isEmpty)
     }
 }
