@@ -46,8 +46,11 @@ struct StreamFileTests {
     func refusals() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            _ = try await PMemStream.open(path: path, size: 1 << 20, configuration: .init(blockSize: 4096))
-                .allocateRegion(size: 100)
+            let stream = try await PMemStream.open(path: path, size: 1 << 20, configuration: .init(blockSize: 4096))
+            _ = try await stream.allocateRegion(size: 100)
+            // Closed, not just dropped: its writer's lock must be gone before the reopenings below, whatever
+            // the moment its last reference goes.
+            try await stream.close()
             let before = self.contents(path)
             #expect(
                 await thrownErrorCode { try await PMemStream.open(path: path, configuration: .init(blockSize: 8192)) }
