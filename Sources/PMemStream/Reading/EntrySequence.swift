@@ -40,6 +40,8 @@ public struct EntrySequence: AsyncSequence, Sendable {
         private let region: Region
         private let follow: Bool
         private var cursor: RegionCursor?
+        /// The stream's committed watermark, taken when iteration starts.
+        private var committed: Watermark?
         private var snapshotLimit: UInt64?
         private var isFinished = false
 
@@ -52,11 +54,13 @@ public struct EntrySequence: AsyncSequence, Sendable {
         /// The next entry, or `nil` at the end.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
-            let committed = self.source.committedWatermark
             if self.cursor == nil {
+                let committed = self.source.committedWatermark
+                self.committed = committed
                 self.snapshotLimit = committed.value
                 self.cursor = RegionCursor(state: try await self.source.regionState(for: self.region))
             }
+            let committed = self.committed!
             while true {
                 let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
                 let limit = self.follow ? committed.value : self.snapshotLimit!
