@@ -12,20 +12,28 @@ package struct Lock<State>: ~Copyable, @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let state: UnsafeMutablePointer<State>
 
+    /// Where the state starts in the one allocation that holds the mutex and then the state, so that a
+    /// small state shares the mutex's cache line: a thread that takes the lock then finds the state there.
+    private static var stateOffset: Int {
+        let alignment = MemoryLayout<State>.alignment
+        return (MemoryLayout<pthread_mutex_t>.size + alignment - 1) / alignment * alignment
+    }
+
     /// Creates the lock, guarding `initialState`.
     package init(_ initialState: consuming State) {
-        self.mutex = .allocate(capacity: 1)
-        self.mutex.initialize(to: pthread_mutex_t())
+        let memory = UnsafeMutableRawPointer.allocate(
+            byteCount: Self.stateOffset + MemoryLayout<State>.size,
+            alignment: max(MemoryLayout<pthread_mutex_t>.alignment, MemoryLayout<State>.alignment, 64)
+        )
+        self.mutex = memory.initializeMemory(as: pthread_mutex_t.self, to: pthread_mutex_t())
         pthread_mutex_init(self.mutex, nil)
-        self.state = .allocate(capacity: 1)
-        self.state.initialize(to: initialState)
+        self.state = (memory + Self.stateOffset).initializeMemory(as: State.self, to: initialState)
     }
 
     deinit {
         pthread_mutex_destroy(self.mutex)
-        self.mutex.deallocate()
         self.state.deinitialize(count: 1)
-        self.state.deallocate()
+        UnsafeMutableRawPointer(self.mutex).deallocate()
     }
 
     /// Calls `body` with the state while holding the lock.
