@@ -201,8 +201,10 @@ public actor RegionWriter {
     /// Zeroes, durably, any header of this region's earlier entries whose kind word lies in the room of
     /// `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
     /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, would hide such a
-    /// header from ``scrubStaleHeaders(for:)``, which reads what the program sees.
+    /// header from ``scrubStaleHeaders(count:size:)``, which reads what the program sees. A region allocated
+    /// in this session has no such header (see ``scrubStaleHeaders(count:size:)``).
     private func scrubRoom(capacity: Int) {
+        guard !self.state.isNew else { return }
         let roomStart = self.tail + EntryHeader.size
         var scrubbed = false
         var position = self.tail + 8
