@@ -13,7 +13,8 @@ package struct Lock<State>: ~Copyable, @unchecked Sendable {
     private let state: UnsafeMutablePointer<State>
 
     /// Where the state starts in the one allocation that holds the mutex and then the state, so that a
-    /// small state shares the mutex's cache line: a thread that takes the lock then finds the state there.
+    /// state of up to 24 bytes shares the mutex's cache line (a thread that takes the lock finds it there),
+    /// and a larger one begins on it.
     private static var stateOffset: Int {
         let alignment = MemoryLayout<State>.alignment
         return (MemoryLayout<pthread_mutex_t>.size + alignment - 1) / alignment * alignment

@@ -207,12 +207,12 @@ final class RegionState: Sendable {
 }
 
 /// A few recent durable entries of a region, as (timestamp, end offset), candidates for its next checkpoint
-/// tail. Once full, a new entry takes the place of an earlier one, slot after slot in turn (a lost candidate
-/// only leaves a checkpoint tail further back).
+/// tail. Once full, a new entry takes the place of the oldest one (a lost candidate only leaves a
+/// checkpoint tail further back).
 private struct DurableEnds {
     private static let capacity = 8
     private var entries: [(timestamp: UInt64, end: Int)] = []
-    /// The slot the next entry takes once ``entries`` is full.
+    /// The slot the next entry takes once ``entries`` is full: the oldest one's.
     private var replaced = 0
 
     mutating func record(timestamp: UInt64, end: Int) -> Bool {
@@ -230,8 +230,11 @@ private struct DurableEnds {
     /// asynchronous one's round), so this takes the furthest end among those covered.
     mutating func take(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
         let tail = self.entries.lazy.filter { $0.timestamp <= watermark }.map(\.end).max()
-        self.entries.removeAll { $0.timestamp <= watermark }
+        // Oldest first again (the slot to replace next holds the oldest), so that once full the ones kept
+        // are replaced in the order they came.
+        self.entries = Array(self.entries[self.replaced...] + self.entries[..<self.replaced])
         self.replaced = 0
+        self.entries.removeAll { $0.timestamp <= watermark }
         return (tail, !self.entries.isEmpty)
     }
 }

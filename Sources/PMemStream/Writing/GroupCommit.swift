@@ -13,7 +13,7 @@ import Synchronization
 /// and resumes when a round has taken them.
 ///
 /// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
-/// itself if none is under way. Otherwise a persist worker is woken: when somebody waits for persistence
+/// itself if none is under way and the medium is flushed by cache line. Otherwise a persist worker is woken: when somebody waits for persistence
 /// (and then for every entry queued while anybody does), when ``wakeThreshold`` entries are queued, and
 /// when the queue is full; else it runs its round when its interval passes. Waking a thread costs a system
 /// call and two context switches, far more than an asynchronous append or a drain, so a writer that
@@ -79,6 +79,10 @@ final class GroupCommit: Sendable {
     let tracker: DurabilityTracker
     /// Whether persist workers run rounds; without them, callers do.
     private let hasWorkers: Bool
+    /// Whether a task that waits for persistence may run a round itself although there are workers: only
+    /// when flushes are cache-line flushes. With page granularity every flushed range is an `msync`, and a
+    /// round of many entries would hold a thread of the cooperative pool in system calls.
+    private let callerRunsRounds: Bool
     private let medium: any PersistentMedium
     private let state = Lock(State())
     /// The watermark last stored in the header; held while checkpointing.
@@ -98,6 +102,7 @@ final class GroupCommit: Sendable {
         self.medium = medium
         self.tracker = tracker
         self.hasWorkers = hasWorkers
+        self.callerRunsRounds = medium.granularity != .page
         self.checkpointed = Lock(checkpoint)
         self.capacity = max(capacity, 1)
         self.wakeThreshold = min(self.capacity, 256)
@@ -190,12 +195,12 @@ final class GroupCommit: Sendable {
     /// ``waitPersisted(_:)`` once the watermark was found below `timestamp`.
     ///
     /// With persist workers, a caller whose entries are all published runs the round itself when no round
-    /// is under way: a drain costs far less than waking a worker and being resumed by it (two context
-    /// switches). Otherwise the caller is counted as a waiter for as long as it waits, and a worker is
+    /// is under way and the medium is flushed by cache line (see ``callerRunsRounds``): a drain costs far
+    /// less than waking a worker and being resumed by it (two context switches). Otherwise the caller is counted as a waiter for as long as it waits, and a worker is
     /// woken if entries are queued: until the count drops to zero, every entry queued into an empty queue
     /// wakes one as well.
     private func waitUntilPersisted(_ timestamp: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
-        if self.hasWorkers, self.tracker.committed.value >= timestamp, self.roundIfIdle(),
+        if self.hasWorkers, self.callerRunsRounds, self.tracker.committed.value >= timestamp, self.roundIfIdle(),
             self.tracker.persisted.value >= timestamp
         {
             return
