@@ -134,6 +134,27 @@ struct StreamSharingTests {
         }
     }
 
+    @Test("a stream dropped without close lets the lock go with its last reference")
+    func lockReleasedOnDrop() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            _ = try await PMemStream.open(path: path, size: 1 << 20).allocateRegion(size: 100)
+            // The last reference may go a moment after the call returns (the actor's executor lets it go):
+            // give it up to two seconds.
+            var reopened: PMemStream?
+            for _ in 0..<200 where reopened == nil {
+                do {
+                    reopened = try await PMemStream.open(path: path)
+                } catch .streamInUse {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            let stream = try #require(reopened, "the dropped stream kept the writer's lock")
+            #expect(try await stream.regions.collect().count == 1)
+            try await stream.close()
+        }
+    }
+
     @Test("one writing stream per mapping: a second is refused, and a read-write stream on a read-only mapping too")
     func oneWriterPerMapping() async throws {
         try await withTemporaryDirectory { directory in
