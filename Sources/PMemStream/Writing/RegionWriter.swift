@@ -365,14 +365,7 @@ public actor RegionWriter {
             let written = self.seal(entry, data: buffer)
             self.flushSealed(count: 1, dataCopied: true) { _ in entry }
             self.medium.drain()
-            self.state.published(upTo: entry.end)
-            self.tracker.update { prefixes in
-                prefixes.durable.complete(entry.timestamp)
-                prefixes.committed.complete(entry.timestamp)
-            }
-            if self.state.endWrites(1, recordingDurable: entry.timestamp, end: entry.end) {
-                self.groupCommit.touch(self.state)
-            }
+            self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
             return written
         }
         var entry: Entry?
@@ -384,6 +377,48 @@ public actor RegionWriter {
             written: { entry = $0 }
         )
         return entry!
+    }
+
+    /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch of small entries (none streamed by
+    /// ``copyData(_:toOffset:)``) when no other entry is in flight: as for a lone entry (see
+    /// ``writeOneDurably(copying:)``), the entries never enter ``inFlight``, and they are flushed as one range.
+    ///
+    /// - Returns: The last entry's timestamp.
+    private func writeSmallEntriesAloneDurably(_ batch: [[UInt8]], into entries: inout [Entry]) throws(PMemStreamError)
+        -> UInt64
+    {
+        var first: InFlightEntry?
+        try self.reserve(count: batch.count, size: { batch[$0].count }) { if first == nil { first = $0 } }
+        var entry = first!
+        for index in batch.indices {
+            if index > 0 {
+                entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
+            }
+            let dataOffset = entry.offset + EntryHeader.size
+            entries.append(
+                batch[index].withUnsafeBytes { bytes in
+                    self.copyData(bytes, toOffset: dataOffset)
+                    return self.seal(entry, data: bytes)
+                }
+            )
+        }
+        self.medium.flush(first!.offset..<min(entry.end + 8, self.state.dataEnd))
+        self.medium.drain()
+        self.publishDurableAlone(count: batch.count, timestamps: first!.timestamp...entry.timestamp, end: entry.end)
+        return entry.timestamp
+    }
+
+    /// Publishes `count` entries that never entered ``inFlight``, just made durable: they have `timestamps`,
+    /// and the last ends at `end`.
+    private func publishDurableAlone(count: Int, timestamps: ClosedRange<UInt64>, end: Int) {
+        self.state.published(upTo: end)
+        self.tracker.update { prefixes in
+            prefixes.durable.complete(timestamps)
+            prefixes.committed.complete(timestamps)
+        }
+        if self.state.endWrites(count, recordingDurable: timestamps.upperBound, end: end) {
+            self.groupCommit.touch(self.state)
+        }
     }
 
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry of `size` bytes whose data is in
@@ -533,13 +568,19 @@ public actor RegionWriter {
         }
         var entries: [Entry] = []
         entries.reserveCapacity(batch.count)
-        let last = try self.writeDurably(
-            count: batch.count,
-            size: { batch[$0].count },
-            dataCopied: true,
-            data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
-            written: { entries.append($0) }
-        )
+        let last: UInt64
+        if self.inFlight.isEmpty, !self.streamsLargeData || !batch.contains(where: { $0.count >= Self.streamingThreshold })
+        {
+            last = try self.writeSmallEntriesAloneDurably(batch, into: &entries)
+        } else {
+            last = try self.writeDurably(
+                count: batch.count,
+                size: { batch[$0].count },
+                dataCopied: true,
+                data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
+                written: { entries.append($0) }
+            )
+        }
         try await self.groupCommit.waitPersisted(written: last)
         return entries
     }
