@@ -569,8 +569,8 @@ public actor RegionWriter {
         var entries: [Entry] = []
         entries.reserveCapacity(batch.count)
         let last: UInt64
-        if self.inFlight.isEmpty, !self.streamsLargeData || !batch.contains(where: { $0.count >= Self.streamingThreshold })
-        {
+        let streams = self.streamsLargeData && batch.contains { $0.count >= Self.streamingThreshold }
+        if self.inFlight.isEmpty, !streams {
             last = try self.writeSmallEntriesAloneDurably(batch, into: &entries)
         } else {
             last = try self.writeDurably(
