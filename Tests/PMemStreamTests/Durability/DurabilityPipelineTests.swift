@@ -1,7 +1,8 @@
-import PMemStream
 import PMemStreamTestKit
 import Synchronization
 import Testing
+
+@testable import PMemStream
 
 @Suite("Group commit, watermarks and waits", .timeLimit(.minutes(1)))
 struct DurabilityPipelineTests {
@@ -161,6 +162,46 @@ struct DurabilityPipelineTests {
         #expect(
             try await reopened.entries().collect().map { try $0.bytes } == (0..<10).map { testBytes($0 * 10, seed: $0) }
         )
+    }
+
+    @Test("checkpoints move each region's checkpoint tail to its last durable entry, so recovery starts there")
+    func checkpointTails() async throws {
+        // No worker: the only rounds are the ones below, each with many durable entries to choose from.
+        let medium = SimulatedMedium(size: 4 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let synchronous = try await stream.allocateRegion(size: 256 * 1024)
+        let asynchronous = try await stream.allocateRegion(size: 256 * 1024)
+        let untouched = try await stream.allocateRegion(size: 4096)
+        /// Where recovery starts looking for entries of `region` newer than the header's watermark.
+        func checkpointTail(_ region: Region) -> Int {
+            Int(medium.word(at: region.offset + ExtentHeader.Field.checkpointTail))
+        }
+        /// The end of `region`'s entries, from the entries themselves.
+        func end(of entries: [Entry], in region: Region) -> Int {
+            entries.last.map { $0.offset + EntryHeader.footprint(dataSize: $0.size)! }
+                ?? region.offset + ExtentHeader.size
+        }
+        let syncWriter = try await stream.writer(for: synchronous)
+        let asyncWriter = try await stream.writer(for: asynchronous)
+        var syncEntries: [Entry] = []
+        var asyncEntries: [Entry] = []
+        // Synchronous appends first: each is persisted at once (nothing earlier is pending), and no round
+        // runs; the asynchronous ones then wait in the queue for the round of `persistCommitted()`.
+        for index in 0..<300 {
+            syncEntries.append(try await syncWriter.append(testBytes(index % 90, seed: index)))
+        }
+        for index in 0..<300 {
+            asyncEntries.append(try await asyncWriter.appendAsync(testBytes(index % 70, seed: index)).entry)
+        }
+        await stream.persistCommitted()
+        #expect(checkpointTail(synchronous) == end(of: syncEntries, in: synchronous))
+        #expect(checkpointTail(asynchronous) == end(of: asyncEntries, in: asynchronous))
+        #expect(checkpointTail(untouched) == end(of: [], in: untouched))
+
+        syncEntries += try await syncWriter.append(contentsOf: (0..<40).map { testBytes($0, seed: $0) })
+        try await stream.close()
+        #expect(checkpointTail(synchronous) == end(of: syncEntries, in: synchronous), "after close")
+        #expect(medium.word(at: StreamHeader.Field.persistedTimestamp) == 640)
     }
 
     @Test("the threaded data mover copies large entries in pieces, byte for byte")
