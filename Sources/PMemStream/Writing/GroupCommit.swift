@@ -13,11 +13,12 @@ import Synchronization
 /// and resumes when a round has taken them.
 ///
 /// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
-/// itself if none is under way and the medium is flushed by cache line. Otherwise a persist worker is woken: when somebody waits for persistence
-/// (and then for every entry queued while anybody does), when ``wakeThreshold`` entries are queued, and
-/// when the queue is full; else it runs its round when its interval passes. Waking a thread costs a system
-/// call and two context switches, far more than an asynchronous append or a drain, so a writer that
-/// nobody waits for does not pay one per append, and a waiter pays none when it can run the round.
+/// itself if none is under way and the medium is flushed by cache line. Otherwise a persist worker is
+/// woken: when somebody waits for persistence (and then for every entry queued while anybody does), when
+/// ``wakeThreshold`` entries are queued, and when the queue is full; else it runs its round when its
+/// interval passes. Waking a thread costs a system call and two context switches, far more than an
+/// asynchronous append or a drain, so a writer that nobody waits for does not pay one per append, and a
+/// waiter pays none when it can run the round.
 ///
 /// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
 /// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
@@ -196,9 +197,9 @@ final class GroupCommit: Sendable {
     ///
     /// With persist workers, a caller whose entries are all published runs the round itself when no round
     /// is under way and the medium is flushed by cache line (see ``callerRunsRounds``): a drain costs far
-    /// less than waking a worker and being resumed by it (two context switches). Otherwise the caller is counted as a waiter for as long as it waits, and a worker is
-    /// woken if entries are queued: until the count drops to zero, every entry queued into an empty queue
-    /// wakes one as well.
+    /// less than waking a worker and being resumed by it (two context switches). Otherwise the caller is
+    /// counted as a waiter for as long as it waits, and a worker is woken if entries are queued: until the
+    /// count drops to zero, every entry queued into an empty queue wakes one as well.
     private func waitUntilPersisted(_ timestamp: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
         if self.hasWorkers, self.callerRunsRounds, self.tracker.committed.value >= timestamp, self.roundIfIdle(),
             self.tracker.persisted.value >= timestamp
