@@ -7,11 +7,16 @@
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
-/* Asks the CPU, through the compiler's cached CPUID, whether it has SSE4.2. */
-bool pmemstream_crc32c_hardware_available(void) {
+/* Whether the CPU has SSE4.2, asked once when the program loads: the answer is read on every entry's
+ * checksum. */
+static bool hardware_available;
+
+__attribute__((constructor)) static void detect_hardware(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2");
+    hardware_available = __builtin_cpu_supports("sse4.2");
 }
+
+bool pmemstream_crc32c_hardware_available(void) { return hardware_available; }
 
 /* Folds the buffer into the register 8 bytes at a time, then a 4-byte and a byte-by-byte tail. Unaligned
  * loads go through memcpy, which compiles to a plain load. */
@@ -38,6 +43,14 @@ __attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware(const void
     return narrow;
 }
 
+__attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware_words_then_bytes(
+    uint64_t first, uint64_t second, uint64_t third, const void *bytes, size_t length, uint32_t crc) {
+    uint64_t wide = _mm_crc32_u64(crc, first);
+    wide = _mm_crc32_u64(wide, second);
+    wide = _mm_crc32_u64(wide, third);
+    return pmemstream_crc32c_hardware(bytes, length, (uint32_t)wide);
+}
+
 #else
 
 /* No CRC32C instruction this code knows of on this architecture. */
@@ -49,6 +62,15 @@ uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t c
     (void)length;
     (void)crc;
     abort();
+}
+
+/* Never called here, as pmemstream_crc32c_hardware. */
+uint32_t pmemstream_crc32c_hardware_words_then_bytes(uint64_t first, uint64_t second, uint64_t third,
+                                                     const void *bytes, size_t length, uint32_t crc) {
+    (void)first;
+    (void)second;
+    (void)third;
+    return pmemstream_crc32c_hardware(bytes, length, crc);
 }
 
 #endif

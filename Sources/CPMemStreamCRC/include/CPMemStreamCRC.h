@@ -5,12 +5,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Whether pmemstream_crc32c_hardware may be called: x86-64 with SSE4.2. Always false elsewhere. */
+/* Whether pmemstream_crc32c_hardware may be called: x86-64 with SSE4.2. Always false elsewhere. Asked of
+ * the CPU once, when the program loads. */
 bool pmemstream_crc32c_hardware_available(void);
 
 /* The raw CRC32C register after `length` bytes at `bytes`, starting from `crc`, with the SSE4.2 `crc32`
  * instruction. Same convention as ISA-L's crc32_iscsi: no inversion in or out. Call it only when
  * pmemstream_crc32c_hardware_available() is true; elsewhere it aborts. */
 uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t crc);
+
+/* pmemstream_crc32c_hardware over the 24 bytes of `first`, `second` and `third` (each as its 8 bytes in
+ * x86-64's little-endian order) and then the `length` bytes at `bytes`: an entry's header fields and data
+ * in one call. */
+uint32_t pmemstream_crc32c_hardware_words_then_bytes(uint64_t first, uint64_t second, uint64_t third,
+                                                     const void *bytes, size_t length, uint32_t crc);
 
 #endif

@@ -43,24 +43,23 @@ enum EntryHeader {
 
     /// The checksum of an entry.
     static func checksum(regionSequence: UInt64, timestamp: UInt64, data: UnsafeRawBufferPointer) -> UInt32 {
-        let fields = (regionSequence.littleEndian, timestamp.littleEndian, UInt64(data.count).littleEndian)
-        let headerChecksum = withUnsafeBytes(of: fields) { CRC32C.checksum($0) }
-        return CRC32C.checksum(data, continuing: headerChecksum)
+        CRC32C.checksum(words: (regionSequence, timestamp, UInt64(data.count)), then: data)
     }
 
-    /// Stores the header of an entry whose data is already in place. Nothing is flushed.
+    /// Stores the header of an entry whose data is already in place, through the CPU's view of the medium
+    /// (its ``PersistentMedium/baseAddress``), a word at a time, the timestamp last. Nothing is flushed.
     static func store(
         at offset: Int,
         timestamp: UInt64,
         dataSize: Int,
         checksum: UInt32,
         regionSequence: UInt64,
-        on medium: some PersistentMedium
+        into base: UnsafeMutableRawPointer
     ) {
-        medium.storeWord(UInt64(dataSize), at: offset + Field.size)
         let kind = Self.kind(regionSequence: regionSequence)
-        medium.storeWord(UInt64(kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
-        medium.storeWord(timestamp, at: offset + Field.timestamp)
+        base.storeWord(UInt64(dataSize), at: offset + Field.size)
+        base.storeWord(UInt64(kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
+        base.storeWord(timestamp, at: offset + Field.timestamp)
     }
 
     /// Whether the header at `offset` still is that of the entry with `timestamp` and `data` in the region

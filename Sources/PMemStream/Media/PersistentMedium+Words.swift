@@ -11,8 +11,7 @@ extension PersistentMedium {
     /// which the crash model treats as atomic. Nothing is flushed.
     @inline(__always)
     func storeWord(_ value: UInt64, at offset: Int) {
-        assert(offset % 8 == 0, "word stores must be 8-byte aligned to be atomic")
-        self.baseAddress.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
+        self.baseAddress.storeWord(value, at: offset)
     }
 
     /// Reads the little-endian 32-bit value at a 4-byte-aligned offset.
@@ -25,5 +24,16 @@ extension PersistentMedium {
     @inline(__always)
     func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: self.baseAddress + range.lowerBound, count: range.count)
+    }
+}
+
+extension UnsafeMutableRawPointer {
+    /// Stores a little-endian 64-bit word at an 8-byte-aligned offset from this address (a medium's
+    /// ``PersistentMedium/baseAddress``) with a single store instruction, which the crash model treats as
+    /// atomic. For paths that keep the base address rather than ask the medium for it at every store.
+    @inline(__always)
+    func storeWord(_ value: UInt64, at offset: Int) {
+        assert(offset % 8 == 0, "word stores must be 8-byte aligned to be atomic")
+        self.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
 }

@@ -32,6 +32,9 @@ public actor RegionWriter {
     /// no async call and no suspension.
     private let copiesInPlace: Bool
     private let medium: any PersistentMedium
+    /// The medium's ``PersistentMedium/baseAddress``: entries are stored through it, with plain CPU stores,
+    /// and flushed and drained through ``medium``.
+    private let base: UnsafeMutableRawPointer
     /// Whether the data of large entries is flushed as it is copied (see ``copyData(_:toOffset:)``): not
     /// with page granularity, where every flush is an `msync`.
     private let streamsLargeData: Bool
@@ -73,6 +76,7 @@ public actor RegionWriter {
         self.dataMover = dataMover
         self.copiesInPlace = dataMover is SynchronousDataMover
         self.medium = state.medium
+        self.base = state.medium.baseAddress
         self.streamsLargeData = state.medium.granularity != .page
         try state.beginWrites()
         defer { state.endWrites() }
@@ -163,7 +167,7 @@ public actor RegionWriter {
         var timestamp = self.tracker.takeTimestamps(count)
         var tail = self.tail
         for index in 0..<count {
-            self.medium.storeWord(0, at: tail)
+            self.base.storeWord(0, at: tail)
             let entry = InFlightEntry(offset: tail, size: size(index), timestamp: timestamp)
             reserved(entry)
             tail = entry.end
@@ -172,7 +176,7 @@ public actor RegionWriter {
         self.tail = tail
         self.state.recordLastTimestamp(timestamp - 1)
         if tail + 8 <= self.state.dataEnd {
-            self.medium.storeWord(0, at: tail)
+            self.base.storeWord(0, at: tail)
         }
     }
 
@@ -235,20 +239,29 @@ public actor RegionWriter {
 
     /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
     private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
-        let checksum = EntryHeader.checksum(
-            regionSequence: self.region.sequence,
-            timestamp: entry.timestamp,
-            data: data
-        )
+        Self.seal(entry, data: data, base: self.base, state: self.state)
+    }
+
+    /// ``seal(_:data:)`` for the entries of `state`'s region on the medium at `base`. Nonisolated, like
+    /// ``copyAndSeal(_:startingWith:base:state:into:)``, so that a loop over borrowed bytes can seal
+    /// entries with no isolation check in its closures.
+    private nonisolated static func seal(
+        _ entry: InFlightEntry,
+        data: UnsafeRawBufferPointer,
+        base: UnsafeMutableRawPointer,
+        state: RegionState
+    ) -> Entry {
+        let sequence = state.region.sequence
+        let checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: data)
         EntryHeader.store(
             at: entry.offset,
             timestamp: entry.timestamp,
             dataSize: entry.size,
             checksum: checksum,
-            regionSequence: self.region.sequence,
-            on: self.medium
+            regionSequence: sequence,
+            into: base
         )
-        return Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
+        return Entry(state: state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
     /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
@@ -387,9 +400,29 @@ public actor RegionWriter {
     private func writeSmallEntriesAloneDurably(_ batch: [[UInt8]], into entries: inout [Entry]) throws(PMemStreamError)
         -> UInt64
     {
-        var first: InFlightEntry?
-        try self.reserve(count: batch.count, size: { batch[$0].count }) { if first == nil { first = $0 } }
-        var entry = first!
+        var reserved: InFlightEntry?
+        try self.reserve(count: batch.count, size: { batch[$0].count }) { if reserved == nil { reserved = $0 } }
+        let first = reserved!
+        let last = Self.copyAndSeal(batch, startingWith: first, base: self.base, state: self.state, into: &entries)
+        self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
+        self.medium.drain()
+        self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
+        return last.timestamp
+    }
+
+    /// Copies each entry of `batch`, small ones all, into the consecutive entries reserved from `first` on,
+    /// without a flush, and seals it; appends each to `entries`.
+    ///
+    /// - Returns: The last entry reserved.
+    private nonisolated static func copyAndSeal(
+        _ batch: [[UInt8]],
+        startingWith first: InFlightEntry,
+        base: UnsafeMutableRawPointer,
+        state: RegionState,
+        into entries: inout [Entry]
+    ) -> InFlightEntry {
+        let medium = state.medium
+        var entry = first
         for index in batch.indices {
             if index > 0 {
                 entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
@@ -397,15 +430,12 @@ public actor RegionWriter {
             let dataOffset = entry.offset + EntryHeader.size
             entries.append(
                 batch[index].withUnsafeBytes { bytes in
-                    self.copyData(bytes, toOffset: dataOffset)
-                    return self.seal(entry, data: bytes)
+                    Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
+                    return Self.seal(entry, data: bytes, base: base, state: state)
                 }
             )
         }
-        self.medium.flush(first!.offset..<min(entry.end + 8, self.state.dataEnd))
-        self.medium.drain()
-        self.publishDurableAlone(count: batch.count, timestamps: first!.timestamp...entry.timestamp, end: entry.end)
-        return entry.timestamp
+        return entry
     }
 
     /// Publishes `count` entries that never entered ``inFlight``, just made durable: they have `timestamps`,
@@ -458,7 +488,7 @@ public actor RegionWriter {
     /// after it makes all of it durable, as when everything was flushed after the seal.
     private func copyData(_ buffer: UnsafeRawBufferPointer, toOffset dataOffset: Int) {
         guard self.streamsLargeData, buffer.count >= Self.streamingThreshold else {
-            self.medium.copy(toOffset: dataOffset, from: buffer, flags: .noFlush)
+            Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: self.base, medium: self.medium)
             return
         }
         let head = Self.headerLinesEnd(entryOffset: dataOffset - EntryHeader.size) - dataOffset
@@ -468,6 +498,29 @@ public actor RegionWriter {
             from: UnsafeRawBufferPointer(rebasing: buffer[head...]),
             flags: .noDrain
         )
+    }
+
+    /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
+    /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less
+    /// so, and one of 1 KiB 20 ns more (libpmem2 copies with wide stores).
+    private static let plainCopyLimit = 256
+
+    /// Copies `buffer` to `offset` in the medium at `base` without a flush: what the medium's copy with
+    /// ``MemoryCopyFlags/noFlush`` does, with plain stores for short buffers.
+    @inline(__always)
+    private nonisolated static func copyWithoutFlush(
+        _ buffer: UnsafeRawBufferPointer,
+        toOffset offset: Int,
+        base: UnsafeMutableRawPointer,
+        medium: any PersistentMedium
+    ) {
+        guard buffer.count < Self.plainCopyLimit else {
+            medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
+            return
+        }
+        if let source = buffer.baseAddress {
+            (base + offset).copyMemory(from: source, byteCount: buffer.count)
+        }
     }
 
     /// Flushes `count` sealed, consecutive entries (`entry` gives each, by index) and the word after the

@@ -64,6 +64,28 @@ struct CRC32CTests {
         #expect(CRC32C.isalLengthLimit <= Int(Int32.max))
     }
 
+    @Test("of three words and then bytes, in one call, equals ISA-L over the words' bytes and the bytes")
+    func wordsThenBytes() {
+        var generator = SeededRandomNumberGenerator(seed: 0x3_0D5)
+        var mismatches: [Int] = []
+        for length in 0...(CRC32C.hardwareLimit + 64) {
+            let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            let words = (
+                UInt64.random(in: .min ... .max, using: &generator),
+                UInt64.random(in: .min ... .max, using: &generator),
+                UInt64(length)
+            )
+            let prefix = withUnsafeBytes(of: (words.0.littleEndian, words.1.littleEndian, words.2.littleEndian)) {
+                Array($0)
+            }
+            let expected = (prefix + bytes).withUnsafeBytes { CRC32C.isalChecksum($0) }
+            if bytes.withUnsafeBytes({ CRC32C.checksum(words: words, then: $0) }) != expected {
+                mismatches.append(length)
+            }
+        }
+        #expect(mismatches.isEmpty, "lengths \(mismatches.prefix(5))")
+    }
+
     @Test("changes when any single bit changes")
     func detectsBitFlips() {
         let bytes = [UInt8](repeating: 0xA5, count: 64)
