@@ -23,7 +23,7 @@ import Synchronization
 /// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
 /// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
 final class GroupCommit: Sendable {
-    /// An entry waiting for a round.
+    /// An entry waiting for a round; its region is kept by the ``Queue``.
     struct Queued {
         let timestamp: UInt64
         /// Where the entry ends.
@@ -33,7 +33,6 @@ final class GroupCommit: Sendable {
         /// up to `headerEnd`, then the word after it.
         let flushRange: Range<Int>
         let wordAfterRange: Range<Int>
-        let region: RegionState
 
         /// - Parameter headerEnd: Where the part of the entry that still needs a flush ends, when the rest
         ///   of its data was flushed as it was copied; `nil` when none of it was.
@@ -48,12 +47,11 @@ final class GroupCommit: Sendable {
                 self.flushRange = start..<wordAfterEnd
                 self.wordAfterRange = wordAfterEnd..<wordAfterEnd
             }
-            self.region = region
         }
     }
 
     private struct State {
-        var queued: [Queued] = []
+        var queued = Queue()
         var roomWaiters: [CheckedContinuation<Void, Never>] = []
         /// Regions with durable entries not yet covered by a checkpoint tail, by identity.
         var touched: [ObjectIdentifier: RegionState] = [:]
@@ -65,7 +63,7 @@ final class GroupCommit: Sendable {
     /// What a round reuses from one to the next, so that it allocates nothing in steady state.
     private struct RoundBuffers {
         /// The entries the round took; swapped with the queue.
-        var taken: [Queued] = []
+        var taken = Queue()
         /// Their flush ranges.
         var ranges: [Range<Int>] = []
         /// Set by ``finalRound()``: the stream is closed, and no round writes to the medium again.
@@ -145,9 +143,9 @@ final class GroupCommit: Sendable {
 
     /// Queues an entry for the next round; wakes a worker when the queue was empty and somebody waits for
     /// persistence, or when the queue reaches ``wakeThreshold`` entries.
-    func enqueue(_ entry: Queued) {
+    func enqueue(_ entry: Queued, of region: RegionState) {
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
-            state.queued.append(entry)
+            state.queued.append(entry, of: region)
             let count = state.queued.count
             self.queuedCount.store(count, ordering: .relaxed)
             let wakes = (count == 1 && state.persistWaiters > 0) || count == self.wakeThreshold
@@ -283,7 +281,7 @@ final class GroupCommit: Sendable {
         guard !buffers.taken.isEmpty else { return }
         // The ranges first, then all flushes in one call and the drain: nothing between a flush and the
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
-        for entry in buffers.taken {
+        for entry in buffers.taken.entries {
             buffers.ranges.append(entry.flushRange)
             if !entry.wordAfterRange.isEmpty {
                 buffers.ranges.append(entry.wordAfterRange)
@@ -293,12 +291,12 @@ final class GroupCommit: Sendable {
         self.medium.drain()
         self.recordDurable(buffers.taken)
         self.tracker.update { prefixes in
-            for entry in buffers.taken {
+            for entry in buffers.taken.entries {
                 prefixes.durable.complete(entry.timestamp)
             }
         }
         // Emptied in place, with no other reference to them: they keep their storage for the next round.
-        buffers.taken.removeAll(keepingCapacity: true)
+        buffers.taken.removeAll()
         buffers.ranges.removeAll(keepingCapacity: true)
     }
 
@@ -306,20 +304,18 @@ final class GroupCommit: Sendable {
     /// consecutive entries of one region, only the one with the largest timestamp. That is enough, and it
     /// takes each region's lock once per run: within a region timestamps increase with the offset, so that
     /// entry ends furthest, and a checkpoint tail at its end holds every smaller timestamp of the run.
-    private func recordDurable(_ taken: [Queued]) {
-        var index = taken.startIndex
-        while index < taken.endIndex {
-            let region = taken[index].region
-            var latest = taken[index]
-            index += 1
-            while index < taken.endIndex, taken[index].region === region {
-                if taken[index].timestamp > latest.timestamp {
-                    latest = taken[index]
+    private func recordDurable(_ taken: Queue) {
+        taken.entries.withUnsafeBufferPointer { entries in
+            var start = 0
+            for (region, count) in taken.runs {
+                var latest = entries[start]
+                for entry in entries[start..<start + count] where entry.timestamp > latest.timestamp {
+                    latest = entry
                 }
-                index += 1
-            }
-            if region.recordDurable(timestamp: latest.timestamp, end: latest.end) {
-                self.touch(region)
+                start += count
+                if region.recordDurable(timestamp: latest.timestamp, end: latest.end) {
+                    self.touch(region)
+                }
             }
         }
     }

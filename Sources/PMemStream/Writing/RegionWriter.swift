@@ -731,7 +731,8 @@ public actor RegionWriter {
                 end: entry.end,
                 region: self.state,
                 headerEnd: streamed ? Self.headerLinesEnd(entryOffset: entry.offset) : nil
-            )
+            ),
+            of: self.state
         )
         self.state.published(upTo: entry.end)
         self.tracker.update { $0.committed.complete(entry.timestamp) }
@@ -751,7 +752,8 @@ public actor RegionWriter {
                 start: reserved.offset,
                 end: reserved.end,
                 region: self.state
-            )
+            ),
+            of: self.state
         )
         self.publishSealedPrefix()
         return AppendReceipt(entry: entry, groupCommit: self.groupCommit)

@@ -171,6 +171,7 @@ struct DurabilityPipelineTests {
         let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
         let synchronous = try await stream.allocateRegion(size: 256 * 1024)
         let asynchronous = try await stream.allocateRegion(size: 256 * 1024)
+        let interleaved = try await stream.allocateRegion(size: 256 * 1024)
         let untouched = try await stream.allocateRegion(size: 4096)
         /// Where recovery starts looking for entries of `region` newer than the header's watermark.
         func checkpointTail(_ region: Region) -> Int {
@@ -183,25 +184,34 @@ struct DurabilityPipelineTests {
         }
         let syncWriter = try await stream.writer(for: synchronous)
         let asyncWriter = try await stream.writer(for: asynchronous)
+        let interleavedWriter = try await stream.writer(for: interleaved)
         var syncEntries: [Entry] = []
         var asyncEntries: [Entry] = []
+        var interleavedEntries: [Entry] = []
         // Synchronous appends first: each is persisted at once (nothing earlier is pending), and no round
         // runs; the asynchronous ones then wait in the queue for the round of `persistCommitted()`.
         for index in 0..<300 {
             syncEntries.append(try await syncWriter.append(testBytes(index % 90, seed: index)))
         }
+        // The queue holds runs of one region's entries, long and short, between the other region's.
         for index in 0..<300 {
             asyncEntries.append(try await asyncWriter.appendAsync(testBytes(index % 70, seed: index)).entry)
+            if index % 3 == 0 || (100..<120).contains(index) {
+                let bytes = testBytes(index % 50, seed: -index)
+                interleavedEntries.append(try await interleavedWriter.appendAsync(bytes).entry)
+            }
         }
         await stream.persistCommitted()
         #expect(checkpointTail(synchronous) == end(of: syncEntries, in: synchronous))
         #expect(checkpointTail(asynchronous) == end(of: asyncEntries, in: asynchronous))
+        #expect(checkpointTail(interleaved) == end(of: interleavedEntries, in: interleaved))
         #expect(checkpointTail(untouched) == end(of: [], in: untouched))
 
         syncEntries += try await syncWriter.append(contentsOf: (0..<40).map { testBytes($0, seed: $0) })
         try await stream.close()
         #expect(checkpointTail(synchronous) == end(of: syncEntries, in: synchronous), "after close")
-        #expect(medium.word(at: StreamHeader.Field.persistedTimestamp) == 640)
+        let appended = syncEntries.count + asyncEntries.count + interleavedEntries.count
+        #expect(medium.word(at: StreamHeader.Field.persistedTimestamp) == UInt64(appended))
     }
 
     @Test("the threaded data mover copies large entries in pieces, byte for byte")
