@@ -396,22 +396,27 @@ public actor RegionWriter {
     /// ``copyData(_:toOffset:)``) when no other entry is in flight: as for a lone entry (see
     /// ``writeOneDurably(copying:)``), the entries never enter ``inFlight``, and they are flushed as one range.
     ///
-    /// - Returns: The last entry's timestamp.
-    private func writeSmallEntriesAloneDurably(_ batch: [[UInt8]], into entries: inout [Entry]) throws(PMemStreamError)
-        -> UInt64
+    /// - Returns: The entries, and the last one's timestamp.
+    private func writeSmallEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
+        -> (entries: [Entry], last: UInt64)
     {
         var reserved: InFlightEntry?
         try self.reserve(count: batch.count, size: { batch[$0].count }) { if reserved == nil { reserved = $0 } }
         let first = reserved!
-        let last = Self.copyAndSeal(batch, startingWith: first, base: self.base, state: self.state, into: &entries)
+        var last = first
+        let (base, state) = (self.base, self.state)
+        let entries = [Entry](unsafeUninitializedCapacity: batch.count) { entries, initialized in
+            last = Self.copyAndSeal(batch, startingWith: first, base: base, state: state, into: entries)
+            initialized = batch.count
+        }
         self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
         self.medium.drain()
         self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
-        return last.timestamp
+        return (entries, last.timestamp)
     }
 
     /// Copies each entry of `batch`, small ones all, into the consecutive entries reserved from `first` on,
-    /// without a flush, and seals it; appends each to `entries`.
+    /// without a flush, and seals it; initializes `entries` with them, in order.
     ///
     /// - Returns: The last entry reserved.
     private nonisolated static func copyAndSeal(
@@ -419,7 +424,7 @@ public actor RegionWriter {
         startingWith first: InFlightEntry,
         base: UnsafeMutableRawPointer,
         state: RegionState,
-        into entries: inout [Entry]
+        into entries: UnsafeMutableBufferPointer<Entry>
     ) -> InFlightEntry {
         let medium = state.medium
         var entry = first
@@ -428,8 +433,9 @@ public actor RegionWriter {
                 entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
             }
             let dataOffset = entry.offset + EntryHeader.size
-            entries.append(
-                batch[index].withUnsafeBytes { bytes in
+            entries.initializeElement(
+                at: index,
+                to: batch[index].withUnsafeBytes { bytes in
                     Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
                     return Self.seal(entry, data: bytes, base: base, state: state)
                 }
@@ -619,21 +625,21 @@ public actor RegionWriter {
         if self.reservation != nil {
             await self.waitForRegion()
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(batch.count)
-        let last: UInt64
         let streams = self.streamsLargeData && batch.contains { $0.count >= Self.streamingThreshold }
         if self.inFlight.isEmpty, !streams {
-            last = try self.writeSmallEntriesAloneDurably(batch, into: &entries)
-        } else {
-            last = try self.writeDurably(
-                count: batch.count,
-                size: { batch[$0].count },
-                dataCopied: true,
-                data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
-                written: { entries.append($0) }
-            )
+            let (entries, last) = try self.writeSmallEntriesAloneDurably(batch)
+            try await self.groupCommit.waitPersisted(written: last)
+            return entries
         }
+        var entries: [Entry] = []
+        entries.reserveCapacity(batch.count)
+        let last = try self.writeDurably(
+            count: batch.count,
+            size: { batch[$0].count },
+            dataCopied: true,
+            data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
+            written: { entries.append($0) }
+        )
         try await self.groupCommit.waitPersisted(written: last)
         return entries
     }
