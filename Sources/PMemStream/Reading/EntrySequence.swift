@@ -52,7 +52,31 @@ public struct EntrySequence: AsyncSequence, Sendable {
         }
 
         /// The next entry, or `nil` at the end.
+        ///
+        /// Inlined into the caller: the usual step, an entry already committed, is a synchronous read with no
+        /// async frame of its own.
+        @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
+            if let entry = self.nextCommitted() {
+                return entry
+            }
+            return try await self.readNext(isolation: actor)
+        }
+
+        /// The next entry if it is committed and reads back valid, without waiting; `nil` in every other
+        /// case (not started, finished, nothing committed yet, an error), which ``readNext(isolation:)``
+        /// then sorts out, reading the same place again.
+        @usableFromInline
+        mutating func nextCommitted() -> Entry? {
+            guard !self.isFinished, let committed = self.committed else { return nil }
+            let limit = self.follow ? committed.value : self.snapshotLimit!
+            return try? self.cursor!.next(limit: limit)
+        }
+
+        /// ``next(isolation:)`` past the synchronous step: starts the iteration, waits for entries when
+        /// following, and reports errors.
+        @usableFromInline
+        mutating func readNext(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
             if self.cursor == nil {
                 let committed = self.source.committedWatermark
@@ -87,6 +111,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
         }
 
         /// The next entry, or `nil` at the end.
+        @inlinable
         public mutating func next() async throws(PMemStreamError) -> Entry? {
             try await self.next(isolation: nil)
         }
