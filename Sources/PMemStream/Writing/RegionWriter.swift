@@ -58,13 +58,6 @@ public actor RegionWriter {
         var isSealed = false
 
         var end: Int { self.offset + EntryHeader.footprint(dataSize: self.size)! }
-
-        /// The entry as callers see it, in the region of `state`. Made before its data is copied: making it
-        /// retains `state`, and an atomic operation issued after a flush waits for the flush as a drain
-        /// would (see `PersistentMedium.flush(_:)`).
-        func entry(in state: RegionState) -> Entry {
-            Entry(state: state, offset: self.offset, timestamp: self.timestamp, size: self.size)
-        }
     }
 
     /// Recovers the region for writing (see `Docs/Format.md`, "Recovery").
@@ -239,25 +232,26 @@ public actor RegionWriter {
 
     /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
     /// timestamp word last. No flush.
-    private func seal(at index: Int, data: UnsafeRawBufferPointer) {
+    private func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
         self.inFlight[index].isSealed = true
-        self.seal(self.inFlight[index], data: data)
+        return self.seal(self.inFlight[index], data: data)
     }
 
     /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
-    private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) {
-        Self.seal(entry, data: data, base: self.base, sequence: self.region.sequence)
+    private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
+        Self.seal(entry, data: data, base: self.base, state: self.state)
     }
 
-    /// ``seal(_:data:)`` for an entry of the region with sequence number `sequence` on the medium at `base`.
-    /// Nonisolated, like ``copyAndSeal(_:startingWith:base:state:into:)``, so that a loop over borrowed bytes
-    /// can seal entries with no isolation check in its closures.
+    /// ``seal(_:data:)`` for the entries of `state`'s region on the medium at `base`. Nonisolated, like
+    /// ``copyAndSeal(_:startingWith:base:state:into:)``, so that a loop over borrowed bytes can seal
+    /// entries with no isolation check in its closures.
     private nonisolated static func seal(
         _ entry: InFlightEntry,
         data: UnsafeRawBufferPointer,
         base: UnsafeMutableRawPointer,
-        sequence: UInt64
-    ) {
+        state: RegionState
+    ) -> Entry {
+        let sequence = state.region.sequence
         let checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: data)
         EntryHeader.store(
             at: entry.offset,
@@ -267,6 +261,7 @@ public actor RegionWriter {
             regionSequence: sequence,
             into: base
         )
+        return Entry(state: state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
     /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
@@ -334,14 +329,14 @@ public actor RegionWriter {
     ///   - dataCopied: Whether `data` gives bytes to copy in (with ``copyData(_:toOffset:)``, which flushes
     ///     the data of large entries as it copies), or the bytes already in place, unflushed.
     ///   - data: Calls its last argument, which seals the entry, with the data of entry `index` (whose data
-    ///     goes to `dataOffset`).
-    ///   - written: Receives each entry, in order, before any is written.
+    ///     goes to `dataOffset`), and returns what it returns.
+    ///   - written: Receives each entry, in order.
     /// - Returns: The last entry's timestamp.
     private func writeDurably(
         count: Int,
         size: (_ index: Int) -> Int,
         dataCopied: Bool,
-        data: (_ index: Int, _ dataOffset: Int, _ seal: (UnsafeRawBufferPointer) -> Void) -> Void,
+        data: (_ index: Int, _ dataOffset: Int, _ seal: (UnsafeRawBufferPointer) -> Entry) -> Entry,
         written: (Entry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(count: count, size: size)
@@ -349,19 +344,16 @@ public actor RegionWriter {
         // dynamic exclusivity check); nothing below touches `inFlight` otherwise.
         self.inFlight.withUnsafeMutableBufferPointer { inFlight in
             for index in reserved {
-                written(inFlight[index].entry(in: self.state))
-            }
-            let sequence = self.region.sequence
-            for index in reserved {
                 let entry = inFlight[index]
                 let dataOffset = entry.offset + EntryHeader.size
-                data(index - reserved.lowerBound, dataOffset) { bytes in
+                let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
                     if dataCopied {
                         self.copyData(bytes, toOffset: dataOffset)
                     }
-                    Self.seal(entry, data: bytes, base: self.base, sequence: sequence)
+                    return self.seal(entry, data: bytes)
                 }
                 inFlight[index].isSealed = true
+                written(sealed)
             }
             self.flushSealed(count: reserved.count, dataCopied: dataCopied) { inFlight[reserved.lowerBound + $0] }
         }
@@ -382,9 +374,8 @@ public actor RegionWriter {
             var reserved: InFlightEntry?
             try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
             let entry = reserved!
-            let written = entry.entry(in: self.state)
             self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
-            self.seal(entry, data: buffer)
+            let written = self.seal(entry, data: buffer)
             self.flushSealed(count: 1, dataCopied: true) { _ in entry }
             self.medium.drain()
             self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
@@ -436,18 +427,19 @@ public actor RegionWriter {
         into entries: UnsafeMutableBufferPointer<Entry>
     ) -> InFlightEntry {
         let medium = state.medium
-        let sequence = state.region.sequence
         var entry = first
         for index in batch.indices {
             if index > 0 {
                 entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
             }
             let dataOffset = entry.offset + EntryHeader.size
-            entries.initializeElement(at: index, to: entry.entry(in: state))
-            batch[index].withUnsafeBytes { bytes in
-                Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
-                Self.seal(entry, data: bytes, base: base, sequence: sequence)
-            }
+            entries.initializeElement(
+                at: index,
+                to: batch[index].withUnsafeBytes { bytes in
+                    Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
+                    return Self.seal(entry, data: bytes, base: base, state: state)
+                }
+            )
         }
         return entry
     }
@@ -735,9 +727,8 @@ public actor RegionWriter {
         var reserved: InFlightEntry?
         try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
         let entry = reserved!
-        let written = entry.entry(in: self.state)
         self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
-        self.seal(entry, data: buffer)
+        let written = self.seal(entry, data: buffer)
         let streamed = self.streamsLargeData && entry.size >= Self.streamingThreshold
         self.groupCommit.enqueue(
             GroupCommit.Queued(
@@ -760,8 +751,7 @@ public actor RegionWriter {
     private func sealForGroupCommit(at index: Int) -> AppendReceipt {
         let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
-        let entry = reserved.entry(in: self.state)
-        self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
+        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
         self.groupCommit.enqueue(
             GroupCommit.Queued(
                 timestamp: reserved.timestamp,
