@@ -29,7 +29,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Thread counts to measure (at most the number of cores).")
     var threads = CommaSeparatedList([1, 2])
 
-    @Option(help: "How threads share regions when there are several: per-thread, one-region, or both.")
+    @Option(help: "How threads share regions when there are several: per-thread, one-region, or both, comma-separated.")
     var layouts = CommaSeparatedList([RegionLayout.perThread])
 
     @Flag(help: "All threads append to one region (the same as --layouts one-region).")

@@ -70,6 +70,8 @@ final class DurabilityTracker: Sendable {
             change(&prefixes)
             self.committed.raise(to: prefixes.committed.value)
             self.persisted.raise(to: min(prefixes.durable.value, prefixes.committed.value))
+            // Orders the raises before the waiter counts that `resumeSatisfied()` reads (see `Watermark.raise`).
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
         }
         self.committed.resumeSatisfied()
         self.persisted.resumeSatisfied()

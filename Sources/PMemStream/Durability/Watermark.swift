@@ -46,17 +46,14 @@ final class Watermark: Sendable {
 
     /// Moves the watermark to `value` if that is forward, without resuming anyone yet: a caller that
     /// moves two watermarks in a fixed order under its own lock uses this, then ``resumeSatisfied()``.
+    ///
+    /// A plain store: the caller serializes its raises (the tracker raises under its lock), and issues a
+    /// sequentially consistent fence after them and before ``resumeSatisfied()``, so that a waiter that
+    /// registers meanwhile either is seen there or sees the raised value. One fence for both watermarks
+    /// costs less than an atomic read-modify-write for each.
     func raise(to value: UInt64) {
-        var current = self.current.load(ordering: .relaxed)
-        while value > current {
-            let (exchanged, original) = self.current.compareExchange(
-                expected: current,
-                desired: value,
-                successOrdering: .sequentiallyConsistent,
-                failureOrdering: .relaxed
-            )
-            if exchanged { return }
-            current = original
+        if value > self.current.load(ordering: .relaxed) {
+            self.current.store(value, ordering: .releasing)
         }
     }
 
