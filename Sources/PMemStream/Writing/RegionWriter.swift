@@ -428,18 +428,20 @@ public actor RegionWriter {
     ) -> InFlightEntry {
         let medium = state.medium
         var entry = first
-        for index in batch.indices {
-            if index > 0 {
-                entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
-            }
-            let dataOffset = entry.offset + EntryHeader.size
-            entries.initializeElement(
-                at: index,
-                to: batch[index].withUnsafeBytes { bytes in
-                    Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
-                    return Self.seal(entry, data: bytes, base: base, state: state)
+        batch.withUnsafeBufferPointer { batch in
+            for index in batch.indices {
+                if index > 0 {
+                    entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
                 }
-            )
+                let dataOffset = entry.offset + EntryHeader.size
+                entries.initializeElement(
+                    at: index,
+                    to: batch[index].withUnsafeBytes { bytes in
+                        Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
+                        return Self.seal(entry, data: bytes, base: base, state: state)
+                    }
+                )
+            }
         }
         return entry
     }
