@@ -105,18 +105,18 @@ enum EntryHeader {
         regionSequence: UInt64,
         after previous: UInt64,
         limit: UInt64,
-        from medium: some PersistentMedium
+        from base: UnsafeRawPointer
     ) -> Reading {
         guard offset + Self.size <= regionEnd else { return .end }
-        let timestamp = medium.loadWord(at: offset + Field.timestamp)
+        let timestamp = base.loadWord(at: offset + Field.timestamp)
         guard timestamp > previous, timestamp <= limit else { return .end }
-        let kindAndChecksum = medium.loadWord(at: offset + Field.checksum)
+        let kindAndChecksum = base.loadWord(at: offset + Field.checksum)
         guard UInt32(truncatingIfNeeded: kindAndChecksum >> 32) == Self.kind(regionSequence: regionSequence) else {
             return .end
         }
-        let size = medium.loadWord(at: offset + Field.size)
+        let size = base.loadWord(at: offset + Field.size)
         guard size <= UInt64(regionEnd - offset - Self.size) else { return .corrupted(timestamp: timestamp) }
-        let data = medium.bytes(offset + Self.size..<offset + Self.size + Int(size))
+        let data = UnsafeRawBufferPointer(start: base + offset + Self.size, count: Int(size))
         let computed = Self.checksum(regionSequence: regionSequence, timestamp: timestamp, data: data)
         guard computed == UInt32(truncatingIfNeeded: kindAndChecksum) else { return .corrupted(timestamp: timestamp) }
         return .entry(timestamp: timestamp, dataSize: Int(size))

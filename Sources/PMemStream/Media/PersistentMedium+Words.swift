@@ -4,7 +4,7 @@ extension PersistentMedium {
     /// Reads the little-endian 64-bit word at an 8-byte-aligned offset.
     @inline(__always)
     func loadWord(at offset: Int) -> UInt64 {
-        UInt64(littleEndian: self.baseAddress.load(fromByteOffset: offset, as: UInt64.self))
+        UnsafeRawPointer(self.baseAddress).loadWord(at: offset)
     }
 
     /// Stores a little-endian 64-bit word at an 8-byte-aligned offset with a single store instruction,
@@ -35,5 +35,15 @@ extension UnsafeMutableRawPointer {
     func storeWord(_ value: UInt64, at offset: Int) {
         assert(offset % 8 == 0, "word stores must be 8-byte aligned to be atomic")
         self.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
+    }
+}
+
+extension UnsafeRawPointer {
+    /// Reads the little-endian 64-bit word at an 8-byte-aligned offset from this address (a medium's
+    /// ``PersistentMedium/baseAddress``). For paths that keep the base address rather than ask the medium
+    /// for it at every load.
+    @inline(__always)
+    func loadWord(at offset: Int) -> UInt64 {
+        UInt64(littleEndian: self.load(fromByteOffset: offset, as: UInt64.self))
     }
 }

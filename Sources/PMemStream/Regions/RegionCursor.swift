@@ -3,6 +3,8 @@
 /// Used by the writer to find a region's tail, and by every reader. It reads the medium directly.
 struct RegionCursor {
     let state: RegionState
+    /// The medium's base address, read once: the walk loads every header through it.
+    private let base: UnsafeRawPointer
     /// Where the next entry would start.
     private(set) var position: Int
     /// The timestamp of the last entry returned.
@@ -10,6 +12,7 @@ struct RegionCursor {
 
     init(state: RegionState) {
         self.state = state
+        self.base = UnsafeRawPointer(state.medium.baseAddress)
         self.position = state.dataStart
     }
 
@@ -30,7 +33,7 @@ struct RegionCursor {
             regionSequence: self.state.region.sequence,
             after: self.lastTimestamp,
             limit: limit,
-            from: self.state.medium
+            from: self.base
         )
         switch reading {
         case .entry(let timestamp, let size):
@@ -40,7 +43,7 @@ struct RegionCursor {
             return entry
         case .end:
             // Below the published tail, an entry that is not valid yet is one not committed yet.
-            guard publishedTail != nil, self.state.medium.loadWord(at: self.position) <= limit else { return nil }
+            guard publishedTail != nil, self.base.loadWord(at: self.position) <= limit else { return nil }
             throw self.corrupted()
         case .corrupted:
             throw self.corrupted()

@@ -19,6 +19,7 @@ enum WatermarkRecovery {
         medium: any PersistentMedium
     ) -> UInt64 {
         var found = Set<UInt64>()
+        let base = UnsafeRawPointer(medium.baseAddress)
         for region in regions {
             var offset = region.checkpointTail
             var previous: UInt64 = 0
@@ -29,7 +30,7 @@ enum WatermarkRecovery {
                     regionSequence: region.sequence,
                     after: previous,
                     limit: .max,
-                    from: medium
+                    from: base
                 )
                 guard case .entry(let timestamp, let size) = reading else { break walk }
                 if timestamp > checkpoint {
