@@ -29,23 +29,23 @@ final class GroupCommit: Sendable {
         /// Where the entry ends.
         let end: Int
         /// What the round flushes: the entry and the word after it (its terminator, or the next entry's
-        /// timestamp), within the region; or, when the entry's data was flushed as it was copied, the entry
-        /// up to `headerEnd`, then the word after it.
+        /// timestamp), within the region; or, when part of the entry's data was flushed as it was copied
+        /// (its streamed lines), the entry up to them, then the rest of it and the word after it.
         let flushRange: Range<Int>
-        let wordAfterRange: Range<Int>
+        let restRange: Range<Int>
 
-        /// - Parameter headerEnd: Where the part of the entry that still needs a flush ends, when the rest
-        ///   of its data was flushed as it was copied; `nil` when none of it was.
-        init(timestamp: UInt64, start: Int, end: Int, region: RegionState, headerEnd: Int? = nil) {
+        /// - Parameter streamedLines: The whole lines of the entry's data that were flushed as they were
+        ///   copied; `nil` when none were.
+        init(timestamp: UInt64, start: Int, end: Int, region: RegionState, streamedLines: Range<Int>? = nil) {
             self.timestamp = timestamp
             self.end = end
             let wordAfterEnd = min(end + 8, region.dataEnd)
-            if let headerEnd {
-                self.flushRange = start..<headerEnd
-                self.wordAfterRange = end..<wordAfterEnd
+            if let streamedLines {
+                self.flushRange = start..<streamedLines.lowerBound
+                self.restRange = streamedLines.upperBound..<wordAfterEnd
             } else {
                 self.flushRange = start..<wordAfterEnd
-                self.wordAfterRange = wordAfterEnd..<wordAfterEnd
+                self.restRange = wordAfterEnd..<wordAfterEnd
             }
         }
     }
@@ -283,8 +283,8 @@ final class GroupCommit: Sendable {
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
         for entry in buffers.taken.entries {
             buffers.ranges.append(entry.flushRange)
-            if !entry.wordAfterRange.isEmpty {
-                buffers.ranges.append(entry.wordAfterRange)
+            if !entry.restRange.isEmpty {
+                buffers.ranges.append(entry.restRange)
             }
         }
         self.medium.flush(buffers.ranges)

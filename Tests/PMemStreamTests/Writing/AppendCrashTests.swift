@@ -123,6 +123,10 @@ struct AppendCrashTests {
             on: medium,
             synchronous: false
         )
+        // Asynchronous, and large enough that its whole lines are flushed as they are copied; the round
+        // flushes its header's lines and its last line.
+        let large = testBytes(2500, seed: 44)
+        journal.record(try await writers[1].appendAsync(large).entry, bytes: large, on: medium, synchronous: false)
         try await stream.close()
         journal.acknowledgeAll(on: medium)
     }
