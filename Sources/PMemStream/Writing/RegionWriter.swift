@@ -43,8 +43,6 @@ public actor RegionWriter {
     // actor already rules out concurrent access, the compiler still checks overlapping accesses it can
     // see, and none of these is ever passed `inout` to code that reaches it again.
 
-    /// The ranges a synchronous append flushes, kept here for their storage.
-    @exclusivity(unchecked) private var flushRanges: [Range<Int>] = []
     /// Where the next entry goes.
     @exclusivity(unchecked) private var tail: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
@@ -256,7 +254,18 @@ public actor RegionWriter {
         base: UnsafeMutableRawPointer,
         state: RegionState
     ) -> Entry {
-        let sequence = state.region.sequence
+        Self.storeHeader(of: entry, data: data, base: base, sequence: state.region.sequence)
+        return Entry(state: state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
+    }
+
+    /// ``seal(_:data:base:state:)`` without making the ``Entry``, for an entry of the region with sequence
+    /// number `sequence`.
+    private nonisolated static func storeHeader(
+        of entry: InFlightEntry,
+        data: UnsafeRawBufferPointer,
+        base: UnsafeMutableRawPointer,
+        sequence: UInt64
+    ) {
         let checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: data)
         EntryHeader.store(
             at: entry.offset,
@@ -266,7 +275,6 @@ public actor RegionWriter {
             regionSequence: sequence,
             into: base
         )
-        return Entry(state: state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
     /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
@@ -379,8 +387,11 @@ public actor RegionWriter {
             var reserved: InFlightEntry?
             try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
             let entry = reserved!
+            // Made before the copy: making it retains the region's state, and nothing between the copy and
+            // the drain may retain or release (see `flushSealed(count:dataCopied:entry:)`).
+            let written = Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
             self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
-            let written = self.seal(entry, data: buffer)
+            Self.storeHeader(of: entry, data: buffer, base: self.base, sequence: self.region.sequence)
             self.flushSealed(count: 1, dataCopied: true) { _ in entry }
             self.medium.drain()
             self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
@@ -563,17 +574,17 @@ public actor RegionWriter {
             self.medium.flush(start..<end)
             return
         }
-        self.flushRanges.removeAll(keepingCapacity: true)
+        // A call per range, and nothing retained or released in between: an atomic operation after the
+        // copy's non-temporal stores would wait for them before the flushes below are even issued.
         for index in 0..<count {
             guard let lines = Self.streamedLines(entryOffset: entry(index).offset, dataSize: entry(index).size)
             else { continue }
-            self.flushRanges.append(start..<lines.lowerBound)
+            self.medium.flush(start..<lines.lowerBound)
             start = lines.upperBound
         }
         if start < end {
-            self.flushRanges.append(start..<end)
+            self.medium.flush(start..<end)
         }
-        self.medium.flush(self.flushRanges)
     }
 
     // MARK: - Synchronous appends
