@@ -134,6 +134,59 @@ struct StreamSharingTests {
         }
     }
 
+    @Test(
+        "withPMemStream closes the stream however its body ends: returning, throwing or cancelled",
+        .timeLimit(.minutes(1))
+    )
+    func scopedLifetime() async throws {
+        struct BodyFailure: Error {}
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            // Each body keeps its stream past its end (which a caller must not do) to show that it is closed,
+            // and leaves an entry committed but not waited for.
+            var returned: PMemStream?
+            let offset = try await withPMemStream(path: path, size: 1 << 20) { stream in
+                returned = stream
+                let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4096))
+                _ = try await writer.appendAsync([1])
+                return writer.region.offset
+            }
+            var threw: PMemStream?
+            await #expect(throws: BodyFailure.self) {
+                try await withPMemStream(path: path) { stream in
+                    threw = stream
+                    _ = try await stream.writer(for: try await stream.region(atOffset: offset)).appendAsync([2])
+                    throw BodyFailure()
+                }
+            }
+            let (opened, openedContinuation) = AsyncStream<PMemStream>.makeStream()
+            let cancelled = Task {
+                defer { openedContinuation.finish() }  // even if the open fails: the loop below must end
+                try await withPMemStream(path: path) { stream in
+                    _ = try await stream.writer(for: try await stream.region(atOffset: offset)).appendAsync([3])
+                    openedContinuation.yield(stream)
+                    try await Task.sleep(for: .seconds(600))
+                }
+            }
+            var wasCancelled: PMemStream?
+            for await stream in opened {
+                wasCancelled = stream
+                break
+            }
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { try await cancelled.value }
+
+            for stream in [returned, threw, wasCancelled] {
+                let stream = try #require(stream)
+                #expect(await thrownErrorCode { try await stream.allocateRegion(size: 100) } == .streamClosed)
+            }
+            let entries = try await withPMemStream(path: path) { stream in
+                try await stream.entries(in: try await stream.region(atOffset: offset)).collect().map { try $0.bytes }
+            }
+            #expect(entries == [[1], [2], [3]])
+        }
+    }
+
     @Test("a stream dropped without close lets the lock go with its last reference")
     func lockReleasedOnDrop() async throws {
         try await withTemporaryDirectory { directory in

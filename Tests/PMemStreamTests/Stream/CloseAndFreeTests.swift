@@ -8,6 +8,19 @@ import Testing
 struct CloseAndFreeTests {
     /// `close()` promises "nothing committed before close() returns is lost": a second call must not return
     /// before the first has persisted.
+    @Test("withPMemStream closes the stream when its body returns, and returns what the body returned")
+    func scopedStreamIsClosedAfterwards() async throws {
+        let medium = SimulatedMedium(size: 256 * 1024)
+        let (kept, region) = try await withPMemStream(medium: medium) { stream in
+            (stream, try await stream.allocateRegion(size: 4096))
+        }
+        #expect(await thrownErrorCode { try await kept.allocateRegion(size: 100) } == .streamClosed)
+        let reopened = try PMemStream(medium: medium)
+        // A region handle belongs to the stream that made it: compare where the regions are.
+        #expect(try await reopened.regions.collect().map { [$0.offset, $0.size] } == [[region.offset, region.size]])
+        try await reopened.close()
+    }
+
     @Test("a second close() returns only when the first one has persisted what was committed")
     func secondCloseWaitsForTheFirst() async throws {
         let (medium, stream, mover, r1, r2) = try await streamWithHeldMover()
