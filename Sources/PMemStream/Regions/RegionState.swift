@@ -231,9 +231,13 @@ private struct DurableEnds {
     mutating func take(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
         let tail = self.entries.lazy.filter { $0.timestamp <= watermark }.map(\.end).max()
         // Oldest first again (the slot to replace next holds the oldest), so that once full the ones kept
-        // are replaced in the order they came.
-        self.entries = Array(self.entries[self.replaced...] + self.entries[..<self.replaced])
-        self.replaced = 0
+        // are replaced in the order they came; rotated in place by three reversals, allocating nothing.
+        if self.replaced > 0 {
+            self.entries[..<self.replaced].reverse()
+            self.entries[self.replaced...].reverse()
+            self.entries.reverse()
+            self.replaced = 0
+        }
         self.entries.removeAll { $0.timestamp <= watermark }
         return (tail, !self.entries.isEmpty)
     }

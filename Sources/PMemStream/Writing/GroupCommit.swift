@@ -66,6 +66,8 @@ final class GroupCommit: Sendable {
         var taken = Queue()
         /// Their flush ranges.
         var ranges: [Range<Int>] = []
+        /// The regions a checkpoint stores the tails of; taken from ``State/touched``.
+        var touched: [RegionState] = []
         /// Set by ``finalRound()``: the stream is closed, and no round writes to the medium again.
         var isFinished = false
     }
@@ -248,7 +250,7 @@ final class GroupCommit: Sendable {
     private func run(using buffers: inout RoundBuffers) {
         guard !buffers.isFinished else { return }
         self.flushQueued(using: &buffers)
-        self.checkpoint()
+        self.checkpoint(using: &buffers)
     }
 
     /// Publishes the watermarks' progress to their streams.
@@ -325,7 +327,7 @@ final class GroupCommit: Sendable {
     ///
     /// The order matters: a checkpoint tail promises that every entry before it is at or below the
     /// header's watermark, so the watermark must be durable first.
-    private func checkpoint() {
+    private func checkpoint(using buffers: inout RoundBuffers) {
         let watermark = self.tracker.persisted.value
         self.checkpointed.withLock { stored in
             guard watermark > stored else { return }
@@ -334,12 +336,13 @@ final class GroupCommit: Sendable {
             self.medium.persist(field..<field + 8)
             stored = watermark
 
-            let touched = self.state.withLock { state in
-                defer { state.touched.removeAll(keepingCapacity: true) }
-                return Array(state.touched.values)
+            self.state.withLock { state in
+                buffers.touched.append(contentsOf: state.touched.values)
+                state.touched.removeAll(keepingCapacity: true)
             }
+            defer { buffers.touched.removeAll(keepingCapacity: true) }
             var wroteTail = false
-            for region in touched {
+            for region in buffers.touched {
                 let (tail, pending) = region.checkpointTail(upTo: watermark)
                 if let tail, region.storeCheckpointTail(tail) {
                     wroteTail = true
