@@ -390,9 +390,9 @@ public actor RegionWriter {
             // Made before the copy: making it retains the region's state, and nothing between the copy and
             // the drain may retain or release (see `flushSealed(count:dataCopied:entry:)`).
             let written = Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
-            self.copyData(buffer, toOffset: entry.offset + EntryHeader.size)
+            self.copyData(buffer, toOffset: entry.offset + EntryHeader.size, streamingFrom: Self.loneStreamingThreshold)
             Self.storeHeader(of: entry, data: buffer, base: self.base, sequence: self.region.sequence)
-            self.flushSealed(count: 1, dataCopied: true) { _ in entry }
+            self.flushSealed(count: 1, dataCopied: true, streamingFrom: Self.loneStreamingThreshold) { _ in entry }
             self.medium.drain()
             self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
             return written
@@ -494,15 +494,23 @@ public actor RegionWriter {
     /// Entries of this many bytes or more have their data flushed as it is copied: libpmem2 copies them
     /// with non-temporal stores, which need no flush afterwards. Measured with cache-line flushes on
     /// `/dev/shm`: a synchronous append of 4 KiB took 1 000 ns with ordinary stores and a flush of every
-    /// line after the seal, 830 ns so; 16 KiB 2 900 and 1 600 ns. At 1 KiB and below, ordinary stores are as
-    /// fast or faster, and batches and asynchronous appends of 1 – 1.5 KiB are 15 – 45 % slower streamed.
+    /// line after the seal, 830 ns so; 16 KiB 2 900 and 1 600 ns. Batches and asynchronous appends of
+    /// 1 – 1.5 KiB are 15 – 45 % slower streamed, so they stream from here.
     private static let streamingThreshold = 2048
+
+    /// ``streamingThreshold`` for a lone synchronous append, whose drain follows its copy at once: streamed
+    /// from 1 KiB, it took 376 – 387 ns against 397 – 404 (1.5 KiB: 397 – 404 against 449 – 455).
+    private static let loneStreamingThreshold = 1024
 
     /// The part of a large entry's data that ``copyData(_:toOffset:)`` writes back as it copies it (the
     /// *streamed lines*): the whole cache lines after those the header touches and before the one the data
-    /// ends in. An entry whose data is smaller than ``streamingThreshold`` has none.
-    private static func streamedLines(entryOffset offset: Int, dataSize: Int) -> Range<Int>? {
-        guard dataSize >= Self.streamingThreshold else { return nil }
+    /// ends in. An entry whose data is smaller than `threshold` has none.
+    private static func streamedLines(
+        entryOffset offset: Int,
+        dataSize: Int,
+        threshold: Int = RegionWriter.streamingThreshold
+    ) -> Range<Int>? {
+        guard dataSize >= threshold else { return nil }
         let start = (offset + EntryHeader.size + 63) & ~63
         let end = (offset + EntryHeader.size + dataSize) & ~63
         return start..<max(start, end)
@@ -518,9 +526,17 @@ public actor RegionWriter {
     /// at 4 KiB). Small entries are copied without a flush. ``flushSealed(count:dataCopied:entry:)``
     /// flushes the rest; the one drain after it makes all of it durable, as when everything was flushed after
     /// the seal.
-    private func copyData(_ buffer: UnsafeRawBufferPointer, toOffset dataOffset: Int) {
+    private func copyData(
+        _ buffer: UnsafeRawBufferPointer,
+        toOffset dataOffset: Int,
+        streamingFrom threshold: Int = RegionWriter.streamingThreshold
+    ) {
         guard self.streamsLargeData,
-            let lines = Self.streamedLines(entryOffset: dataOffset - EntryHeader.size, dataSize: buffer.count)
+            let lines = Self.streamedLines(
+                entryOffset: dataOffset - EntryHeader.size,
+                dataSize: buffer.count,
+                threshold: threshold
+            )
         else {
             Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: self.base, medium: self.medium)
             return
@@ -566,19 +582,27 @@ public actor RegionWriter {
     /// last (its terminator), except the streamed lines that ``copyData(_:toOffset:)`` flushed already: one
     /// call for the whole range when it flushed none, the usual case, and one per range around them
     /// otherwise.
-    private func flushSealed(count: Int, dataCopied: Bool, entry: (_ index: Int) -> InFlightEntry) {
+    private func flushSealed(
+        count: Int,
+        dataCopied: Bool,
+        streamingFrom threshold: Int = RegionWriter.streamingThreshold,
+        entry: (_ index: Int) -> InFlightEntry
+    ) {
         let end = min(entry(count - 1).end + 8, self.state.dataEnd)
         var start = entry(0).offset
-        guard dataCopied, self.streamsLargeData,
-            (0..<count).contains(where: { entry($0).size >= Self.streamingThreshold })
-        else {
+        guard dataCopied, self.streamsLargeData, (0..<count).contains(where: { entry($0).size >= threshold }) else {
             self.medium.flush(start..<end)
             return
         }
         // A call per range, and nothing retained or released in between: an atomic operation after the
         // copy's non-temporal stores would wait for them before the flushes below are even issued.
         for index in 0..<count {
-            guard let lines = Self.streamedLines(entryOffset: entry(index).offset, dataSize: entry(index).size)
+            guard
+                let lines = Self.streamedLines(
+                    entryOffset: entry(index).offset,
+                    dataSize: entry(index).size,
+                    threshold: threshold
+                )
             else { continue }
             self.medium.flush(start..<lines.lowerBound)
             start = lines.upperBound
