@@ -69,8 +69,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
         @usableFromInline
         mutating func nextCommitted() -> Entry? {
             guard !self.isFinished, let committed = self.committed else { return nil }
-            let limit = self.follow ? committed.value : self.snapshotLimit!
-            return try? self.cursor!.next(limit: limit)
+            return try? self.cursor!.next(limit: self.limit(committed))
         }
 
         /// ``next(isolation:)`` past the synchronous step: starts the iteration, waits for entries when
@@ -87,7 +86,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
             let committed = self.committed!
             while true {
                 let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
-                let limit = self.follow ? committed.value : self.snapshotLimit!
+                let limit = self.limit(committed)
                 let next: Entry?
                 do {
                     next = try self.cursor!.next(limit: limit)
@@ -108,6 +107,12 @@ public struct EntrySequence: AsyncSequence, Sendable {
             }
             self.isFinished = true
             return nil
+        }
+
+        /// The largest timestamp the walk may return now: the committed watermark when following, the one
+        /// taken when iteration started otherwise.
+        private func limit(_ committed: Watermark) -> UInt64 {
+            self.follow ? committed.value : self.snapshotLimit!
         }
 
         /// The next entry, or `nil` at the end.

@@ -145,11 +145,7 @@ struct CloseAndFreeTests {
         let held = Task { try await stream.writer(for: r2).appendAsync([99]) }  // timestamp 1, held
         await mover.waitUntilHolding()
         let w1 = try await stream.writer(for: r1)
-        let available = await w1.availableSize
-        let first = Task { try await w1.append([1]) }  // timestamp 2: written, waits for timestamp 1
-        while await w1.availableSize == available {
-            await Task.yield()
-        }
+        let first = await appendWritten([1], to: w1)  // timestamp 2: written, waits for timestamp 1
         let free = Task { try await stream.free(r1) }  // waits for a checkpoint covering timestamp 2
         while await stream.freeHasNotStarted(r1) {
             await Task.yield()
@@ -173,11 +169,7 @@ struct CloseAndFreeTests {
         let held = Task { try await stream.writer(for: r1).appendAsync([1]) }  // timestamp 1, being copied
         await mover.waitUntilHolding()
         let w2 = try await stream.writer(for: r2)
-        let available = await w2.availableSize
-        let append = Task { try await w2.append([2]) }  // timestamp 2: written, waits for timestamp 1
-        while await w2.availableSize == available {
-            await Task.yield()
-        }
+        let append = await appendWritten([2], to: w2)  // timestamp 2: written, waits for timestamp 1
         append.cancel()
         mover.release()
         let code = await thrownErrorCode { try await append.value }
@@ -234,4 +226,15 @@ extension PMemStream {
             return false
         }
     }
+}
+
+/// Starts a synchronous append of `bytes` to `writer` and returns once its entry is written (it has taken
+/// room in the region); the append itself may still be waiting for earlier timestamps to persist.
+private func appendWritten(_ bytes: [UInt8], to writer: RegionWriter) async -> Task<Entry, any Error> {
+    let available = await writer.availableSize
+    let append = Task { try await writer.append(bytes) }
+    while await writer.availableSize == available {
+        await Task.yield()
+    }
+    return append
 }
