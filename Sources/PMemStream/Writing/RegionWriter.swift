@@ -60,6 +60,17 @@ public actor RegionWriter {
         let timestamp: UInt64
         var isSealed = false
 
+        init(offset: Int, size: Int, timestamp: UInt64) {
+            self.offset = offset
+            self.size = size
+            self.timestamp = timestamp
+        }
+
+        /// The place of an entry already made; read through a pointer, with no copy of the ``Entry``.
+        init(_ entry: borrowing Entry) {
+            self.init(offset: entry.offset, size: entry.size, timestamp: entry.timestamp)
+        }
+
         var end: Int { self.offset + EntryHeader.footprint(dataSize: self.size)! }
     }
 
@@ -242,24 +253,13 @@ public actor RegionWriter {
 
     /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
     private func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
-        Self.seal(entry, data: data, base: self.base, state: self.state)
+        Self.storeHeader(of: entry, data: data, base: self.base, sequence: self.region.sequence)
+        return Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
-    /// ``seal(_:data:)`` for the entries of `state`'s region on the medium at `base`. Nonisolated, like
-    /// ``copyAndSeal(_:startingWith:base:state:into:)``, so that a loop over borrowed bytes can seal
-    /// entries with no isolation check in its closures.
-    private nonisolated static func seal(
-        _ entry: InFlightEntry,
-        data: UnsafeRawBufferPointer,
-        base: UnsafeMutableRawPointer,
-        state: RegionState
-    ) -> Entry {
-        Self.storeHeader(of: entry, data: data, base: base, sequence: state.region.sequence)
-        return Entry(state: state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
-    }
-
-    /// ``seal(_:data:base:state:)`` without making the ``Entry``, for an entry of the region with sequence
-    /// number `sequence`.
+    /// ``seal(_:data:)`` without making the ``Entry``, for an entry of the region with sequence number
+    /// `sequence`, on the medium at `base`. Nonisolated, so that a loop over borrowed bytes can seal entries
+    /// with no isolation check in its closures.
     private nonisolated static func storeHeader(
         of entry: InFlightEntry,
         data: UnsafeRawBufferPointer,
@@ -408,58 +408,81 @@ public actor RegionWriter {
         return entry!
     }
 
-    /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch of small entries (none streamed by
-    /// ``copyData(_:toOffset:)``) when no other entry is in flight: as for a lone entry (see
-    /// ``writeOneDurably(copying:)``), the entries never enter ``inFlight``, and they are flushed as one range.
+    /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch when no other entry is in flight: as
+    /// for a lone entry (see ``writeOneDurably(copying:)``), the entries never enter ``inFlight``.
     ///
+    /// Every entry is made before the first byte is copied, and nothing is retained or released between the
+    /// copies and the drain: an atomic operation (a retain is one) after the non-temporal stores of a large
+    /// entry's copy waits until they are written back, and the copies of the entries would not overlap.
+    ///
+    /// - Parameter streams: Whether some entry of `batch` is large enough for ``copyData(_:toOffset:)`` to
+    ///   stream it; when none is, the entries are flushed as one range.
     /// - Returns: The entries, and the last one's timestamp.
-    private func writeSmallEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
+    private func writeEntriesAloneDurably(_ batch: [[UInt8]], streams: Bool) throws(PMemStreamError)
         -> (entries: [Entry], last: UInt64)
     {
         var reserved: InFlightEntry?
         try self.reserve(count: batch.count, size: { batch[$0].count }) { if reserved == nil { reserved = $0 } }
         let first = reserved!
+        let state = self.state
         var last = first
-        let (base, state) = (self.base, self.state)
         let entries = [Entry](unsafeUninitializedCapacity: batch.count) { entries, initialized in
-            last = Self.copyAndSeal(batch, startingWith: first, base: base, state: state, into: entries)
+            for index in batch.indices {
+                if index > 0 {
+                    last = InFlightEntry(offset: last.end, size: batch[index].count, timestamp: last.timestamp + 1)
+                }
+                entries.initializeElement(
+                    at: index,
+                    to: Entry(state: state, offset: last.offset, timestamp: last.timestamp, size: last.size)
+                )
+            }
             initialized = batch.count
         }
-        self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
+        entries.withUnsafeBufferPointer { entries in
+            Self.copyAndSeal(
+                batch,
+                into: entries,
+                streamingFrom: streams ? Self.streamingThreshold : nil,
+                base: self.base,
+                medium: self.medium,
+                sequence: self.region.sequence
+            )
+            if streams {
+                self.flushSealed(count: entries.count, dataCopied: true) { InFlightEntry(entries[$0]) }
+            } else {
+                self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
+            }
+        }
         self.medium.drain()
         self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
         return (entries, last.timestamp)
     }
 
-    /// Copies each entry of `batch`, small ones all, into the consecutive entries reserved from `first` on,
-    /// without a flush, and seals it; initializes `entries` with them, in order.
-    ///
-    /// - Returns: The last entry reserved.
+    /// Copies each entry of `batch` into the entry made for it in `entries` (see
+    /// ``copyData(_:toOffset:streamingFrom:base:medium:)``) and seals it. Nonisolated and static, so that
+    /// its loop has no isolation check; and the arrays are borrowed through spans, with no retain or release.
     private nonisolated static func copyAndSeal(
         _ batch: [[UInt8]],
-        startingWith first: InFlightEntry,
+        into entries: UnsafeBufferPointer<Entry>,
+        streamingFrom threshold: Int?,
         base: UnsafeMutableRawPointer,
-        state: RegionState,
-        into entries: UnsafeMutableBufferPointer<Entry>
-    ) -> InFlightEntry {
-        let medium = state.medium
-        var entry = first
-        batch.withUnsafeBufferPointer { batch in
-            for index in batch.indices {
-                if index > 0 {
-                    entry = InFlightEntry(offset: entry.end, size: batch[index].count, timestamp: entry.timestamp + 1)
-                }
-                let dataOffset = entry.offset + EntryHeader.size
-                entries.initializeElement(
-                    at: index,
-                    to: batch[index].withUnsafeBytes { bytes in
-                        Self.copyWithoutFlush(bytes, toOffset: dataOffset, base: base, medium: medium)
-                        return Self.seal(entry, data: bytes, base: base, state: state)
-                    }
+        medium: any PersistentMedium,
+        sequence: UInt64
+    ) {
+        let arrays = batch.span
+        for index in arrays.indices {
+            let entry = InFlightEntry(entries[index])
+            arrays[index].span.bytes.withUnsafeBytes { data in
+                Self.copyData(
+                    data,
+                    toOffset: entry.offset + EntryHeader.size,
+                    streamingFrom: threshold,
+                    base: base,
+                    medium: medium
                 )
+                Self.storeHeader(of: entry, data: data, base: base, sequence: sequence)
             }
         }
-        return entry
     }
 
     /// Publishes `count` entries that never entered ``inFlight``, just made durable: they have `timestamps`,
@@ -531,24 +554,42 @@ public actor RegionWriter {
         toOffset dataOffset: Int,
         streamingFrom threshold: Int = RegionWriter.streamingThreshold
     ) {
-        guard self.streamsLargeData,
+        Self.copyData(
+            buffer,
+            toOffset: dataOffset,
+            streamingFrom: self.streamsLargeData ? threshold : nil,
+            base: self.base,
+            medium: self.medium
+        )
+    }
+
+    /// ``copyData(_:toOffset:streamingFrom:)`` into `medium`, whose base address is `base`; with a `nil`
+    /// threshold, nothing is streamed.
+    private nonisolated static func copyData(
+        _ buffer: UnsafeRawBufferPointer,
+        toOffset dataOffset: Int,
+        streamingFrom threshold: Int?,
+        base: UnsafeMutableRawPointer,
+        medium: any PersistentMedium
+    ) {
+        guard let threshold,
             let lines = Self.streamedLines(
                 entryOffset: dataOffset - EntryHeader.size,
                 dataSize: buffer.count,
                 threshold: threshold
             )
         else {
-            Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: self.base, medium: self.medium)
+            Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: base, medium: medium)
             return
         }
         let (head, tail) = (lines.lowerBound - dataOffset, lines.upperBound - dataOffset)
-        self.medium.copy(toOffset: dataOffset, from: UnsafeRawBufferPointer(rebasing: buffer[..<head]), flags: .noFlush)
-        self.medium.copy(
+        medium.copy(toOffset: dataOffset, from: UnsafeRawBufferPointer(rebasing: buffer[..<head]), flags: .noFlush)
+        medium.copy(
             toOffset: dataOffset + head,
             from: UnsafeRawBufferPointer(rebasing: buffer[head..<tail]),
             flags: .noDrain
         )
-        self.medium.copy(
+        medium.copy(
             toOffset: dataOffset + tail,
             from: UnsafeRawBufferPointer(rebasing: buffer[tail...]),
             flags: .noFlush
@@ -686,8 +727,8 @@ public actor RegionWriter {
             await self.waitForRegion()
         }
         let streams = self.streamsLargeData && batch.contains { $0.count >= Self.streamingThreshold }
-        if self.inFlight.isEmpty, !streams {
-            let (entries, last) = try self.writeSmallEntriesAloneDurably(batch)
+        if self.inFlight.isEmpty {
+            let (entries, last) = try self.writeEntriesAloneDurably(batch, streams: streams)
             try await self.groupCommit.waitPersisted(written: last)
             return entries
         }
