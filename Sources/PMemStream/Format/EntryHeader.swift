@@ -43,7 +43,18 @@ enum EntryHeader {
 
     /// The checksum of an entry.
     static func checksum(regionSequence: UInt64, timestamp: UInt64, data: UnsafeRawBufferPointer) -> UInt32 {
-        CRC32C.checksum(words: (regionSequence, timestamp, UInt64(data.count)), then: data)
+        Self.checksum(regionSequence: regionSequence, timestamp: timestamp, dataSize: data.count, dataStart: data)
+    }
+
+    /// The checksum of an entry of `dataSize` bytes, so far as its first bytes, `start`: continued over the
+    /// rest of the data in order with ``CRC32C/checksum(_:continuing:)``, it is the entry's checksum.
+    static func checksum(
+        regionSequence: UInt64,
+        timestamp: UInt64,
+        dataSize: Int,
+        dataStart start: UnsafeRawBufferPointer
+    ) -> UInt32 {
+        CRC32C.checksum(words: (regionSequence, timestamp, UInt64(dataSize)), then: start)
     }
 
     /// Stores the header of an entry whose data is already in place, through the CPU's view of the medium
