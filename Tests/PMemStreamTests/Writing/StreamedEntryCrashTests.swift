@@ -10,35 +10,97 @@ import Testing
 /// that line; here power fails right after the append returns, before anything else is written.
 @Suite("Large entries across power failures")
 struct StreamedEntryCrashTests {
-    /// No background workers: the asynchronous case makes its entry durable with `persistCommitted()`.
-    static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
-
     /// How the large entry is appended.
     enum Way: String, CaseIterable, CustomTestStringConvertible {
         case synchronous
         case batchAlone
         case batchBetweenSmallEntries
+        /// Beside an entry of 1 – 2 KiB, which a batch does not stream, and another streamed entry.
+        case batchOfMixedSizes
         case asynchronous
+        /// While an asynchronous append to the same region is still being copied: the path of entries
+        /// that wait in the region's in-flight list.
+        case synchronousBehindAsynchronous
+        case batchBehindAsynchronous
 
         var testDescription: String { self.rawValue }
+
+        /// Whether an asynchronous append is held in the data mover while the large entry is appended.
+        var isBehindAsynchronous: Bool {
+            self == .synchronousBehindAsynchronous || self == .batchBehindAsynchronous
+        }
     }
 
-    /// Appends `bytes` the given way and returns the large entry once it is acknowledged persisted.
-    private func appendDurably(_ bytes: [UInt8], _ way: Way, to writer: RegionWriter, of stream: PMemStream)
-        async throws -> Entry
-    {
+    /// A stream on `medium` with no background workers: the asynchronous cases make their entries durable
+    /// with `persistCommitted()`.
+    private func stream(on medium: SimulatedMedium, mover: HeldDataMover? = nil) throws -> PMemStream {
+        try PMemStream(
+            medium: medium,
+            configuration: PMemStream.Configuration(
+                blockSize: 4096,
+                persistWorkers: 0,
+                dataMover: mover ?? SynchronousDataMover()
+            )
+        )
+    }
+
+    /// Appends `bytes` the given way and returns the large entry once it is acknowledged persisted, with
+    /// every entry the call appended, in order.
+    private func appendDurably(
+        _ bytes: [UInt8],
+        _ way: Way,
+        to writer: RegionWriter,
+        of stream: PMemStream,
+        mover: HeldDataMover?
+    ) async throws -> (entry: Entry, appended: [[UInt8]]) {
         switch way {
         case .synchronous:
-            return try await writer.append(bytes)
+            return (try await writer.append(bytes), [bytes])
         case .batchAlone:
-            return try await writer.append(contentsOf: [bytes])[0]
+            return (try await writer.append(contentsOf: [bytes])[0], [bytes])
         case .batchBetweenSmallEntries:
-            return try await writer.append(contentsOf: [[1, 2, 3], bytes, [4]])[1]
+            let batch = [[1, 2, 3], bytes, [4]]
+            return (try await writer.append(contentsOf: batch)[1], batch)
+        case .batchOfMixedSizes:
+            let batch = [[1, 2, 3], testBytes(1500, seed: 5), bytes, testBytes(2500, seed: 6), [4]]
+            return (try await writer.append(contentsOf: batch)[2], batch)
         case .asynchronous:
             let receipt = try await writer.appendAsync(bytes)
             await stream.persistCommitted()
             try await receipt.persisted()
-            return receipt.entry
+            return (receipt.entry, [bytes])
+        case .synchronousBehindAsynchronous, .batchBehindAsynchronous:
+            let mover = try #require(mover)
+            let held = Task { try await writer.appendAsync([9, 9]) }
+            await mover.waitUntilHolding()
+            let available = await writer.availableSize
+            let large = Task {
+                way == .synchronousBehindAsynchronous
+                    ? try await writer.append(bytes) : try await writer.append(contentsOf: [[7], bytes])[1]
+            }
+            while await writer.availableSize == available {
+                await Task.yield()  // until the large entry is written and drained; it then waits for the held one
+            }
+            mover.release()
+            _ = try await held.value
+            await stream.persistCommitted()
+            let entry = try await large.value
+            return (entry, way == .synchronousBehindAsynchronous ? [[9, 9], bytes] : [[9, 9], [7], bytes])
+        }
+    }
+
+    /// Cuts power in every standard way and checks that the region holds exactly `expected`.
+    private func expectAfterPowerFailure(
+        _ medium: SimulatedMedium,
+        region: Region,
+        holds expected: [[UInt8]],
+        _ context: String
+    ) async throws {
+        for mode in [CrashMode.drainedOnly, .tornWords(seed: 3)] {
+            let restarted = try self.stream(on: SimulatedMedium(image: medium.crash(mode)))
+            let recovered = try await restarted.region(atOffset: region.offset)
+            let found = try await restarted.entries(in: recovered).collect().map { try $0.bytes }
+            #expect(found == expected, "\(context), \(mode)")
         }
     }
 
@@ -54,28 +116,52 @@ struct StreamedEntryCrashTests {
         for lead in stride(from: 0, through: 56, by: 8) {
             for size in sizes {
                 let medium = SimulatedMedium(size: 64 * 1024)
-                let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-                let region = try await stream.allocateRegion(size: 20_000)
+                let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
+                let stream = try self.stream(on: medium, mover: mover)
+                let region = try await stream.allocateRegion(size: 24_000)
                 let writer = try await stream.writer(for: region)
                 let small = testBytes(lead, seed: 1)
                 let large = testBytes(size, seed: size + lead)
                 _ = try await writer.append(small)
-                let entry = try await self.appendDurably(large, way, to: writer, of: stream)
+                let (entry, appended) = try await self.appendDurably(large, way, to: writer, of: stream, mover: mover)
                 let dataStart = entry.offset + EntryHeader.size
                 positions.insert([size / 4096, dataStart % 64, (dataStart + size) % 64])
-
-                for mode in [CrashMode.drainedOnly, .tornWords(seed: 3)] {
-                    let restarted = try PMemStream(
-                        medium: SimulatedMedium(image: medium.crash(mode)),
-                        configuration: Self.configuration
-                    )
-                    let recovered = try await restarted.region(atOffset: region.offset)
-                    let found = try await restarted.entries(in: recovered).collect().map { try $0.bytes }
-                    let expected = way == .batchBetweenSmallEntries ? [small, [1, 2, 3], large, [4]] : [small, large]
-                    #expect(found == expected, "\(way), data at \(dataStart) + \(size), \(mode)")
-                }
+                try await self.expectAfterPowerFailure(
+                    medium,
+                    region: region,
+                    holds: [small] + appended,
+                    "\(way), data at \(dataStart) + \(size)"
+                )
             }
         }
         #expect(positions.count == 128, "every 8-byte position of the data's first and last byte in a line, twice")
+    }
+
+    @Test(
+        "a streamed entry that fills its region to the last byte, with no terminator after it, is whole after a power failure",
+        arguments: [Way.synchronous, .batchAlone, .asynchronous, .synchronousBehindAsynchronous]
+    )
+    func durableToTheRegionsEnd(way: Way) async throws {
+        for lead in stride(from: 0, through: 56, by: 8) {
+            let medium = SimulatedMedium(size: 64 * 1024)
+            let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
+            let stream = try self.stream(on: medium, mover: mover)
+            let region = try await stream.allocateRegion(size: 12_000)
+            let writer = try await stream.writer(for: region)
+            let small = testBytes(lead, seed: 2)
+            _ = try await writer.append(small)
+            // What is left, less the header of the large entry and, behind an asynchronous append, that
+            // entry's 32 bytes.
+            let size = await writer.availableSize - EntryHeader.size - (way.isBehindAsynchronous ? 32 : 0)
+            let large = testBytes(size, seed: lead)
+            let (entry, appended) = try await self.appendDurably(large, way, to: writer, of: stream, mover: mover)
+            #expect(await writer.availableSize == 0, "the entry at \(entry.offset) fills the region")
+            try await self.expectAfterPowerFailure(
+                medium,
+                region: region,
+                holds: [small] + appended,
+                "\(way), \(size) bytes at \(entry.offset)"
+            )
+        }
     }
 }
