@@ -72,6 +72,11 @@ public actor RegionWriter {
         }
 
         var end: Int { self.offset + EntryHeader.footprint(dataSize: self.size)! }
+
+        /// The entry reserved right after this one, with `size` bytes of data.
+        func next(size: Int) -> InFlightEntry {
+            InFlightEntry(offset: self.end, size: size, timestamp: self.timestamp + 1)
+        }
     }
 
     /// Recovers the region for writing (see `Docs/Format.md`, "Recovery").
@@ -178,19 +183,18 @@ public actor RegionWriter {
         try self.checkFits(count: count, size: size)
         try self.state.beginWrites(count)
         self.scrubStaleHeaders(count: count, size: size)
-        var timestamp = self.tracker.takeTimestamps(count)
-        var tail = self.tail
+        var entry = InFlightEntry(offset: self.tail, size: size(0), timestamp: self.tracker.takeTimestamps(count))
         for index in 0..<count {
-            self.base.storeWord(0, at: tail)
-            let entry = InFlightEntry(offset: tail, size: size(index), timestamp: timestamp)
+            if index > 0 {
+                entry = entry.next(size: size(index))
+            }
+            self.base.storeWord(0, at: entry.offset)
             reserved(entry)
-            tail = entry.end
-            timestamp += 1
         }
-        self.tail = tail
-        self.state.recordLastTimestamp(timestamp - 1)
-        if tail + 8 <= self.state.dataEnd {
-            self.base.storeWord(0, at: tail)
+        self.tail = entry.end
+        self.state.recordLastTimestamp(entry.timestamp)
+        if entry.end + 8 <= self.state.dataEnd {
+            self.base.storeWord(0, at: entry.end)
         }
     }
 
@@ -361,6 +365,7 @@ public actor RegionWriter {
         written: (Entry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(count: count, size: size)
+        let threshold = dataCopied ? self.streamingThreshold(Self.streamingThreshold) : nil
         // The list through one access for all the entries, rather than one per entry and field (each a
         // dynamic exclusivity check); nothing below touches `inFlight` otherwise.
         self.inFlight.withUnsafeMutableBufferPointer { inFlight in
@@ -369,13 +374,14 @@ public actor RegionWriter {
                 let dataOffset = entry.offset + EntryHeader.size
                 let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
                     guard dataCopied else { return self.seal(entry, data: bytes) }
-                    self.copyAndSeal(entry, from: bytes)
-                    return self.made(entry)
+                    let made = self.made(entry)  // before the copy: see `writeEntriesAloneDurably(_:)`
+                    self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
+                    return made
                 }
                 inFlight[index].isSealed = true
                 written(sealed)
             }
-            self.flushSealed(count: reserved.count, dataCopied: dataCopied) { inFlight[reserved.lowerBound + $0] }
+            self.flushSealed(count: reserved.count, streamingFrom: threshold) { inFlight[reserved.lowerBound + $0] }
         }
         self.medium.drain()
         let first = self.inFlight[reserved.lowerBound]
@@ -395,10 +401,11 @@ public actor RegionWriter {
             try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
             let entry = reserved!
             // Made before the copy: making it retains the region's state, and nothing between the copy and
-            // the drain may retain or release (see `flushSealed(count:dataCopied:entry:)`).
+            // the drain may retain or release (see `flushSealed(count:streamingFrom:entry:)`).
             let written = self.made(entry)
-            self.copyAndSeal(entry, from: buffer, streamingFrom: Self.loneStreamingThreshold)
-            self.flushSealed(count: 1, dataCopied: true, streamingFrom: Self.loneStreamingThreshold) { _ in entry }
+            let threshold = self.streamingThreshold(Self.loneStreamingThreshold)
+            self.copyAndSeal(entry, from: buffer, streamingFrom: threshold)
+            self.flushSealed(count: 1, streamingFrom: threshold) { _ in entry }
             self.medium.drain()
             self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
             return written
@@ -421,10 +428,8 @@ public actor RegionWriter {
     /// copies and the drain: an atomic operation (a retain is one) after the non-temporal stores of a large
     /// entry's copy waits until they are written back, and the copies of the entries would not overlap.
     ///
-    /// - Parameter streams: Whether some entry of `batch` is large enough for ``copyAndSeal(_:from:streamingFrom:)`` to
-    ///   stream it; when none is, the entries are flushed as one range.
     /// - Returns: The entries, and the last one's timestamp.
-    private func writeEntriesAloneDurably(_ batch: [[UInt8]], streams: Bool) throws(PMemStreamError)
+    private func writeEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
         -> (entries: [Entry], last: UInt64)
     {
         var reserved: InFlightEntry?
@@ -435,7 +440,7 @@ public actor RegionWriter {
         let entries = [Entry](unsafeUninitializedCapacity: batch.count) { entries, initialized in
             for index in batch.indices {
                 if index > 0 {
-                    last = InFlightEntry(offset: last.end, size: batch[index].count, timestamp: last.timestamp + 1)
+                    last = last.next(size: batch[index].count)
                 }
                 entries.initializeElement(
                     at: index,
@@ -444,20 +449,17 @@ public actor RegionWriter {
             }
             initialized = batch.count
         }
+        let threshold = self.streamingThreshold(Self.streamingThreshold)
         entries.withUnsafeBufferPointer { entries in
             Self.copyAndSeal(
                 batch,
                 into: entries,
-                streamingFrom: streams ? Self.streamingThreshold : nil,
+                streamingFrom: threshold,
                 base: self.base,
                 medium: self.medium,
                 sequence: self.region.sequence
             )
-            if streams {
-                self.flushSealed(count: entries.count, dataCopied: true) { InFlightEntry(entries[$0]) }
-            } else {
-                self.medium.flush(first.offset..<min(last.end + 8, self.state.dataEnd))
-            }
+            self.flushSealed(count: entries.count, streamingFrom: threshold) { InFlightEntry(entries[$0]) }
         }
         self.medium.drain()
         self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
@@ -479,7 +481,7 @@ public actor RegionWriter {
         for index in arrays.indices {
             let entry = InFlightEntry(entries[index])
             arrays[index].span.bytes.withUnsafeBytes { data in
-                Self.copyAndSeal(
+                _ = Self.copyAndSeal(
                     entry,
                     from: data,
                     streamingFrom: threshold,
@@ -531,6 +533,13 @@ public actor RegionWriter {
     /// from 1 KiB, it took 376 – 387 ns against 397 – 404 (1.5 KiB: 397 – 404 against 449 – 455).
     private static let loneStreamingThreshold = 1024
 
+    /// `threshold` as the size from which this writer streams entries (see
+    /// ``copyAndSeal(_:from:streamingFrom:)``), or `nil` when it streams none: with page granularity, where
+    /// every flush is an `msync`. A write computes it once, for its copies and its flushes alike.
+    private func streamingThreshold(_ threshold: Int) -> Int? {
+        self.streamsLargeData ? threshold : nil
+    }
+
     /// The part of a large entry's data that ``copyAndSeal(_:from:streamingFrom:)`` writes back as it copies it (the
     /// *streamed lines*): the whole cache lines after those the header touches and before the one the data
     /// ends in. An entry whose data is smaller than `threshold` has none.
@@ -547,23 +556,28 @@ public actor RegionWriter {
 
     /// Copies a reserved entry's data from `buffer` and seals the entry (see ``seal(_:data:)``).
     ///
-    /// A large entry's streamed lines (see ``streamedLines(entryOffset:dataSize:)``) are copied with a flush
-    /// and no drain (non-temporal stores). The bytes before them share a cache line with the header, and the
-    /// bytes after them share one with the entry's padding and terminator: both are copied without a flush,
-    /// and each of those lines is flushed once, after the seal, so that no line is stored into or flushed
-    /// again while it is being written back (a second flush of the line the data ends in cost about 100 ns
-    /// at 4 KiB). Small entries are copied without a flush. ``flushSealed(count:dataCopied:entry:)``
-    /// flushes the rest; the one drain after it makes all of it durable, as when everything was flushed after
-    /// the seal.
+    /// A large entry's streamed lines (see ``streamedLines(entryOffset:dataSize:threshold:)``) are copied
+    /// with a flush and no drain (non-temporal stores). The bytes before them share a cache line with the
+    /// header, and the bytes after them share one with the entry's padding and terminator: both are copied
+    /// without a flush, and each of those lines is flushed once, after the seal, so that no line is stored
+    /// into or flushed again while it is being written back (a second flush of the line the data ends in cost
+    /// about 100 ns at 4 KiB). Small entries are copied without a flush.
+    /// ``flushSealed(count:streamingFrom:entry:)`` flushes the rest, given the same `threshold`; the one drain
+    /// after it makes all of it durable, as when everything was flushed after the seal.
+    ///
+    /// - Parameter threshold: The size from which an entry is streamed (from ``streamingThreshold(_:)``, and
+    ///   the same for the flushes of the same write); `nil` to stream nothing.
+    /// - Returns: The streamed lines, if any.
+    @discardableResult
     private func copyAndSeal(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
-        streamingFrom threshold: Int = RegionWriter.streamingThreshold
-    ) {
+        streamingFrom threshold: Int?
+    ) -> Range<Int>? {
         Self.copyAndSeal(
             entry,
             from: buffer,
-            streamingFrom: self.streamsLargeData ? threshold : nil,
+            streamingFrom: threshold,
             base: self.base,
             medium: self.medium,
             sequence: self.region.sequence
@@ -576,6 +590,7 @@ public actor RegionWriter {
     /// The checksum is computed after the copy, from the caller's bytes, which the copy has just read into
     /// the cache; except for streamed lines longer than ``checksummedPiece``, which are checksummed and
     /// copied a piece at a time, so that the checksum of one piece overlaps the write-back of the last.
+    @discardableResult
     private nonisolated static func copyAndSeal(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
@@ -583,7 +598,7 @@ public actor RegionWriter {
         base: UnsafeMutableRawPointer,
         medium: any PersistentMedium,
         sequence: UInt64
-    ) {
+    ) -> Range<Int>? {
         let dataOffset = entry.offset + EntryHeader.size
         guard let threshold,
             let lines = Self.streamedLines(entryOffset: entry.offset, dataSize: buffer.count, threshold: threshold)
@@ -591,7 +606,7 @@ public actor RegionWriter {
             Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: base, medium: medium)
             let checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer)
             Self.storeHeader(of: entry, checksum: checksum, base: base, sequence: sequence)
-            return
+            return nil
         }
         let (head, tail) = (lines.lowerBound - dataOffset, lines.upperBound - dataOffset)
         let start = UnsafeRawBufferPointer(rebasing: buffer[..<head])
@@ -624,6 +639,7 @@ public actor RegionWriter {
             checksum = CRC32C.checksum(end, continuing: partial)
         }
         Self.storeHeader(of: entry, checksum: checksum, base: base, sequence: sequence)
+        return lines
     }
 
     /// The piece of streamed lines that ``copyAndSeal(_:from:streamingFrom:base:medium:sequence:)``
@@ -660,15 +676,10 @@ public actor RegionWriter {
     /// last (its terminator), except the streamed lines that ``copyAndSeal(_:from:streamingFrom:)`` flushed
     /// already: one call for the whole range when it flushed none, the usual case, and one per range around
     /// them otherwise.
-    private func flushSealed(
-        count: Int,
-        dataCopied: Bool,
-        streamingFrom threshold: Int = RegionWriter.streamingThreshold,
-        entry: (_ index: Int) -> InFlightEntry
-    ) {
+    private func flushSealed(count: Int, streamingFrom threshold: Int?, entry: (_ index: Int) -> InFlightEntry) {
         let end = min(entry(count - 1).end + 8, self.state.dataEnd)
         var start = entry(0).offset
-        guard dataCopied, self.streamsLargeData, (0..<count).contains(where: { entry($0).size >= threshold }) else {
+        guard let threshold, (0..<count).contains(where: { entry($0).size >= threshold }) else {
             self.medium.flush(start..<end)
             return
         }
@@ -763,9 +774,8 @@ public actor RegionWriter {
         if self.reservation != nil {
             await self.waitForRegion()
         }
-        let streams = self.streamsLargeData && batch.contains { $0.count >= Self.streamingThreshold }
         if self.inFlight.isEmpty {
-            let (entries, last) = try self.writeEntriesAloneDurably(batch, streams: streams)
+            let (entries, last) = try self.writeEntriesAloneDurably(batch)
             try await self.groupCommit.waitPersisted(written: last)
             return entries
         }
@@ -865,16 +875,19 @@ public actor RegionWriter {
         var reserved: InFlightEntry?
         try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
         let entry = reserved!
-        self.copyAndSeal(entry, from: buffer)
         let written = self.made(entry)
+        let streamedLines = self.copyAndSeal(
+            entry,
+            from: buffer,
+            streamingFrom: self.streamingThreshold(Self.streamingThreshold)
+        )
         self.groupCommit.enqueue(
             GroupCommit.Queued(
                 timestamp: entry.timestamp,
                 start: entry.offset,
                 end: entry.end,
                 region: self.state,
-                streamedLines: self.streamsLargeData
-                    ? Self.streamedLines(entryOffset: entry.offset, dataSize: entry.size) : nil
+                streamedLines: streamedLines
             ),
             of: self.state
         )
