@@ -146,7 +146,8 @@ struct StreamedEntryCrashTests {
             let medium = SimulatedMedium(size: 64 * 1024)
             let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
             let stream = try self.stream(on: medium, mover: mover)
-            let region = try await stream.allocateRegion(size: 12_000)
+            // About 20 KiB: every way checksums and copies the entry in pieces.
+            let region = try await stream.allocateRegion(size: 20_000)
             let writer = try await stream.writer(for: region)
             let small = testBytes(lead, seed: 2)
             _ = try await writer.append(small)
