@@ -179,6 +179,7 @@ public actor RegionWriter {
         size: (_ index: Int) -> Int,
         reserved: (InFlightEntry) -> Void
     ) throws(PMemStreamError) {
+        precondition(count > 0, "a reservation of no entry")
         try self.checkOpen()
         try self.checkFits(count: count, size: size)
         try self.state.beginWrites(count)
@@ -374,7 +375,9 @@ public actor RegionWriter {
                 let dataOffset = entry.offset + EntryHeader.size
                 let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
                     guard dataCopied else { return self.seal(entry, data: bytes) }
-                    let made = self.made(entry)  // before the copy: see `writeEntriesAloneDurably(_:)`
+                    // Made before the copy, as in `writeEntriesAloneDurably(_:)`; but here the caller's closures
+                    // may still retain and release around each copy.
+                    let made = self.made(entry)
                     self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
                     return made
                 }
@@ -547,7 +550,7 @@ public actor RegionWriter {
     private static func streamedLines(
         entryOffset offset: Int,
         dataSize: Int,
-        threshold: Int = RegionWriter.streamingThreshold
+        threshold: Int
     ) -> Range<Int>? {
         guard dataSize >= threshold else { return nil }
         let start = (offset + EntryHeader.size + 63) & ~63
@@ -604,6 +607,7 @@ public actor RegionWriter {
         medium: any PersistentMedium,
         sequence: UInt64
     ) -> Range<Int>? {
+        assert(buffer.count == entry.size, "the bytes of another entry")
         let dataOffset = entry.offset + EntryHeader.size
         guard let threshold,
             let lines = Self.streamedLines(entryOffset: entry.offset, dataSize: buffer.count, threshold: threshold)
