@@ -264,11 +264,11 @@ public actor RegionWriter {
             data: data
         )
         Self.storeHeader(of: entry, checksum: checksum, base: self.base, sequence: self.region.sequence)
-        return self.made(entry)
+        return self.madeEntry(for: entry)
     }
 
-    /// The ``Entry`` of a reserved entry.
-    private func made(_ entry: InFlightEntry) -> Entry {
+    /// A new ``Entry`` value for a reserved entry: it retains the region's state.
+    private func madeEntry(for entry: InFlightEntry) -> Entry {
         Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
     }
 
@@ -377,7 +377,7 @@ public actor RegionWriter {
                     guard dataCopied else { return self.seal(entry, data: bytes) }
                     // Made before the copy, as in `writeEntriesAloneDurably(_:)`; but here the caller's closures
                     // may still retain and release around each copy.
-                    let made = self.made(entry)
+                    let made = self.madeEntry(for: entry)
                     self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
                     return made
                 }
@@ -405,7 +405,7 @@ public actor RegionWriter {
             let entry = reserved!
             // Made before the copy: making it retains the region's state, and nothing between the copy and
             // the drain may retain or release (see `flushSealed(count:streamingFrom:entry:)`).
-            let written = self.made(entry)
+            let written = self.madeEntry(for: entry)
             let threshold = self.streamingThreshold(Self.loneStreamingThreshold)
             self.copyAndSeal(entry, from: buffer, streamingFrom: threshold)
             self.flushSealed(count: 1, streamingFrom: threshold) { _ in entry }
@@ -891,7 +891,7 @@ public actor RegionWriter {
         var reserved: InFlightEntry?
         try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
         let entry = reserved!
-        let written = self.made(entry)
+        let written = self.madeEntry(for: entry)
         let streamedLines = self.copyAndSeal(
             entry,
             from: buffer,
