@@ -42,14 +42,12 @@ enum EntryHeader {
     }
 
     /// The checksum of an entry.
-    @inline(__always)
     static func checksum(regionSequence: UInt64, timestamp: UInt64, data: UnsafeRawBufferPointer) -> UInt32 {
         Self.checksum(regionSequence: regionSequence, timestamp: timestamp, dataSize: data.count, dataStart: data)
     }
 
     /// The checksum of an entry of `dataSize` bytes, so far as its first bytes, `start`: continued over the
     /// rest of the data in order with ``CRC32C/checksum(_:continuing:)``, it is the entry's checksum.
-    @inline(__always)
     static func checksum(
         regionSequence: UInt64,
         timestamp: UInt64,
