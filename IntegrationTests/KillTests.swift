@@ -188,7 +188,11 @@ enum KillChild {
             var live: [Region] = []
             for try await region in stream.regions { live.append(region) }
             let log = open(logPath, O_CREAT | O_WRONLY | O_APPEND, 0o644)
+            // The regions this child found come first: the last line must never be older than this child's
+            // first operation, or an operation the previous child finished but did not log would count too.
             while true {
+                var line = live.map { String($0.offset) }.joined(separator: " ") + "\n"
+                _ = line.withUTF8 { write(log, $0.baseAddress, $0.count) }
                 if live.isEmpty || (live.count < 40 && Bool.random(using: &generator)) {
                     if let region = try? await stream.allocateRegion(
                         size: Int.random(in: 1...(512 << 10), using: &generator)
@@ -198,15 +202,14 @@ enum KillChild {
                 } else {
                     try await stream.free(live.remove(at: Int.random(in: 0..<live.count, using: &generator)))
                 }
-                var line = live.map { String($0.offset) }.joined(separator: " ") + "\n"
-                _ = line.withUTF8 { write(log, $0.baseAddress, $0.count) }
             }
         } catch {
             pause()
         }
     }
 
-    /// The lines of a text file; empty when it does not exist.
+    /// The complete lines of a text file, empty ones included (a child with no region logs one); none when
+    /// it does not exist.
     static func readLines(_ path: String) -> [Substring] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return [] }
@@ -218,8 +221,9 @@ enum KillChild {
             guard count > 0 else { break }
             bytes += chunk[0..<count]
         }
-        // A line cut short by the kill has no newline: drop it.
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
-            .dropLast(bytes.last == UInt8(ascii: "\n") ? 0 : 1)
+        // The last piece is either empty (the text ends with a newline) or a line cut short by the kill.
+        return Array(
+            String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        )
     }
 }
