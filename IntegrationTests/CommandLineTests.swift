@@ -175,10 +175,22 @@ final class Spawned {
         for fd in inPipe + outPipe + errPipe {
             posix_spawn_file_actions_addclose(&actions, fd)
         }
+        // The child starts with every signal at its default action and none blocked, whatever the test
+        // process inherited: a test run started in the background by a shell ignores SIGINT, and a child that
+        // inherited that would never end on the SIGINT a test sends it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var signals = sigset_t()
+        sigfillset(&signals)
+        posix_spawnattr_setsigdefault(&attributes, &signals)
+        sigemptyset(&signals)
+        posix_spawnattr_setsigmask(&attributes, &signals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         var pid = pid_t()
-        let status = posix_spawn(&pid, executable, &actions, nil, &argv, environ)
+        let status = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
         precondition(status == 0, "posix_spawn \(executable) failed: \(status)")
+        posix_spawnattr_destroy(&attributes)
         posix_spawn_file_actions_destroy(&actions)
         for pointer in argv { free(pointer) }
         close(inPipe[0])
