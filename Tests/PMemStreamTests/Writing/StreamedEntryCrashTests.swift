@@ -92,6 +92,26 @@ struct StreamedEntryCrashTests {
         }
     }
 
+    /// A new stream with a region of `regionSize` bytes whose first entry holds `lead` bytes, so that the next
+    /// one starts `lead` bytes further into a cache line; with a held data mover when `way` needs one.
+    private func regionAfterLead(
+        _ lead: Int,
+        regionSize: Int,
+        for way: Way
+    ) async throws -> (
+        medium: SimulatedMedium, stream: PMemStream, region: Region, writer: RegionWriter, mover: HeldDataMover?,
+        lead: [UInt8]
+    ) {
+        let medium = SimulatedMedium(size: 64 * 1024)
+        let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
+        let stream = try self.stream(on: medium, mover: mover)
+        let region = try await stream.allocateRegion(size: regionSize)
+        let writer = try await stream.writer(for: region)
+        let small = testBytes(lead, seed: lead + 1)
+        _ = try await writer.append(small)
+        return (medium, stream, region, writer, mover, small)
+    }
+
     /// Cuts power in every standard way and checks that the region holds exactly `expected`.
     private func expectAfterPowerFailure(
         _ medium: SimulatedMedium,
@@ -123,14 +143,12 @@ struct StreamedEntryCrashTests {
         ]
         for lead in stride(from: 0, through: 56, by: 8) {
             for (group, size) in groups.enumerated().flatMap({ group in group.element.map { (group.offset, $0) } }) {
-                let medium = SimulatedMedium(size: 64 * 1024)
-                let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
-                let stream = try self.stream(on: medium, mover: mover)
-                let region = try await stream.allocateRegion(size: 24_000)
-                let writer = try await stream.writer(for: region)
-                let small = testBytes(lead, seed: 1)
+                let (medium, stream, region, writer, mover, small) = try await self.regionAfterLead(
+                    lead,
+                    regionSize: 24_000,
+                    for: way
+                )
                 let large = testBytes(size, seed: size + lead)
-                _ = try await writer.append(small)
                 let (entry, appended) = try await self.appendDurably(large, way, to: writer, of: stream, mover: mover)
                 let dataStart = entry.offset + EntryHeader.size
                 positions.insert([group, dataStart % 64, (dataStart + size) % 64])
@@ -155,14 +173,12 @@ struct StreamedEntryCrashTests {
     )
     func durableToTheRegionsEnd(way: Way) async throws {
         for lead in stride(from: 0, through: 56, by: 8) {
-            let medium = SimulatedMedium(size: 64 * 1024)
-            let mover = way.isBehindAsynchronous ? HeldDataMover() : nil
-            let stream = try self.stream(on: medium, mover: mover)
             // About 20 KiB: every way checksums and copies the entry in pieces.
-            let region = try await stream.allocateRegion(size: 20_000)
-            let writer = try await stream.writer(for: region)
-            let small = testBytes(lead, seed: 2)
-            _ = try await writer.append(small)
+            let (medium, stream, region, writer, mover, small) = try await self.regionAfterLead(
+                lead,
+                regionSize: 20_000,
+                for: way
+            )
             // What is left, less the header of the large entry and, behind an asynchronous append, that
             // entry's 32 bytes.
             let size = await writer.availableSize - EntryHeader.size - (way.isBehindAsynchronous ? 32 : 0)
