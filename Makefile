@@ -36,8 +36,10 @@ demo: deps
 	$(SWIFT) run pmemstream demo
 
 ## Every test: unit and property tests, integration tests, and the format check.
+## A crash prints the top of the crashed thread's stack last, where the end of a CI log shows it.
+CRASH_REPORT := SWIFT_BACKTRACE=enable=yes,threads=crashed,registers=none,images=none,limit=12,top=12
 test: build lint
-	$(SWIFT) test --explicit-target-dependency-import-check error
+	$(CRASH_REPORT) $(SWIFT) test --explicit-target-dependency-import-check error
 
 ## The unit and property tests under ThreadSanitizer, in a build folder of their own; any report fails.
 ## (The process-level tests, which kill and spawn processes, run in `make test`.)

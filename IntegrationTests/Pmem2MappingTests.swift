@@ -61,6 +61,22 @@ struct Pmem2MappingTests {
         }
     }
 
+    @Test("a file opens for writing again as soon as its last mapping went, even while the process spawns children")
+    func remapWhileSpawning() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            _ = try Pmem2Mapping(path: path, size: 1 << 20)
+            let spawner = SpawningThread()
+            let remapped = Result {
+                for _ in 0..<200 {
+                    _ = try Pmem2Mapping(path: path)
+                }
+            }
+            #expect(spawner.stop() > 0, "no child was spawned while the file was mapped again and again")
+            try remapped.get()
+        }
+    }
+
     @Test("prefaulting keeps the file's contents")
     func prefaultKeepsContents() async throws {
         try await withTemporaryDirectory { directory in

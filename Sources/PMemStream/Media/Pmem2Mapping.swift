@@ -238,6 +238,11 @@
     // MARK: - Owned libpmem2 resources
 
     /// The descriptor, libpmem2 source and mapping of one file; released in reverse order when dropped.
+    ///
+    /// The writer's lock is released explicitly before the descriptor is closed. It belongs to the open file
+    /// description, and a child process that another thread is spawning holds a copy of every descriptor
+    /// until it runs its program: closing ours alone would leave the file locked until then, and a writer
+    /// opening it at once would get `streamInUse`.
     private struct MappedFile: ~Copyable {
         let fd: Int32
         var source: OpaquePointer?
@@ -256,6 +261,7 @@
             if source != nil {
                 pmem2_source_delete(&source)
             }
+            SystemCalls.unlock(self.fd)
             SystemCalls.close(self.fd)
         }
     }

@@ -1,0 +1,37 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// A thread that spawns short-lived child processes (`/bin/true`), one after another, until it is stopped.
+///
+/// A child being spawned holds a copy of every descriptor of the test process until it runs its program:
+/// tests use this to check that nothing PMemStream releases stays held by such a copy.
+final class SpawningThread: Sendable {
+    private let stopping = Atomic(false)
+    private let spawned = Atomic(0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Starts spawning.
+    init() {
+        DispatchQueue.global().async {
+            let program = strdup("/bin/true")
+            defer { free(program) }
+            var arguments: [UnsafeMutablePointer<CChar>?] = [program, nil]
+            while !self.stopping.load(ordering: .relaxed) {
+                var pid = pid_t()
+                guard posix_spawn(&pid, "/bin/true", nil, nil, &arguments, environ) == 0 else { break }
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                self.spawned.add(1, ordering: .relaxed)
+            }
+            self.finished.signal()
+        }
+    }
+
+    /// Stops spawning, waits for the last child, and returns how many were spawned.
+    func stop() -> Int {
+        self.stopping.store(true, ordering: .relaxed)
+        self.finished.wait()
+        return self.spawned.load(ordering: .relaxed)
+    }
+}
