@@ -71,9 +71,11 @@ let package = Package(
             dependencies: ["PMemStream", "PMemStreamTestKit"],
             swiftSettings: upcomingFeatures + mockingSettings
         ),
+        // Counts failed `MAP_FIXED` mappings in the integration tests' process (see its header).
+        .target(name: "CMappingProbe", path: "Tests/CMappingProbe"),
         .testTarget(
             name: "PMemStreamIntegrationTests",
-            dependencies: ["PMemStream", "PMemStreamTestKit"],
+            dependencies: ["PMemStream", "PMemStreamTestKit", "CMappingProbe"],
             path: "IntegrationTests",
             swiftSettings: upcomingFeatures
         ),

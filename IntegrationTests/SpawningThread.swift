@@ -10,10 +10,12 @@ final class SpawningThread: Sendable {
     private let stopping = Atomic(false)
     private let spawned = Atomic(0)
     private let finished = DispatchSemaphore(value: 0)
+    private let started = DispatchSemaphore(value: 0)
 
-    /// Starts spawning.
+    /// Starts spawning, and returns once the first child has run.
     init() {
-        DispatchQueue.global().async {
+        // A queue of its own gets a thread of its own, even while every thread of the shared pool is busy.
+        DispatchQueue(label: "PMemStreamIntegrationTests.spawner").async {
             let program = strdup("/bin/true")
             defer { free(program) }
             var arguments: [UnsafeMutablePointer<CChar>?] = [program, nil]
@@ -22,10 +24,16 @@ final class SpawningThread: Sendable {
                 guard posix_spawn(&pid, "/bin/true", nil, nil, &arguments, environ) == 0 else { break }
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
-                self.spawned.add(1, ordering: .relaxed)
+                if self.spawned.add(1, ordering: .relaxed).newValue == 1 {
+                    self.started.signal()
+                }
+            }
+            if self.spawned.load(ordering: .relaxed) == 0 {
+                self.started.signal()
             }
             self.finished.signal()
         }
+        self.started.wait()
     }
 
     /// Stops spawning, waits for the last child, and returns how many were spawned.

@@ -28,7 +28,7 @@
         ///
         /// - Parameters:
         ///   - pmem2Status: The negative value the call returned: `-errno` or a `PMEM2_E_*` constant.
-        ///   - operation: What PMemStream was doing, e.g. `"pmem2_map_new for /tmp/log"`.
+        ///   - operation: What PMemStream was doing, e.g. `"pmem2_deep_flush of 4096 bytes"`.
         ///   - detail: The text libpmem2 gave (`pmem2_errormsg()`), or the reason when the failure was injected.
         ///   - location: Where the call was made.
         init(pmem2Status: Int32, operation: String, detail: String, location: SourceLocation) {

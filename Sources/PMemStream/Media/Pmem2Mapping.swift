@@ -2,12 +2,14 @@
     @preconcurrency import Glibc
     import CPMem2
 
-    /// A file or a DAX device mapped through libpmem2: the real persistent medium.
+    /// A file or a DAX device, mapped and persisted with libpmem2's functions: the real persistent medium.
     ///
     /// A new file is created with the requested size and its blocks are reserved up front, so a store into the
     /// mapping never meets a full file system. An existing file or device is mapped whole and keeps its size.
-    /// The persist, flush, drain, copy and fill functions are fetched from libpmem2 once and called directly.
-    /// The mapping is removed when the last reference to it goes away.
+    /// The file is mapped with `mmap` rather than `pmem2_map_new`, which can replace another thread's memory
+    /// with the file (see `Docs/Media.md`); on persistent memory the persist, flush, drain, copy and fill
+    /// functions are then fetched from libpmem2 once and called directly. The mapping is removed when the last
+    /// reference to it goes away.
     ///
     /// On a file system without persistent memory the mapping has ``StoreGranularity/page`` granularity and
     /// every persist is an `msync`; on `/dev/shm` with `PMEM2_FORCE_GRANULARITY=CACHE_LINE` it behaves like
@@ -28,7 +30,7 @@
         public let baseAddress: UnsafeMutableRawPointer
         /// The size of the mapping: the size of the file or device.
         public let size: Int
-        /// The store granularity libpmem2 chose for this mapping.
+        /// The store granularity of this mapping, chosen as libpmem2 chooses it (see ``StoreGranularity``).
         public let granularity: StoreGranularity
         /// The NUMA node of the device, when libpmem2 reports one (DAX devices); `nil` for ordinary files.
         public let numaNode: Int?
@@ -72,21 +74,29 @@
                 }
                 throw error
             }
-            let map = resources.map!
+            let mapping = resources.mapping!
             self.numaNode = SystemCalls.numaNode(of: resources.source!)
+            self.baseAddress = mapping.address
+            self.size = mapping.size
+            self.granularity = resources.granularity
+            if let map = resources.map {
+                // libpmem2 documents that these never return NULL for a valid map.
+                self.persistFunction = pmem2_get_persist_fn(map)!
+                self.flushFunction = pmem2_get_flush_fn(map)!
+                self.drainFunction = pmem2_get_drain_fn(map)!
+                self.memcpyFunction = pmem2_get_memcpy_fn(map)!
+                self.memsetFunction = pmem2_get_memset_fn(map)!
+            } else {
+                self.persistFunction = PageSync.persist
+                self.flushFunction = PageSync.persist
+                self.drainFunction = PageSync.drain
+                self.memcpyFunction = PageSync.copy
+                self.memsetFunction = PageSync.fill
+            }
             self.path = path
             self.resources = resources
             self.isReadOnly = options.readOnly
             self.writer = Lock((isClaimed: false, holdsLock: !options.readOnly))
-            self.baseAddress = pmem2_map_get_address(map)!
-            self.size = pmem2_map_get_size(map)
-            self.granularity = StoreGranularity(pmem2Value: pmem2_map_get_store_granularity(map))
-            // libpmem2 documents that these never return NULL for a valid map.
-            self.persistFunction = pmem2_get_persist_fn(map)!
-            self.flushFunction = pmem2_get_flush_fn(map)!
-            self.drainFunction = pmem2_get_drain_fn(map)!
-            self.memcpyFunction = pmem2_get_memcpy_fn(map)!
-            self.memsetFunction = pmem2_get_memset_fn(map)!
             if options.prefault || getenv("PMEMSTREAM_PREFAULT_AT_OPEN") != nil {
                 self.prefault()
             }
@@ -130,7 +140,7 @@
 
         public func deepFlush(_ range: Range<Int>) throws(PMemStreamError) {
             try SystemCalls.deepFlush(
-                self.resources.map!,
+                self.resources.map,
                 address: self.baseAddress + range.lowerBound,
                 count: range.count
             )
@@ -181,8 +191,9 @@
             }
         }
 
-        /// Takes the writer's lock unless the mapping is read-only, sizes the file when it is new, then maps it
-        /// with libpmem2. The returned value owns `fd`, which is closed on failure too (releasing the lock).
+        /// Takes the writer's lock unless the mapping is read-only, sizes the file when it is new, maps it and
+        /// describes the mapping to libpmem2. The returned value owns `fd`, which is closed on failure too
+        /// (releasing the lock).
         private static func map(fd: Int32, path: String, size: Int?, options: Options) throws(PMemStreamError)
             -> MappedFile
         {
@@ -216,12 +227,36 @@
                     message: "\(path) holds \(existingSize) bytes, not the \(size) bytes asked for"
                 )
             }
-            var config: OpaquePointer? = try SystemCalls.config(
-                requiring: options.requiredGranularity,
-                readOnly: options.readOnly
+            let (address, synchronous) = try SystemCalls.mapShared(
+                fd,
+                size: existingSize,
+                readOnly: options.readOnly,
+                path: path
             )
-            defer { pmem2_config_delete(&config) }
-            file.map = try SystemCalls.map(source, config: config!, path: path)
+            file.mapping = (address, existingSize)
+            let granularity = StoreGranularity(
+                synchronousMapping: synchronous,
+                forced: getenv("PMEM2_FORCE_GRANULARITY").map { String(cString: $0) }
+            )
+            guard granularity.isAtLeastAsFine(as: options.requiredGranularity) else {
+                throw PMemStreamError(
+                    code: .mappingFailed,
+                    message: """
+                        \(path) is mapped with \(granularity) granularity, but \(options.requiredGranularity) \
+                        granularity was required: it is not on persistent memory mounted with DAX
+                        """
+                )
+            }
+            file.granularity = granularity
+            if granularity != .page {
+                file.map = try SystemCalls.describeMapping(
+                    at: address,
+                    size: existingSize,
+                    of: source,
+                    granularity: granularity,
+                    path: path
+                )
+            }
             return file
         }
 
@@ -237,7 +272,8 @@
 
     // MARK: - Owned libpmem2 resources
 
-    /// The descriptor, libpmem2 source and mapping of one file; released in reverse order when dropped.
+    /// The descriptor, libpmem2 source, mapping and libpmem2 description of the mapping of one file;
+    /// released in reverse order when dropped.
     ///
     /// The writer's lock is released explicitly before the descriptor is closed. It belongs to the open file
     /// description, and a child process that another thread is spawning holds a copy of every descriptor
@@ -246,6 +282,10 @@
     private struct MappedFile: ~Copyable {
         let fd: Int32
         var source: OpaquePointer?
+        var mapping: (address: UnsafeMutableRawPointer, size: Int)?
+        var granularity = StoreGranularity.page
+        /// libpmem2's description of `mapping`, which provides its persist and copy functions; deleting it
+        /// leaves the mapping in place. `nil` for a page-granular mapping, which uses ``PageSync`` instead.
         var map: OpaquePointer?
 
         init(fd: Int32) {
@@ -256,6 +296,9 @@
             var map = self.map
             if map != nil {
                 pmem2_map_delete(&map)
+            }
+            if let mapping = self.mapping {
+                SystemCalls.unmap(mapping.address, size: mapping.size)
             }
             var source = self.source
             if source != nil {

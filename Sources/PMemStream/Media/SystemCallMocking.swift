@@ -11,10 +11,11 @@ package struct SystemCallMocking: Sendable {
         case open
         /// `posix_fallocate(3)`; the injected value is an `errno`.
         case fallocate
-        /// `pmem2_map_new`; the injected value is a libpmem2 status (`-errno` or `PMEM2_E_*`).
-        case pmem2MapNew
-        /// `pmem2_deep_flush`; the injected value is a libpmem2 status.
-        case pmem2DeepFlush
+        /// `mmap(2)`; the injected value is an `errno`.
+        case mmap
+        /// A deep flush: `pmem2_deep_flush`, or `msync` for a page-granular mapping; the injected value is a
+        /// libpmem2 status (`-errno` or `PMEM2_E_*`).
+        case deepFlush
     }
 
     #if ENABLE_MOCKING

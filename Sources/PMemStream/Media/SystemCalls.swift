@@ -137,49 +137,95 @@ enum SystemCalls {
         return Int(node)
     }
 
-    /// Creates a libpmem2 mapping configuration that accepts the given granularity or a finer one, for a
-    /// writable mapping or, with `readOnly`, one without write permission.
+    /// Maps a whole file or DAX device, shared, at an address the kernel chooses, and says whether the
+    /// kernel made the mapping synchronous (`MAP_SYNC`: on DAX, where stores need no `msync` to be durable).
     ///
-    /// The corresponding C functions are `pmem2_config_new`, `pmem2_config_set_required_store_granularity`
-    /// and `pmem2_config_set_protection`.
-    static func config(requiring granularity: StoreGranularity, readOnly: Bool) throws(PMemStreamError)
-        -> OpaquePointer
-    {
-        var config: OpaquePointer?
-        try self.check(pmem2_config_new(&config), operation: "pmem2_config_new")
-        var status = pmem2_config_set_required_store_granularity(config, granularity.pmem2Value)
-        var operation = "pmem2_config_set_required_store_granularity"
-        if status == 0, readOnly {
-            status = pmem2_config_set_protection(config, UInt32(PMEM2_PROT_READ))
-            operation = "pmem2_config_set_protection"
+    /// `MAP_SYNC` is asked for first, and an ordinary shared mapping made when the file does not support
+    /// it. Neither call passes `MAP_FIXED`, which is why PMemStream maps files itself instead of calling
+    /// `pmem2_map_new`: on a file system that accepts the `MAP_SYNC` flag but is not on DAX (ext4, XFS), a
+    /// `MAP_FIXED` mapping with it fails only after it has unmapped its address range, and before libpmem2
+    /// maps the file there again, another thread's new mapping can land in that range and be replaced by
+    /// the file (see `Docs/Media.md`).
+    ///
+    /// The corresponding C function is `mmap`.
+    /// - Throws: ``PMemStreamError/Code/mappingFailed`` with the `errno`, or
+    ///   ``PMemStreamError/Code/permissionDenied`` when the file's access does not allow the mapping.
+    static func mapShared(_ fd: Int32, size: Int, readOnly: Bool, path: String) throws(PMemStreamError) -> (
+        address: UnsafeMutableRawPointer, synchronous: Bool
+    ) {
+        let operation = "mmap \(path)"
+        try self.failIfInjected(.mmap, operation: operation)
+        let protection = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+        if let address = Glibc.mmap(nil, size, protection, Self.mapSharedValidate | Self.mapSync, fd, 0),
+            address != MAP_FAILED
+        {
+            return (address, true)
         }
-        if status != 0 {
-            pmem2_config_delete(&config)
+        var error = Glibc.errno
+        if error == EOPNOTSUPP || error == EINVAL {
+            if let address = Glibc.mmap(nil, size, protection, MAP_SHARED, fd, 0), address != MAP_FAILED {
+                return (address, false)
+            }
+            error = Glibc.errno
         }
-        try self.check(status, operation: operation)
-        return config!
+        throw Self.mappingError(errno: error, operation: operation)
     }
 
-    /// Maps a source as a configuration says.
+    /// The error for a failed `mmap`.
+    private static func mappingError(errno: Int32, operation: String) -> PMemStreamError {
+        PMemStreamError(
+            code: errno == EACCES || errno == EPERM ? .permissionDenied : .mappingFailed,
+            message: "\(operation): \(String(cString: strerror(errno)))",
+            errno: errno,
+            location: .init(fileID: #fileID, line: #line)
+        )
+    }
+
+    /// `MAP_SHARED_VALIDATE` from `<linux/mman.h>`: a shared mapping whose unknown flags are refused.
+    private static let mapSharedValidate: Int32 = 0x03
+    /// `MAP_SYNC` from `<linux/mman.h>`: page faults make the file's blocks durable, so stores need only
+    /// reach the persistence domain.
+    private static let mapSync: Int32 = 0x80000
+
+    /// Removes a mapping ``mapShared(_:size:readOnly:path:)`` made.
     ///
-    /// The corresponding C function is `pmem2_map_new`.
-    static func map(_ source: OpaquePointer, config: OpaquePointer, path: String) throws(PMemStreamError)
-        -> OpaquePointer
-    {
-        let operation = "pmem2_map_new for \(path)"
-        try self.failIfInjected(.pmem2MapNew, operation: operation)
+    /// The corresponding C function is `munmap`.
+    static func unmap(_ address: UnsafeMutableRawPointer, size: Int) {
+        _ = Glibc.munmap(address, size)
+    }
+
+    /// Describes a mapping ``mapShared(_:size:readOnly:path:)`` made to libpmem2, which then provides the
+    /// persist, flush, drain, copy and fill functions of `granularity` for it. Deleting the description
+    /// does not unmap the mapping.
+    ///
+    /// The corresponding C function is `pmem2_map_from_existing`.
+    static func describeMapping(
+        at address: UnsafeMutableRawPointer,
+        size: Int,
+        of source: OpaquePointer,
+        granularity: StoreGranularity,
+        path: String
+    ) throws(PMemStreamError) -> OpaquePointer {
         var map: OpaquePointer?
-        try self.check(pmem2_map_new(&map, config, source), operation: operation)
+        try self.check(
+            pmem2_map_from_existing(&map, source, address, size, granularity.pmem2Value),
+            operation: "pmem2_map_from_existing for \(path)"
+        )
         return map!
     }
 
-    /// Flushes a range of a mapping all the way to the medium.
+    /// Flushes a range of a mapping all the way to the medium: through libpmem2's description of the mapping
+    /// (`map`), or, for a page-granular mapping, which has none, by writing its pages back.
     ///
-    /// The corresponding C function is `pmem2_deep_flush`.
-    static func deepFlush(_ map: OpaquePointer, address: UnsafeMutableRawPointer, count: Int) throws(PMemStreamError) {
-        let operation = "pmem2_deep_flush of \(count) bytes"
-        try self.failIfInjected(.pmem2DeepFlush, operation: operation)
-        try self.check(pmem2_deep_flush(map, address, count), operation: operation)
+    /// The corresponding C functions are `pmem2_deep_flush` and `msync`.
+    static func deepFlush(_ map: OpaquePointer?, address: UnsafeMutableRawPointer, count: Int) throws(PMemStreamError) {
+        let operation = "deep flush of \(count) bytes"
+        try self.failIfInjected(.deepFlush, operation: operation)
+        guard let map else {
+            try PageSync.sync(address, count)
+            return
+        }
+        try self.check(pmem2_deep_flush(map, address, count), operation: "pmem2_\(operation)")
     }
 
     /// Throws the failure a test injected for `call` through ``SystemCallMocking``; does nothing in release builds.
@@ -191,7 +237,9 @@ enum SystemCalls {
             switch call {
             case .open, .fallocate:
                 throw PMemStreamError(errno: injected, operation: operation, location: location)
-            case .pmem2MapNew, .pmem2DeepFlush:
+            case .mmap:
+                throw Self.mappingError(errno: injected, operation: operation)
+            case .deepFlush:
                 throw PMemStreamError(
                     pmem2Status: injected,
                     operation: operation,
@@ -225,15 +273,6 @@ extension StoreGranularity {
         case .byte: PMEM2_GRANULARITY_BYTE
         case .cacheLine: PMEM2_GRANULARITY_CACHE_LINE
         case .page: PMEM2_GRANULARITY_PAGE
-        }
-    }
-
-    /// The granularity for a libpmem2 constant.
-    init(pmem2Value: pmem2_granularity) {
-        switch pmem2Value {
-        case PMEM2_GRANULARITY_BYTE: self = .byte
-        case PMEM2_GRANULARITY_CACHE_LINE: self = .cacheLine
-        default: self = .page
         }
     }
 }
