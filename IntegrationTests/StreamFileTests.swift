@@ -136,7 +136,7 @@ struct StreamSharingTests {
 
     @Test(
         "withPMemStream closes the stream however its body ends: returning, throwing or cancelled",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(5))
     )
     func scopedLifetime() async throws {
         struct BodyFailure: Error {}

@@ -4,7 +4,7 @@ import Testing
 
 @testable import PMemStream
 
-@Suite("Group commit, watermarks and waits", .timeLimit(.minutes(1)))
+@Suite("Group commit, watermarks and waits", .timeLimit(.minutes(5)))
 struct DurabilityPipelineTests {
     @Test(
         "random mixes of sync and async appends and waits from 8 tasks keep the watermark laws",

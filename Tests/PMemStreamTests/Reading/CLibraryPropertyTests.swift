@@ -3,7 +3,7 @@ import PMemStreamTestKit
 import Testing
 
 /// The properties the C library's own test suite checked (reference §7.6), as PMemStream provides them.
-@Suite("Properties of the C library's test suite", .timeLimit(.minutes(1)))
+@Suite("Properties of the C library's test suite", .timeLimit(.minutes(5)))
 struct CLibraryPropertyTests {
     @Test("after N appends committed == persisted == N, and only persisted survives a reopen (items 5, 6)")
     func watermarksAfterAppends() async throws {

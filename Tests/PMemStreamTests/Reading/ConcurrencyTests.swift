@@ -2,7 +2,7 @@ import PMemStream
 import PMemStreamTestKit
 import Testing
 
-@Suite("Many writers and readers at once", .timeLimit(.minutes(1)))
+@Suite("Many writers and readers at once", .timeLimit(.minutes(5)))
 struct ConcurrencyTests {
     static let tasks = 8
     static let appendsPerTask = 50

@@ -4,7 +4,7 @@ import Testing
 @testable import PMemStream
 
 /// Closing and freeing while other work is under way: what a caller that overlaps them relies on.
-@Suite("Closing and freeing under way", .timeLimit(.minutes(1)))
+@Suite("Closing and freeing under way", .timeLimit(.minutes(5)))
 struct CloseAndFreeTests {
     /// `close()` promises "nothing committed before close() returns is lost": a second call must not return
     /// before the first has persisted.

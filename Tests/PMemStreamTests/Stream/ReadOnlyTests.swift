@@ -4,7 +4,7 @@ import Testing
 
 /// A stream opened read-only next to its writer: what another process sees of a stream being written.
 /// Two instances on one simulated medium stand for the two processes.
-@Suite("Read-only streams", .timeLimit(.minutes(1)))
+@Suite("Read-only streams", .timeLimit(.minutes(5)))
 struct ReadOnlyTests {
     static let reading = PMemStream.Configuration(access: .readOnly, followInterval: .milliseconds(1))
     static let writing = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)

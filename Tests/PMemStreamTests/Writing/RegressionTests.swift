@@ -4,7 +4,7 @@ import Testing
 @testable import PMemStream
 
 /// Crash-consistency and concurrency bugs found in review, each reproduced before its fix.
-@Suite("Regressions: durability and concurrency", .timeLimit(.minutes(1)))
+@Suite("Regressions: durability and concurrency", .timeLimit(.minutes(5)))
 struct RegressionTests {
     static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
 
