@@ -20,7 +20,7 @@ struct Pmem2MappingTests {
         return Array(bytes[0..<max(count, 0)])
     }
 
-    @Test("a new file is created with the size asked, mapped with a granularity libpmem2 reports")
+    @Test("a new file is created with the size asked, mapped with page granularity on an ordinary file")
     func createReportsSizeAndGranularity() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.path("log")
@@ -68,12 +68,16 @@ struct Pmem2MappingTests {
             let path = directory.path("log")
             _ = try Pmem2Mapping(path: path, size: 1 << 20)
             let spawner = SpawningThread()
+            let spawnedBefore = spawner.spawnedCount
+            // At least 200 mappings, and on until 20 more children have run meanwhile.
             let remapped = Result {
-                for _ in 0..<200 {
+                var mappings = 0
+                while mappings < 200 || (spawner.spawnedCount < spawnedBefore + 20 && mappings < 100_000) {
                     _ = try Pmem2Mapping(path: path)
+                    mappings += 1
                 }
             }
-            #expect(spawner.stop() > 0, "no child was spawned while the file was mapped again and again")
+            #expect(spawner.stop() >= spawnedBefore + 20, "too few children were spawned during the mappings")
             try remapped.get()
         }
     }
@@ -84,21 +88,108 @@ struct Pmem2MappingTests {
     /// the file. Every such failed `MAP_FIXED` call is counted by the probe: mapping must make none.
     @Test(
         "mapping a file never leaves an address range unmapped that another thread's mapping could take",
-        .enabled(if: pmemstream_failed_fixed_mappings() >= 0, "the mapping probe is not built in")
+        .enabled(if: pmemstream_probe_enabled() != 0, "the mapping probe is not built in")
     )
     func mappingLeavesNoHole() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            let before = pmemstream_failed_fixed_mappings()
+            let failedBefore = pmemstream_probe_failed_fixed_mappings()
+            let mappingsBefore = pmemstream_probe_mappings()
             _ = try Pmem2Mapping(path: path, size: 1 << 20)
             _ = try Pmem2Mapping(path: path)
             _ = try Pmem2Mapping(path: path, options: .init(readOnly: true))
             try await PMemStream.open(path: path).close()
-            #expect(pmemstream_failed_fixed_mappings() == before)
+            #expect(pmemstream_probe_mappings() >= mappingsBefore + 4, "the probe saw no mapping: it is not in use")
+            #expect(pmemstream_probe_failed_fixed_mappings() == failedBefore)
         }
     }
 
-    @Test("prefaulting keeps the file's contents")
+    /// The range of the calling thread's last `msync` and its flags, when `body` made one.
+    private func lastSync(during body: () throws -> Void) rethrows -> (range: Range<Int>, flags: Int32)? {
+        var address: UnsafeMutableRawPointer?
+        var length = 0
+        var flags: Int32 = 0
+        let before = pmemstream_probe_thread_syncs(&address, &length, &flags)
+        try body()
+        guard pmemstream_probe_thread_syncs(&address, &length, &flags) > before else { return nil }
+        let start = Int(bitPattern: address)
+        return (start..<start + length, flags)
+    }
+
+    @Test(
+        "a page-granular mapping writes back every page of each range it persists, flushes, copies or fills",
+        .enabled(if: pmemstream_probe_enabled() != 0, "the mapping probe is not built in"),
+        .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") == nil, "the granularity is forced")
+    )
+    func pageGranularityWritesBack() async throws {
+        try await withTemporaryDirectory { directory in
+            let medium = try Pmem2Mapping(path: directory.path("log"), size: 1 << 20)
+            try #require(medium.granularity == .page)
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let base = Int(bitPattern: medium.baseAddress)
+            let data = [UInt8](repeating: 0xA5, count: 300)
+            let operations: [(name: String, range: Range<Int>, operation: () throws -> Void)] = [
+                ("persist", 100..<200, { medium.persist(100..<200) }),
+                ("persist across pages", 4000..<4200, { medium.persist(4000..<4200) }),
+                ("flush", 5000..<5100, { medium.flush(5000..<5100) }),
+                ("flush of ranges", 9000..<9100, { medium.flush([8000..<8100, 9000..<9100]) }),
+                (
+                    "copy", 12_000..<12_300,
+                    { data.withUnsafeBytes { medium.copy(toOffset: 12_000, from: $0, flags: []) } }
+                ),
+                ("fill", 20_000..<20_100, { medium.fill(20_000..<20_100, with: 7, flags: .noDrain) }),
+                ("deep flush", 0..<medium.size, { try medium.deepFlush(0..<medium.size) }),
+            ]
+            for (name, range, operation) in operations {
+                let sync = try #require(try self.lastSync(during: operation), "\(name) wrote nothing back")
+                #expect(sync.flags & MS_SYNC != 0, "\(name) does not wait for the write-back")
+                #expect(sync.range.lowerBound % pageSize == 0, "\(name)")
+                #expect(sync.range.lowerBound <= base + range.lowerBound, "\(name)")
+                #expect(sync.range.upperBound >= base + range.upperBound, "\(name)")
+            }
+            let unflushed = self.lastSync {
+                data.withUnsafeBytes { medium.copy(toOffset: 30_000, from: $0, flags: .noFlush) }
+                medium.fill(40_000..<40_100, with: 1, flags: .noFlush)
+            }
+            #expect(unflushed == nil, "a copy or fill without flush wrote pages back")
+        }
+    }
+
+    /// How many mappings of `path` the process has (`/proc/self/maps`).
+    private func mappings(of path: String) -> Int {
+        guard let maps = fopen("/proc/self/maps", "r") else { return -1 }
+        defer { fclose(maps) }
+        var count = 0
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), maps) != nil {
+            if line.withUnsafeBufferPointer({ String(cString: $0.baseAddress!) }).contains(path) {
+                count += 1
+            }
+        }
+        return count
+    }
+
+    @Test("a mapping dropped or refused leaves nothing of the file mapped, and the file unlocked")
+    func nothingLeftMapped() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            do {
+                let medium = try Pmem2Mapping(path: path, size: 1 << 20)
+                #expect(self.mappings(of: path) == 1)
+                withExtendedLifetime(medium) {}
+            }
+            #expect(self.mappings(of: path) == 0)
+            if getenv("PMEM2_FORCE_GRANULARITY") == nil {
+                #expect(throws: PMemStreamError.self) {
+                    try Pmem2Mapping(path: path, options: .init(requiredGranularity: .cacheLine))
+                }
+                #expect(self.mappings(of: path) == 0)
+            }
+            _ = try Pmem2Mapping(path: path)
+        }
+    }
+
+    @Test("prefaulting keeps the file's contents, and works on a read-only mapping")
     func prefaultKeepsContents() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.path("log")
@@ -110,6 +201,8 @@ struct Pmem2MappingTests {
             #expect(
                 UnsafeRawBufferPointer(start: prefaulted.baseAddress, count: prefaulted.size).allSatisfy { $0 == 0x5A }
             )
+            let readOnly = try Pmem2Mapping(path: path, options: .init(prefault: true, readOnly: true))
+            #expect(UnsafeRawBufferPointer(start: readOnly.baseAddress, count: readOnly.size).allSatisfy { $0 == 0x5A })
         }
     }
 

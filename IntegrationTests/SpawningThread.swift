@@ -36,10 +36,22 @@ final class SpawningThread: Sendable {
         self.started.wait()
     }
 
-    /// Stops spawning, waits for the last child, and returns how many were spawned.
+    /// How many children have run so far.
+    var spawnedCount: Int {
+        self.spawned.load(ordering: .relaxed)
+    }
+
+    /// Stops spawning, waits for the last child, and returns how many were spawned. Idempotent.
+    @discardableResult
     func stop() -> Int {
-        self.stopping.store(true, ordering: .relaxed)
+        guard !self.stopping.exchange(true, ordering: .relaxed) else {
+            return self.spawned.load(ordering: .relaxed)
+        }
         self.finished.wait()
         return self.spawned.load(ordering: .relaxed)
+    }
+
+    deinit {
+        self.stop()
     }
 }

@@ -1,5 +1,5 @@
-// A short tour of the persistent medium: map a file through libpmem2, show what libpmem2 chose for it,
-// persist a message, unmap, map again and read the message back.
+// A short tour of the persistent medium: map a file, show the granularity it got (as libpmem2 would choose
+// it), persist a message with libpmem2's functions, unmap, map again and read the message back.
 //
 // Usage: pmemstream-medium-tour [DIRECTORY]   (default: a new directory under /tmp)
 

@@ -50,8 +50,8 @@
 
         /// `msync(MS_SYNC)` of the whole pages that hold `count` bytes at `address`.
         ///
-        /// - Throws: ``PMemStreamError/Code/ioError`` (or the code of another `errno`) when the pages could
-        ///   not be written back.
+        /// - Throws: ``PMemStreamError/Code/ioError`` with the `errno` when the pages could not be written
+        ///   back, ``PMemStreamError/Code/outOfSpace`` when the file system had no room for them.
         static func sync(_ address: UnsafeRawPointer, _ count: Int) throws(PMemStreamError) {
             guard count > 0 else { return }
             let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -61,8 +61,9 @@
                 let error = Glibc.errno
                 guard error == EINTR else {
                     throw PMemStreamError(
+                        code: error == ENOSPC || error == EDQUOT ? .outOfSpace : .ioError,
+                        message: "msync of \(count) bytes: \(String(cString: strerror(error)))",
                         errno: error,
-                        operation: "msync of \(count) bytes",
                         location: .init(fileID: #fileID, line: #line)
                     )
                 }

@@ -69,7 +69,7 @@ public protocol PersistentMedium: AnyObject, Sendable {
     ///
     /// Slower than ``persist(_:)``; the stream calls it where it must know that a step reached the medium
     /// (after formatting, when closing).
-    /// The corresponding C function is `pmem2_deep_flush`.
+    /// The corresponding C function is `pmem2_deep_flush` (for a page-granular ``Pmem2Mapping``, `msync`).
     /// - Parameter range: The byte offsets to make durable.
     /// - Throws: ``PMemStreamError/Code/ioError`` when the medium failed to store the range.
     func deepFlush(_ range: Range<Int>) throws(PMemStreamError)

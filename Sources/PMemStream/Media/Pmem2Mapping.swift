@@ -58,7 +58,10 @@
         ///   `size` is `nil` or the mapping is read-only, ``PMemStreamError/Code/streamInUse`` when a writable
         ///   mapping of the file exists already, ``PMemStreamError/Code/invalidMediumSize`` when `size` does not suit the file,
         ///   ``PMemStreamError/Code/outOfSpace`` when the file system cannot hold a new file,
-        ///   ``PMemStreamError/Code/mappingFailed`` (with `pmem2_errormsg()`) when libpmem2 refuses the mapping.
+        ///   ``PMemStreamError/Code/permissionDenied`` when the file's access does not allow the mapping,
+        ///   ``PMemStreamError/Code/mappingFailed`` when `mmap` fails (with its `errno`), when the mapping is
+        ///   coarser than ``Options/requiredGranularity``, or when libpmem2 refuses to describe it (with
+        ///   `pmem2_errormsg()`).
         ///   A file this call created is removed again when it fails.
         public init(path: String, size: Int? = nil, options: Options = Options()) throws(PMemStreamError) {
             if let size, size <= 0 {
@@ -239,11 +242,19 @@
                 forced: getenv("PMEM2_FORCE_GRANULARITY").map { String(cString: $0) }
             )
             guard granularity.isAtLeastAsFine(as: options.requiredGranularity) else {
+                let why =
+                    if granularity != StoreGranularity(synchronousMapping: synchronous, forced: nil) {
+                        "PMEM2_FORCE_GRANULARITY sets it"
+                    } else if synchronous {
+                        "byte granularity needs PMEM2_FORCE_GRANULARITY=BYTE, as eADR is not detected"
+                    } else {
+                        "it is not on persistent memory mounted with DAX"
+                    }
                 throw PMemStreamError(
                     code: .mappingFailed,
                     message: """
                         \(path) is mapped with \(granularity) granularity, but \(options.requiredGranularity) \
-                        granularity was required: it is not on persistent memory mounted with DAX
+                        granularity was required: \(why)
                         """
                 )
             }
@@ -260,13 +271,20 @@
             return file
         }
 
-        /// Reads and writes back one byte of every page, so that later stores fault no pages in.
+        /// Reads one byte of every page and, unless the mapping is read-only, writes it back, so that later
+        /// loads and stores fault no pages in.
         private func prefault() {
             let pageSize = sysconf(Int32(_SC_PAGESIZE))
+            var sum: UInt8 = 0
             for offset in stride(from: 0, to: self.size, by: pageSize) {
                 let byte = self.baseAddress.load(fromByteOffset: offset, as: UInt8.self)
-                _ = self.memsetFunction(self.baseAddress + offset, Int32(byte), 1, MemoryCopyFlags.noFlush.rawValue)
+                if self.isReadOnly {
+                    sum &+= byte
+                } else {
+                    _ = self.memsetFunction(self.baseAddress + offset, Int32(byte), 1, MemoryCopyFlags.noFlush.rawValue)
+                }
             }
+            withExtendedLifetime(sum) {}
         }
     }
 
@@ -295,7 +313,9 @@
         deinit {
             var map = self.map
             if map != nil {
-                pmem2_map_delete(&map)
+                // It fails only for a map libpmem2 does not know, which would be a bug here.
+                let status = pmem2_map_delete(&map)
+                assert(status == 0, "pmem2_map_delete failed with \(status)")
             }
             if let mapping = self.mapping {
                 SystemCalls.unmap(mapping.address, size: mapping.size)

@@ -65,7 +65,8 @@ enum SystemCalls {
         _ = Glibc.close(fd)
     }
 
-    /// Takes the exclusive writer's lock of a file without waiting: held until the descriptor is closed.
+    /// Takes the exclusive writer's lock of a file without waiting: held until ``unlock(_:)`` or until every
+    /// copy of the descriptor is closed.
     ///
     /// The corresponding C function is `flock`.
     /// - Throws: ``PMemStreamError/Code/streamInUse`` when another open file description holds it.
@@ -85,8 +86,9 @@ enum SystemCalls {
         )
     }
 
-    /// Releases the lock ``lockExclusively(_:path:)`` took, if it is held; errors are ignored because
-    /// closing the descriptor releases it in the end.
+    /// Releases the lock ``lockExclusively(_:path:)`` took, if it is held, at once, even while a child
+    /// process being spawned still holds a copy of the descriptor. Errors are ignored: closing the last copy
+    /// releases it in the end.
     ///
     /// The corresponding C function is `flock`.
     static func unlock(_ fd: Int32) {
@@ -156,7 +158,7 @@ enum SystemCalls {
         let operation = "mmap \(path)"
         try self.failIfInjected(.mmap, operation: operation)
         let protection = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
-        if let address = Glibc.mmap(nil, size, protection, Self.mapSharedValidate | Self.mapSync, fd, 0),
+        if let address = Glibc.mmap(nil, size, protection, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0),
             address != MAP_FAILED
         {
             return (address, true)
@@ -180,12 +182,6 @@ enum SystemCalls {
             location: .init(fileID: #fileID, line: #line)
         )
     }
-
-    /// `MAP_SHARED_VALIDATE` from `<linux/mman.h>`: a shared mapping whose unknown flags are refused.
-    private static let mapSharedValidate: Int32 = 0x03
-    /// `MAP_SYNC` from `<linux/mman.h>`: page faults make the file's blocks durable, so stores need only
-    /// reach the persistence domain.
-    private static let mapSync: Int32 = 0x80000
 
     /// Removes a mapping ``mapShared(_:size:readOnly:path:)`` made.
     ///
@@ -219,13 +215,14 @@ enum SystemCalls {
     ///
     /// The corresponding C functions are `pmem2_deep_flush` and `msync`.
     static func deepFlush(_ map: OpaquePointer?, address: UnsafeMutableRawPointer, count: Int) throws(PMemStreamError) {
-        let operation = "deep flush of \(count) bytes"
-        try self.failIfInjected(.deepFlush, operation: operation)
         guard let map else {
+            try self.failIfInjected(.deepFlush, operation: "msync of \(count) bytes")
             try PageSync.sync(address, count)
             return
         }
-        try self.check(pmem2_deep_flush(map, address, count), operation: "pmem2_\(operation)")
+        let operation = "pmem2_deep_flush of \(count) bytes"
+        try self.failIfInjected(.deepFlush, operation: operation)
+        try self.check(pmem2_deep_flush(map, address, count), operation: operation)
     }
 
     /// Throws the failure a test injected for `call` through ``SystemCallMocking``; does nothing in release builds.
