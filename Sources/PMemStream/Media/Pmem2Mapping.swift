@@ -68,15 +68,7 @@
                 throw PMemStreamError(code: .invalidMediumSize, message: "a medium needs a positive size, not \(size)")
             }
             let (fd, created) = try Self.openOrCreate(path, creating: size != nil, readOnly: options.readOnly)
-            let resources: MappedFile
-            do throws(PMemStreamError) {
-                resources = try Self.map(fd: fd, path: path, size: size, options: options)
-            } catch {
-                if created {
-                    SystemCalls.unlink(path)
-                }
-                throw error
-            }
+            let resources = try Self.map(fd: fd, path: path, size: size, options: options, created: created)
             let mapping = resources.mapping!
             self.numaNode = SystemCalls.numaNode(of: resources.source!)
             self.baseAddress = mapping.address
@@ -194,16 +186,41 @@
             }
         }
 
-        /// Takes the writer's lock unless the mapping is read-only, sizes the file when it is new, maps it and
-        /// describes the mapping to libpmem2. The returned value owns `fd`, which is closed on failure too
-        /// (releasing the lock).
-        private static func map(fd: Int32, path: String, size: Int?, options: Options) throws(PMemStreamError)
-            -> MappedFile
-        {
+        /// Takes the writer's lock unless the mapping is read-only, then sizes the file when it is new, maps it
+        /// and describes the mapping to libpmem2. The returned value owns `fd`, which is closed on failure too
+        /// (releasing the lock). A file this call `created` is removed on failure while its lock is still
+        /// held, so that no other process can have opened it for writing meanwhile; when the lock cannot be
+        /// taken, another process has opened it already, and it is left to that process.
+        private static func map(
+            fd: Int32,
+            path: String,
+            size: Int?,
+            options: Options,
+            created: Bool
+        ) throws(PMemStreamError) -> MappedFile {
             var file = MappedFile(fd: fd)
             if !options.readOnly {
                 try SystemCalls.lockExclusively(fd, path: path)
             }
+            do throws(PMemStreamError) {
+                try Self.mapLocked(&file, path: path, size: size, options: options)
+            } catch {
+                if created {
+                    SystemCalls.unlink(path)
+                }
+                throw error
+            }
+            return file
+        }
+
+        /// What ``map(fd:path:size:options:created:)`` does once it holds the lock, into `file`.
+        private static func mapLocked(
+            _ file: inout MappedFile,
+            path: String,
+            size: Int?,
+            options: Options
+        ) throws(PMemStreamError) {
+            let fd = file.fd
             let status = try SystemCalls.status(of: fd, path: path)
             switch status.st_mode & S_IFMT {
             case S_IFREG where status.st_size == 0:
@@ -268,7 +285,6 @@
                     path: path
                 )
             }
-            return file
         }
 
         /// Reads one byte of every page and, unless the mapping is read-only, writes it back, so that later
