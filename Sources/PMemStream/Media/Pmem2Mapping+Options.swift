@@ -8,8 +8,7 @@ extension Pmem2Mapping {
         public var prefault: Bool
         /// The coarsest store granularity the mapping may have. The default, ``StoreGranularity/page``,
         /// accepts every file system; ask for ``StoreGranularity/cacheLine`` to insist on persistent memory.
-        /// ``StoreGranularity/byte`` is granted only when `PMEM2_FORCE_GRANULARITY=BYTE` is set: eADR is not
-        /// detected.
+        /// ``StoreGranularity/byte`` insists on a platform with eADR.
         public var requiredGranularity: StoreGranularity
         /// Map for reading only: the file is opened read-only, mapped without write permission, and not
         /// locked, so it can be read while another process writes it. A read-only mapping never creates a file.

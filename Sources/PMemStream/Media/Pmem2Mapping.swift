@@ -254,16 +254,23 @@
                 path: path
             )
             file.mapping = (address, existingSize)
+            let cachesArePersistent = synchronous && SystemCalls.cachesArePersistent()
+            let detected = StoreGranularity(
+                synchronousMapping: synchronous,
+                cachesArePersistent: cachesArePersistent,
+                forced: nil
+            )
             let granularity = StoreGranularity(
                 synchronousMapping: synchronous,
+                cachesArePersistent: cachesArePersistent,
                 forced: getenv("PMEM2_FORCE_GRANULARITY").map { String(cString: $0) }
             )
             guard granularity.isAtLeastAsFine(as: options.requiredGranularity) else {
                 let why =
-                    if granularity != StoreGranularity(synchronousMapping: synchronous, forced: nil) {
+                    if granularity != detected {
                         "PMEM2_FORCE_GRANULARITY sets it"
                     } else if synchronous {
-                        "byte granularity needs PMEM2_FORCE_GRANULARITY=BYTE, as eADR is not detected"
+                        "the CPU caches are not in the persistence domain (no eADR)"
                     } else {
                         "it is not on persistent memory mounted with DAX"
                     }

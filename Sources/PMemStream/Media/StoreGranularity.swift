@@ -1,8 +1,8 @@
 /// The smallest unit a medium makes durable on its own: how much must be flushed to persist a store.
 ///
 /// On persistent memory mapped with `MAP_SYNC` (DAX) it is ``cacheLine``: stores must be flushed from the
-/// CPU caches. On an ordinary file it is ``page``: every persist is an `msync`. ``byte`` (eADR, where the
-/// caches are in the persistence domain) is used only when `PMEM2_FORCE_GRANULARITY` asks for it.
+/// CPU caches; or ``byte`` on a platform with eADR, where the caches are in the persistence domain. On an
+/// ordinary file it is ``page``: every persist is an `msync`.
 public enum StoreGranularity: Sendable, Hashable, CustomStringConvertible {
     /// Every store is durable once it leaves the CPU: no flush needed. The C constant is `PMEM2_GRANULARITY_BYTE`.
     case byte
@@ -24,20 +24,19 @@ public enum StoreGranularity: Sendable, Hashable, CustomStringConvertible {
 extension StoreGranularity {
     /// The granularity of a mapping of a file, as libpmem2 chooses it: the one the environment variable
     /// `PMEM2_FORCE_GRANULARITY` names (`BYTE`, `CACHE_LINE` or `CACHELINE`, `PAGE`, in any case) when it
-    /// names one; otherwise ``cacheLine`` for a synchronous (`MAP_SYNC`) mapping and ``page`` for any other.
-    ///
-    /// libpmem2 would choose ``byte`` on a platform with eADR; this never does on its own, so there the
-    /// caches are flushed although they need not be, which costs time but never durability.
+    /// names one; otherwise, for a synchronous (`MAP_SYNC`) mapping, ``byte`` when the CPU caches are in the
+    /// persistence domain (eADR) and ``cacheLine`` when they are not; and ``page`` for any other mapping.
     ///
     /// - Parameters:
     ///   - synchronousMapping: Whether the kernel mapped the file with `MAP_SYNC`.
+    ///   - cachesArePersistent: Whether the platform has eADR (see ``SystemCalls/cachesArePersistent(devices:)``).
     ///   - forced: The value of `PMEM2_FORCE_GRANULARITY`, if it is set.
-    init(synchronousMapping: Bool, forced: String?) {
+    init(synchronousMapping: Bool, cachesArePersistent: Bool, forced: String?) {
         switch forced?.uppercased() {
         case "BYTE": self = .byte
         case "CACHE_LINE", "CACHELINE": self = .cacheLine
         case "PAGE": self = .page
-        default: self = synchronousMapping ? .cacheLine : .page
+        default: self = synchronousMapping ? (cachesArePersistent ? .byte : .cacheLine) : .page
         }
     }
 

@@ -183,6 +183,37 @@ enum SystemCalls {
         )
     }
 
+    /// Whether the CPU caches are in the persistence domain (eADR): every NVDIMM region under `devices`
+    /// reports `cpu_cache` as its `persistence_domain`, and there is at least one. Stores to a synchronous
+    /// mapping are then durable once they leave the CPU, with no cache flush.
+    ///
+    /// The corresponding C function is libpmem2's internal `pmem2_auto_flush`, which reads the same files.
+    static func cachesArePersistent(devices: String = "/sys/bus/nd/devices") -> Bool {
+        guard let directory = opendir(devices) else { return false }
+        defer { closedir(directory) }
+        var regions = 0
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix("region") else { continue }
+            guard Self.firstLine(of: "\(devices)/\(name)/persistence_domain") == "cpu_cache" else { return false }
+            regions += 1
+        }
+        return regions > 0
+    }
+
+    /// The first line of a small file, without its newline; `nil` when it cannot be read.
+    private static func firstLine(of path: String) -> String? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[..<count].prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+    }
+
     /// Removes a mapping ``mapShared(_:size:readOnly:path:)`` made.
     ///
     /// The corresponding C function is `munmap`.
