@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .target(name: "CPMemStreamCRC"),
+        .target(name: "CPMemStreamStores"),
         .target(
             name: "PMemStream",
             dependencies: [
@@ -38,6 +39,7 @@ let package = Package(
                 .target(name: "CNuma", condition: linuxOnly),
                 .target(name: "CISAL", condition: linuxOnly),
                 .target(name: "CPMemStreamCRC"),
+                .target(name: "CPMemStreamStores"),
             ],
             swiftSettings: upcomingFeatures + mockingSettings
         ),
@@ -68,7 +70,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PMemStreamTests",
-            dependencies: ["PMemStream", "PMemStreamTestKit"],
+            dependencies: ["PMemStream", "PMemStreamTestKit", "CPMemStreamStores"],
             swiftSettings: upcomingFeatures + mockingSettings
         ),
         // Counts failed `MAP_FIXED` mappings in the integration tests' process (see its header).

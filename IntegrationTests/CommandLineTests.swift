@@ -23,9 +23,10 @@ struct CommandLineTests {
         return "\(directory)/pmemstream"
     }()
 
-    /// Runs the tool with `arguments` and `input` on standard input, and waits for it.
-    static func run(_ arguments: [String], input: String = "") -> Run {
-        let process = Spawned(Self.tool, arguments)
+    /// Runs the tool with `arguments`, `input` on standard input and `environment` (`NAME=value` entries)
+    /// added to this process's environment, and waits for it.
+    static func run(_ arguments: [String], input: String = "", environment: [String] = []) -> Run {
+        let process = Spawned(Self.tool, arguments, environment: environment)
         process.write(input)
         return process.finish()
     }
@@ -91,6 +92,46 @@ struct CommandLineTests {
                 #expect(run.errors.hasPrefix("pmemstream: "), "\(arguments): \(run.errors)")
                 #expect(run.errors.split(separator: "\n").count == 1, "\(arguments): \(run.errors)")
             }
+        }
+    }
+
+    @Test(
+        "on emulated persistent memory (PMEM2_FORCE_GRANULARITY=CACHE_LINE), entries of every ending read back byte for byte"
+    )
+    func cacheLineGranularity() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let cacheLine = ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
+            #expect(Self.run(["create", path, "--size", "1M"], environment: cacheLine).status == 0)
+            #expect(Self.run(["region", "allocate", path, "--size", "128K"], environment: cacheLine).status == 0)
+            #expect(Self.run(["info", path], environment: cacheLine).output.contains("store granularity: cache line"))
+            // Sizes around every word and line boundary; up to 4 KiB a synchronous append writes the whole
+            // entry with non-temporal stores, above it the data's whole lines.
+            let sizes = [0, 1, 5, 7, 8, 9, 13, 40, 63, 64, 65, 100, 1000, 4095, 4096, 4097, 9000]
+            var files: [String] = []
+            var expected: [String] = []
+            for (index, size) in sizes.enumerated() {
+                let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ index &* 11 &+ 1) }
+                let file = directory.path("entry\(index)")
+                let fd = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                files += ["--file", file]
+                expected.append(
+                    bytes.map { String($0, radix: 16).count == 1 ? "0\(String($0, radix: 16))" : String($0, radix: 16) }
+                        .joined()
+                )
+            }
+            let appended = Self.run(["append", path] + files, environment: cacheLine)
+            #expect(appended.status == 0, "\(appended.errors)")
+            #expect(appended.output.contains("appended \(sizes.count) entries"))
+            let dump = Self.run(["dump", path, "--format", "json"])
+            let hex = dump.output.split(separator: "\n").map { line in
+                String(line.split(separator: "\"hex\":\"").last?.dropLast(2) ?? "")
+            }
+            #expect(hex == expected)
+            let check = Self.run(["check", path])
+            #expect(check.output == "ok: 1 regions, \(sizes.count) entries with valid checksums\n")
         }
     }
 
@@ -160,7 +201,9 @@ final class Spawned {
     private let output: Int32
     private let errors: Int32
 
-    init(_ executable: String, _ arguments: [String]) {
+    /// Starts `executable` with `arguments`, and `environment` (`NAME=value` entries) added to this
+    /// process's environment.
+    init(_ executable: String, _ arguments: [String], environment: [String] = []) {
         var inPipe: [Int32] = [0, 0]
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
@@ -188,11 +231,18 @@ final class Spawned {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         var pid = pid_t()
-        let status = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+        var inherited: [String] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            inherited.append(String(cString: variable))
+            entry += 1
+        }
+        var envp: [UnsafeMutablePointer<CChar>?] = (inherited + environment).map { strdup($0) } + [nil]
+        let status = posix_spawn(&pid, executable, &actions, &attributes, &argv, &envp)
         precondition(status == 0, "posix_spawn \(executable) failed: \(status)")
         posix_spawnattr_destroy(&attributes)
         posix_spawn_file_actions_destroy(&actions)
-        for pointer in argv { free(pointer) }
+        for pointer in argv + envp { free(pointer) }
         close(inPipe[0])
         close(outPipe[1])
         close(errPipe[1])

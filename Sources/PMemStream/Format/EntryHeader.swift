@@ -67,10 +67,28 @@ enum EntryHeader {
         regionSequence: UInt64,
         into base: UnsafeMutableRawPointer
     ) {
-        let kind = Self.kind(regionSequence: regionSequence)
-        base.storeWord(UInt64(dataSize), at: offset + Field.size)
-        base.storeWord(UInt64(kind) << 32 | UInt64(checksum), at: offset + Field.checksum)
-        base.storeWord(timestamp, at: offset + Field.timestamp)
+        let words = Self.words(
+            timestamp: timestamp,
+            dataSize: dataSize,
+            checksum: checksum,
+            regionSequence: regionSequence
+        )
+        base.storeWord(UInt64(littleEndian: words.size), at: offset + Field.size)
+        base.storeWord(UInt64(littleEndian: words.kindAndChecksum), at: offset + Field.checksum)
+        base.storeWord(UInt64(littleEndian: words.timestamp), at: offset + Field.timestamp)
+    }
+
+    /// The header of an entry as its three little-endian words, in the order of its fields in memory: the
+    /// timestamp, the size, and the checksum with the kind word above it.
+    static func words(
+        timestamp: UInt64,
+        dataSize: Int,
+        checksum: UInt32,
+        regionSequence: UInt64
+    ) -> (timestamp: UInt64, size: UInt64, kindAndChecksum: UInt64) {
+        assert(Field.timestamp == 0 && Field.size == 8 && Field.checksum == 16 && Field.kind == 20, "field order")
+        let kindAndChecksum = UInt64(Self.kind(regionSequence: regionSequence)) << 32 | UInt64(checksum)
+        return (timestamp.littleEndian, UInt64(dataSize).littleEndian, kindAndChecksum.littleEndian)
     }
 
     /// Whether the header at `offset` still is that of the entry with `timestamp` and `data` in the region

@@ -1,6 +1,7 @@
 #if os(Linux)
     @preconcurrency import Glibc
     import CPMem2
+    import CPMemStreamStores
 
     /// A file or a DAX device, mapped and persisted with libpmem2's functions: the real persistent medium.
     ///
@@ -46,6 +47,9 @@
             @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
         private let memsetFunction:
             @convention(c) (UnsafeMutableRawPointer?, Int32, Int, UInt32) -> UnsafeMutableRawPointer?
+        /// Whether ``copy(toOffset:from:flags:)`` copies whole words with non-temporal stores alone, when asked
+        /// for ``MemoryCopyFlags/nonTemporal`` stores: on x86-64, with cache-line or byte granularity.
+        private let copiesWordsNonTemporally: Bool
 
         /// Maps a file, creating it when it does not exist, or maps a DAX device.
         ///
@@ -88,6 +92,7 @@
                 self.memcpyFunction = PageSync.copy
                 self.memsetFunction = PageSync.fill
             }
+            self.copiesWordsNonTemporally = resources.map != nil && pmemstream_nontemporal_stores_available()
             self.path = path
             self.resources = resources
             self.isReadOnly = options.readOnly
@@ -123,8 +128,29 @@
             self.drainFunction()
         }
 
+        /// Copies as libpmem2's copy does, except for ``MemoryCopyFlags/nonTemporal`` copies of whole words
+        /// (an 8-byte-aligned offset and a length that is a multiple of 8) without
+        /// ``MemoryCopyFlags/noFlush``, on x86-64 with cache-line or byte granularity: those are made of
+        /// non-temporal stores alone, 8 and 16 bytes wide, and need no flush.
+        ///
+        /// libpmem2 copies the partial cache lines at either end of a range with ordinary stores and flushes
+        /// them; a drain then waits for those flushes, which took a synchronous append's full write-back
+        /// latency on the machines measured (`Docs/Media.md`). In a C loop, an entry of 64 bytes and its
+        /// terminator written non-temporally were durable after one drain in about 170 ns, against 200 – 220
+        /// ns with ordinary stores and a flush of their lines.
         public func copy(toOffset offset: Int, from source: UnsafeRawBufferPointer, flags: MemoryCopyFlags) {
             assert(offset + source.count <= self.size, "copy beyond the end of the medium")
+            if self.copiesWordsNonTemporally, flags.contains(.nonTemporal), !flags.contains(.noFlush),
+                (offset | source.count) & 7 == 0
+            {
+                if let start = source.baseAddress {
+                    pmemstream_copy_nontemporal(self.baseAddress + offset, start, source.count)
+                }
+                if !flags.contains(.noDrain) {
+                    self.drainFunction()
+                }
+                return
+            }
             _ = self.memcpyFunction(self.baseAddress + offset, source.baseAddress, source.count, flags.rawValue)
         }
 

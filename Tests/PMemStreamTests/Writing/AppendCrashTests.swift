@@ -63,6 +63,23 @@ struct AppendCrashTests {
         return bytes
     }
 
+    /// ``checkVisible(_:written:acknowledged:_:)`` on the stream that `state` leaves, against what `journal`
+    /// recorded.
+    @discardableResult
+    private func checkRestarted(
+        _ state: CrashState,
+        against journal: Journal,
+        _ context: String
+    ) async throws -> [UInt64: [UInt8]] {
+        let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
+        return try await self.checkVisible(
+            stream,
+            written: journal.written,
+            acknowledged: journal.acknowledged,
+            context
+        )
+    }
+
     /// A stream with two regions; the first holds two persisted entries.
     private func prepared() async throws -> (image: [UInt8], regions: [Int], written: [UInt64: [UInt8]]) {
         let (stream, medium) = try makeStream(size: Self.size)
@@ -92,8 +109,9 @@ struct AppendCrashTests {
             await stream.persistCommitted()
             journal.acknowledgeAll(on: medium)
         }
-        // 1500 and 4000 bytes: a lone synchronous append streams the whole lines of both as it copies them.
-        for (index, size) in [0, 5, 100, 4000, 63, 1500].enumerated() {
+        // Lone synchronous appends: up to 4 KiB each is written whole with non-temporal copies; the
+        // 4100-byte one streams its whole lines as it copies them and flushes the rest after its seal.
+        for (index, size) in [0, 5, 100, 63, 4100, 4096].enumerated() {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
         }
@@ -141,14 +159,7 @@ struct AppendCrashTests {
             journal.reset(keeping: setup)
             try await self.workload(medium, regions: regions, journal: journal)
         } check: { state in
-            let written = journal.written
-            let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
-            let visible = try await self.checkVisible(
-                stream,
-                written: written,
-                acknowledged: journal.acknowledged,
-                "\(state)"
-            )
+            let visible = try await self.checkRestarted(state, against: journal, "\(state)")
             // Recover and write again: new timestamps pass the old, unpersisted ones, which must never
             // come back; cut power anywhere in this second session too.
             let second = Journal()
@@ -162,13 +173,7 @@ struct AppendCrashTests {
                     second.record(try await writer.append(bytes), bytes: bytes, on: medium)
                 }
             } check: { nested in
-                let stream = try PMemStream(medium: nested.restart(), configuration: Self.configuration)
-                try await self.checkVisible(
-                    stream,
-                    written: second.written,
-                    acknowledged: second.acknowledged,
-                    "\(state), then \(nested)"
-                )
+                try await self.checkRestarted(nested, against: second, "\(state), then \(nested)")
             }
         }
         print(
@@ -179,6 +184,36 @@ struct AppendCrashTests {
             "the workload has a persist point per append at least"
         )
         #expect(nestedStates > states)
+    }
+
+    @Test(
+        "at every persist point of lone synchronous appends of every ending, the last filling its region: exactly the persisted entries"
+    )
+    func loneEntriesOfEveryEnding() async throws {
+        let (setupStream, setupMedium) = try makeStream(size: Self.size)
+        let region = try await setupStream.allocateRegion(size: 4032)
+        let image = setupMedium.crash()
+        let journal = Journal()
+        let states = try await forEachCrashState(startingFrom: image) { medium in
+            journal.reset(keeping: [:])
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            let writer = try await stream.writer(for: try await stream.region(atOffset: region.offset))
+            // No data (the terminator alone), a partial word, whole words, both; then 4 KiB, the largest
+            // entry written whole with non-temporal copies.
+            for (index, size) in [0, 5, 8, 13, 3000].enumerated() {
+                let bytes = testBytes(size, seed: 80 + index)
+                journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
+            }
+            // Its footprint (a 24-byte header, then the data rounded up to 8) takes the rest of the region
+            // exactly, so it has no terminator; its data ends in a partial word.
+            let last = testBytes(await writer.availableSize - 24 - 3, seed: 90)
+            journal.record(try await writer.append(last), bytes: last, on: medium)
+            #expect(await writer.availableSize == 0)
+            try await stream.close()
+        } check: { state in
+            try await self.checkRestarted(state, against: journal, "\(state)")
+        }
+        #expect(states >= min(6, defaultMaxPersistPoints) * CrashMode.standardModes.count)
     }
 
     @Test("at every persist point of a region freed while it is read and its space reused: nothing else is lost")

@@ -58,8 +58,11 @@ struct AppendTests {
         #expect(try await stream.entries(in: writer.region).collect() == entries)
     }
 
-    @Test("a region fills exactly, writing nothing past its end, and the usable size counts every footprint")
-    func exactFill() async throws {
+    @Test(
+        "a region fills exactly, writing nothing past its end, and the usable size counts every footprint",
+        arguments: [0, 3]
+    )
+    func exactFill(partialBytes: Int) async throws {
         let (stream, medium) = try makeStream()
         let region = try await stream.allocateRegion(size: 4032)
         let neighbour = try await stream.allocateRegion(size: 4032)
@@ -69,12 +72,40 @@ struct AppendTests {
         _ = try await writer.append(testBytes(5, seed: 1))  // 24 + 5 → 32 bytes
         #expect(await writer.availableSize == region.size - 32)
         #expect(try await stream.usableSize(of: region) == region.size - 32)
-        let last = try await writer.append(testBytes(region.size - 32 - 24, seed: 2))
-        #expect(last.offset + 24 + last.size == region.offset + 64 + region.size)
+        // The last entry's data ends in a partial word when `partialBytes` is not 0.
+        let lastBytes = testBytes(region.size - 32 - 24 - partialBytes, seed: 2)
+        let last = try await writer.append(lastBytes)
+        #expect(last.offset + 24 + last.size + partialBytes == region.offset + 64 + region.size)
         #expect(await writer.availableSize == 0)
         #expect(Array(medium.allBytes[neighbour.offset..<neighbour.offset + 64]) == neighbourHeader)
         #expect(await thrownErrorCode { try await writer.append([]) } == .entryTooLarge)
-        #expect(try await stream.entries(in: region).collect().count == 2)
+        #expect(
+            try await stream.entries(in: region).collect().map { try $0.bytes } == [testBytes(5, seed: 1), lastBytes]
+        )
+    }
+
+    @Test(
+        "a synchronous append ends its entry with a durable terminator, also over bytes an abandoned reservation left",
+        arguments: [0, 5, 8, 13, 100, 1000, 4096, 5000]
+    )
+    func terminatorAfterEachEntry(size: Int) async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 16_000))
+        let reservation = try await writer.reserve(size + 64)
+        reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
+        await reservation.abandon()
+        let bytes = testBytes(size, seed: 3)
+        let entry = try await writer.append(bytes)
+        let end = entry.offset + (24 + size + 7) & ~7
+        #expect(medium.word(at: end) == 0, "the program sees the terminator")
+        #expect(medium.word(at: end + 8) == 0xABAB_ABAB_ABAB_ABAB, "nothing is written past the terminator")
+        // Lines written but not drained come back old or new at random: the terminator must have been drained.
+        for seed: UInt64 in 1...8 {
+            let image = medium.crash(.randomLines(seed: seed))
+            #expect(image[end..<end + 8].allSatisfy { $0 == 0 }, "the terminator is durable (seed \(seed))")
+            #expect(Array(image[entry.offset + 24..<entry.offset + 24 + size]) == bytes, "seed \(seed)")
+        }
     }
 
     @Test("an entry that does not fit fails, consumes no timestamp and changes nothing")

@@ -1,0 +1,18 @@
+#ifndef PMEMSTREAM_CPMEMSTREAMSTORES_H
+#define PMEMSTREAM_CPMEMSTREAMSTORES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Whether pmemstream_copy_nontemporal may be called: x86-64 (SSE2 is part of it). Always false elsewhere. */
+bool pmemstream_nontemporal_stores_available(void);
+
+/* Copies `length` bytes from `source` to `destination` with non-temporal stores only, and no flush: the
+ * bytes bypass the caches and are written back on their own; an `sfence` (a libpmem2 drain) waits for
+ * them. `destination` must be 8-byte aligned and `length` a multiple of 8, so that every store is a whole,
+ * aligned 8- or 16-byte `movnti` or `movntdq` and no byte beside the range is touched; `source` may have any
+ * alignment and must not overlap the destination. Call it only when pmemstream_nontemporal_stores_available()
+ * is true; elsewhere it aborts. */
+void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length);
+
+#endif
