@@ -115,6 +115,11 @@ struct AppendCrashTests {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
         }
+        // A batch of entries of 512 bytes to 4 KiB is written as lone entries are.
+        let wholeBatch = [testBytes(512, seed: 20), testBytes(517, seed: 21), testBytes(1030, seed: 22)]
+        for (entry, bytes) in zip(try await writers[1].append(contentsOf: wholeBatch), wholeBatch) {
+            journal.record(entry, bytes: bytes, on: medium)
+        }
         let reservation = try await writers[1].reserve(300)
         let reserved = testBytes(200, seed: 30)
         reservation.withUnsafeMutableBytes { $0.copyBytes(from: reserved) }
@@ -187,7 +192,7 @@ struct AppendCrashTests {
     }
 
     @Test(
-        "at every persist point of lone synchronous appends of every ending, the last filling its region: exactly the persisted entries"
+        "at every persist point of lone appends and a batch of every ending, the last filling its region: the persisted entries"
     )
     func loneEntriesOfEveryEnding() async throws {
         let (setupStream, setupMedium) = try makeStream(size: Self.size)
@@ -198,16 +203,21 @@ struct AppendCrashTests {
             journal.reset(keeping: [:])
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             let writer = try await stream.writer(for: try await stream.region(atOffset: region.offset))
-            // No data (the terminator alone), a partial word, whole words, both; then 4 KiB, the largest
-            // entry written whole with non-temporal copies.
-            for (index, size) in [0, 5, 8, 13, 3000].enumerated() {
+            // No data (the terminator alone), a partial word, whole words, both; then a large entry, also
+            // written whole with non-temporal copies.
+            for (index, size) in [0, 5, 8, 13, 1800].enumerated() {
                 let bytes = testBytes(size, seed: 80 + index)
                 journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
             }
-            // Its footprint (a 24-byte header, then the data rounded up to 8) takes the rest of the region
-            // exactly, so it has no terminator; its data ends in a partial word.
-            let last = testBytes(await writer.availableSize - 24 - 3, seed: 90)
-            journal.record(try await writer.append(last), bytes: last, on: medium)
+            // A batch of entries of 512 bytes to 4 KiB, written as lone entries are. Footprints are a 24-byte
+            // header, then the data rounded up to 8: the last entry's takes the rest of the region exactly, so
+            // it has no terminator; its data ends in a partial word.
+            let rest = await writer.availableSize - 624 - 24 - 3
+            try #require((512...4096).contains(rest), "the batch must be written non-temporally")
+            let batch = [testBytes(600, seed: 91), testBytes(rest, seed: 92)]
+            for (entry, bytes) in zip(try await writer.append(contentsOf: batch), batch) {
+                journal.record(entry, bytes: bytes, on: medium)
+            }
             #expect(await writer.availableSize == 0)
             try await stream.close()
         } check: { state in

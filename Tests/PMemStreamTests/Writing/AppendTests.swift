@@ -85,18 +85,23 @@ struct AppendTests {
     }
 
     @Test(
-        "a synchronous append ends its entry with a durable terminator, also over bytes an abandoned reservation left",
-        arguments: [0, 5, 8, 13, 100, 1000, 4096, 5000]
+        "a synchronous append or batch ends with a durable terminator, also over bytes an abandoned reservation left",
+        arguments: [0, 5, 8, 13, 100, 1000, 4096, 5000],
+        [false, true]
     )
-    func terminatorAfterEachEntry(size: Int) async throws {
+    func terminatorAfterEachEntry(size: Int, batched: Bool) async throws {
         let medium = SimulatedMedium(size: 1 << 20)
         let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 16_000))
-        let reservation = try await writer.reserve(size + 64)
+        let reservation = try await writer.reserve(size + 700)
         reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
         await reservation.abandon()
         let bytes = testBytes(size, seed: 3)
-        let entry = try await writer.append(bytes)
+        // Batched, as the last of two entries: a batch of entries of 512 bytes to 4 KiB is written as lone
+        // entries are.
+        let entry =
+            batched
+            ? try await writer.append(contentsOf: [testBytes(600, seed: 4), bytes])[1] : try await writer.append(bytes)
         let end = entry.offset + (24 + size + 7) & ~7
         #expect(medium.word(at: end) == 0, "the program sees the terminator")
         #expect(medium.word(at: end + 8) == 0xABAB_ABAB_ABAB_ABAB, "nothing is written past the terminator")
