@@ -62,6 +62,64 @@ struct Pmem2MappingTests {
         }
     }
 
+    @Test(
+        "with cache-line granularity, copies of every alignment, length and non-temporal flag store exactly their bytes",
+        .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") != nil, "run in a child process with the granularity forced")
+    )
+    func copiesOnCacheLineMapping() async throws {
+        try await withTemporaryDirectory { directory in
+            let medium = try Pmem2Mapping(path: directory.path("log"), size: 1 << 20)
+            try #require(medium.granularity == .cacheLine, "PMEM2_FORCE_GRANULARITY=CACHE_LINE is expected")
+            let source = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ 3) }
+            let flagSets: [MemoryCopyFlags] = [
+                .nonTemporal, [.nonTemporal, .noDrain], [.nonTemporal, .temporal], [.nonTemporal, .noFlush], .persist,
+            ]
+            let area = 8192..<24_576
+            var wrong: [String] = []
+            // Whole words at aligned offsets take the non-temporal stores; the rest goes to libpmem2.
+            for start in [8192, 8200, 8248, 8256, 8196, 8201] {
+                for length in [0, 5, 8, 13, 24, 64, 100, 2040, 2048, 4096, 5000] {
+                    for flags in flagSets {
+                        medium.fill(area, with: 0xEE, flags: .noFlush)
+                        source.withUnsafeBytes {
+                            medium.copy(
+                                toOffset: start,
+                                from: UnsafeRawBufferPointer(rebasing: $0[..<length]),
+                                flags: flags
+                            )
+                        }
+                        let mapped = UnsafeRawBufferPointer(start: medium.baseAddress, count: medium.size)
+                        if Array(mapped[start..<start + length]) != Array(source[..<length])
+                            || !mapped[area.lowerBound..<start].allSatisfy({ $0 == 0xEE })
+                            || !mapped[(start + length)..<area.upperBound].allSatisfy({ $0 == 0xEE })
+                        {
+                            wrong.append("\(length) bytes at \(start), flags \(flags)")
+                        }
+                    }
+                }
+            }
+            // A few lines at most, so that a child process reports them without filling its pipe.
+            #expect(wrong.isEmpty, "\(wrong.count) copies stored other bytes, first \(wrong.prefix(3))")
+        }
+    }
+
+    @Test("the copies of a cache-line-granular mapping, in a child process with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
+    func cacheLineMappingInAChildProcess() async throws {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let executable = String(decoding: buffer[0..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let child = Spawned(
+            executable,
+            ["--testing-library", "swift-testing", "--filter", "copiesOnCacheLineMapping"],
+            environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
+        )
+        child.write("")
+        let run = child.finish()
+        let report = run.output + run.errors
+        #expect(run.status == 0, "\(report.suffix(2000))")
+        #expect(report.contains("Test run with 1 test"), "the child ran no test: \(report.suffix(2000))")
+    }
+
     @Test("a file opens for writing again as soon as its last mapping went, even while the process spawns children")
     func remapWhileSpawning() async throws {
         try await withTemporaryDirectory { directory in
@@ -136,6 +194,26 @@ struct Pmem2MappingTests {
                 (
                     "copy", 12_000..<12_300,
                     { data.withUnsafeBytes { medium.copy(toOffset: 12_000, from: $0, flags: []) } }
+                ),
+                (
+                    "non-temporal copy of whole words", 16_384..<16_640,
+                    {
+                        data.withUnsafeBytes {
+                            medium.copy(toOffset: 16_384, from: .init(rebasing: $0[..<256]), flags: .nonTemporal)
+                        }
+                    }
+                ),
+                (
+                    "non-temporal copy of whole words, no drain", 17_408..<17_664,
+                    {
+                        data.withUnsafeBytes {
+                            medium.copy(
+                                toOffset: 17_408,
+                                from: .init(rebasing: $0[..<256]),
+                                flags: [.nonTemporal, .noDrain]
+                            )
+                        }
+                    }
                 ),
                 ("fill", 20_000..<20_100, { medium.fill(20_000..<20_100, with: 7, flags: .noDrain) }),
                 ("deep flush", 0..<medium.size, { try medium.deepFlush(0..<medium.size) }),

@@ -1,5 +1,6 @@
 #include "CPMemStreamStores.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static inline void store_word(char *destination, const char *source) {
 enum { wide_stores_from = 2048 };
 
 void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length) {
+    assert(((uintptr_t)destination & 7) == 0 && (length & 7) == 0 && "whole, aligned words only");
     char *to = destination;
     const char *from = source;
     if (length < wide_stores_from) {

@@ -129,8 +129,8 @@
         }
 
         /// Copies as libpmem2's copy does, except for ``MemoryCopyFlags/nonTemporal`` copies of whole words
-        /// (an 8-byte-aligned offset and a length that is a multiple of 8) without
-        /// ``MemoryCopyFlags/noFlush``, on x86-64 with cache-line or byte granularity: those are made of
+        /// (an 8-byte-aligned offset and a length that is a multiple of 8) without ``MemoryCopyFlags/noFlush``
+        /// or ``MemoryCopyFlags/temporal``, on x86-64 with cache-line or byte granularity: those are made of
         /// non-temporal stores alone, 8 and 16 bytes wide, and need no flush.
         ///
         /// libpmem2 copies the partial cache lines at either end of a range with ordinary stores and flushes
@@ -140,8 +140,8 @@
         /// ns with ordinary stores and a flush of their lines.
         public func copy(toOffset offset: Int, from source: UnsafeRawBufferPointer, flags: MemoryCopyFlags) {
             assert(offset + source.count <= self.size, "copy beyond the end of the medium")
-            if self.copiesWordsNonTemporally, flags.contains(.nonTemporal), !flags.contains(.noFlush),
-                (offset | source.count) & 7 == 0
+            if self.copiesWordsNonTemporally, flags.contains(.nonTemporal),
+                flags.isDisjoint(with: [.noFlush, .temporal]), (offset | source.count) & 7 == 0
             {
                 if let start = source.baseAddress {
                     pmemstream_copy_nontemporal(self.baseAddress + offset, start, source.count)

@@ -35,12 +35,15 @@ public actor RegionWriter {
     /// The medium's ``PersistentMedium/baseAddress``: entries are stored through it, with plain CPU stores,
     /// and flushed and drained through ``medium``.
     private let base: UnsafeMutableRawPointer
-    /// Whether entries are written back as they are copied: the whole of a lone synchronous append's entry
-    /// up to ``nonTemporalLimit`` bytes with non-temporal stores (see
-    /// ``writeNonTemporally(_:from:terminated:medium:sequence:)``), and otherwise the data of large entries (see
-    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``). Not with page granularity, where every flush is an
+    /// Whether the data of large entries is flushed as it is copied (see
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``): not with page granularity, where every flush is an
     /// `msync`.
-    private let streamsData: Bool
+    private let streamsLargeData: Bool
+    /// Whether lone synchronous appends and batches of entries of ``nonTemporalBatchSizes`` write their
+    /// entries whole with non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``):
+    /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
+    /// granularity (eADR), where ordinary stores need none, nor with page granularity.
+    private let writesNonTemporally: Bool
     // The state every append reads and writes is exempt from Swift's run-time exclusivity checks: each
     // access cost a call into the runtime and a thread-local lookup, 5 – 10 % of a synchronous append. The
     // actor already rules out concurrent access, the compiler still checks overlapping accesses it can
@@ -99,7 +102,8 @@ public actor RegionWriter {
         self.copiesInPlace = dataMover is SynchronousDataMover
         self.medium = state.medium
         self.base = state.medium.baseAddress
-        self.streamsData = state.medium.granularity != .page
+        self.streamsLargeData = state.medium.granularity != .page
+        self.writesNonTemporally = state.medium.granularity == .cacheLine
         try state.beginWrites()
         defer { state.endWrites() }
         self.tail = try Self.recover(state)
@@ -177,8 +181,8 @@ public actor RegionWriter {
     }
 
     /// ``reserve(count:size:)``, handing each entry to `reserved` rather than to ``inFlight``; with `marking`
-    /// false, it stores neither the zero words nor the terminator, for a caller that writes both itself
-    /// before the same drain.
+    /// false, it stores neither the zero words nor the terminator, for a caller that writes each entry's
+    /// header and the terminator itself before the same drain.
     private func reserve(
         count: Int,
         size: (_ index: Int) -> Int,
@@ -379,7 +383,7 @@ public actor RegionWriter {
         written: (Entry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(count: count, size: size)
-        let threshold = dataCopied ? self.streamingThreshold(Self.streamingThreshold) : nil
+        let threshold = dataCopied ? self.streamingFrom : nil
         // The list through one access for all the entries, rather than one per entry and field (each a
         // dynamic exclusivity check); nothing below touches `inFlight` otherwise.
         self.inFlight.withUnsafeMutableBufferPointer { inFlight in
@@ -411,12 +415,12 @@ public actor RegionWriter {
     /// When no other entry is in flight, the entry never enters ``inFlight``: nothing can come between its
     /// reservation and its publication (there is no suspension in between), so it is published as soon as
     /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
-    /// Unless the medium is page-granular, an entry of up to ``nonTemporalLimit`` bytes is then written whole,
-    /// with its terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
+    /// With cache-line granularity, an entry of up to ``nonTemporalLimit`` bytes is then written whole, with its
+    /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
     private func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
         if self.inFlight.isEmpty {
             var reserved: InFlightEntry?
-            let nonTemporal = self.streamsData && buffer.count <= Self.nonTemporalLimit
+            let nonTemporal = self.writesNonTemporally && buffer.count <= Self.nonTemporalLimit
             try self.reserve(count: 1, size: { _ in buffer.count }, marking: !nonTemporal) { reserved = $0 }
             let entry = reserved!
             // Made before the copy: making it retains the region's state, and nothing between the copy and
@@ -431,7 +435,7 @@ public actor RegionWriter {
                     sequence: self.region.sequence
                 )
             } else {
-                let threshold = self.streamingThreshold(Self.streamingThreshold)
+                let threshold = self.streamingFrom
                 self.copyAndSeal(entry, from: buffer, streamingFrom: threshold)
                 self.flushSealed(count: 1, streamingFrom: threshold) { _ in entry }
             }
@@ -451,7 +455,9 @@ public actor RegionWriter {
     }
 
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch when no other entry is in flight: as
-    /// for a lone entry (see ``writeOneDurably(copying:)``), the entries never enter ``inFlight``.
+    /// for a lone entry (see ``writeOneDurably(copying:)``), the entries never enter ``inFlight``. With
+    /// cache-line granularity, a batch whose entries all have ``nonTemporalBatchSizes`` bytes is written whole
+    /// by non-temporal stores (see ``writeNonTemporally(_:into:terminated:medium:sequence:)``).
     ///
     /// Every entry is made before the first byte is copied, and nothing is retained or released between the
     /// copies and the drain: an atomic operation (a retain is one) after the non-temporal stores of a large
@@ -462,7 +468,7 @@ public actor RegionWriter {
         -> (entries: [Entry], last: UInt64)
     {
         var reserved: InFlightEntry?
-        let nonTemporal = self.streamsData && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
+        let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
         try self.reserve(count: batch.count, size: { batch[$0].count }, marking: !nonTemporal) {
             if reserved == nil { reserved = $0 }
         }
@@ -491,7 +497,7 @@ public actor RegionWriter {
                     sequence: self.region.sequence
                 )
             } else {
-                let threshold = self.streamingThreshold(Self.streamingThreshold)
+                let threshold = self.streamingFrom
                 Self.copyAndSeal(
                     batch,
                     into: entries,
@@ -612,11 +618,11 @@ public actor RegionWriter {
     /// 1 – 1.5 KiB are 15 – 45 % slower streamed, so they stream from here.
     private static let streamingThreshold = 2048
 
-    /// `threshold` as the size from which this writer streams entries (see
-    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``), or `nil` when it streams none: with page granularity, where
-    /// every flush is an `msync`. A write computes it once, for its copies and its flushes alike.
-    private func streamingThreshold(_ threshold: Int) -> Int? {
-        self.streamsData ? threshold : nil
+    /// The size from which this writer streams entries (see ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``):
+    /// ``streamingThreshold``, or `nil` when it streams none, with page granularity, where every flush is an
+    /// `msync`. A write takes it once, for its copies and its flushes alike.
+    private var streamingFrom: Int? {
+        self.streamsLargeData ? Self.streamingThreshold : nil
     }
 
     /// The part of a large entry's data that ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` writes back as
@@ -644,7 +650,7 @@ public actor RegionWriter {
     /// ``flushSealed(count:streamingFrom:entry:)`` flushes the rest, given the same `threshold`; the one drain
     /// after it makes all of it durable, as when everything was flushed after the seal.
     ///
-    /// - Parameter threshold: The size from which an entry is streamed (from ``streamingThreshold(_:)``, and
+    /// - Parameter threshold: The size from which an entry is streamed (from ``streamingFrom``, and
     ///   the same for the flushes of the same write); `nil` to stream nothing.
     /// - Returns: The streamed lines, if any.
     @discardableResult
@@ -1039,7 +1045,7 @@ public actor RegionWriter {
         let streamedLines = self.copyAndSeal(
             entry,
             from: buffer,
-            streamingFrom: self.streamingThreshold(Self.streamingThreshold),
+            streamingFrom: self.streamingFrom,
             piecesAbove: Self.asynchronousPieceLimit
         )
         self.groupCommit.enqueue(

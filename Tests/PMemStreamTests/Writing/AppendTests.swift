@@ -97,8 +97,8 @@ struct AppendTests {
         reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
         await reservation.abandon()
         let bytes = testBytes(size, seed: 3)
-        // Batched, as the last of two entries: a batch of entries of 512 bytes to 4 KiB is written as lone
-        // entries are.
+        // Batched, as the last of two entries: a batch whose entries all have 512 bytes to 4 KiB (here 1000
+        // and 4096) is written as lone entries are, the others are copied and flushed.
         let entry =
             batched
             ? try await writer.append(contentsOf: [testBytes(600, seed: 4), bytes])[1] : try await writer.append(bytes)
