@@ -223,6 +223,7 @@ struct AppendCrashTests {
         } check: { state in
             try await self.checkRestarted(state, against: journal, "\(state)")
         }
+        print("crash simulation: \(states) crash states of appends of every ending, up to a full region")
         #expect(states >= min(6, defaultMaxPersistPoints) * CrashMode.standardModes.count)
     }
 
