@@ -14,13 +14,8 @@ struct CommandLineTests {
 
     /// The built `pmemstream`, beside the test bundle.
     static let tool: String = {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = String(decoding: buffer[0..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
-            separator: "/"
-        )
-        return "\(directory)/pmemstream"
+        let directory = Spawned.testExecutable.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        return "\(directory.joined(separator: "/"))/pmemstream"
     }()
 
     /// Runs the tool with `arguments`, `input` on standard input and `environment` (`NAME=value` entries)
@@ -196,6 +191,13 @@ struct CommandLineTests {
 
 /// A child process with pipes to its standard input, output and error.
 final class Spawned {
+    /// The path of the running test executable.
+    static let testExecutable: String = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return String(decoding: buffer[0..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
     private let pid: pid_t
     private let input: Int32
     private let output: Int32

@@ -105,11 +105,8 @@ struct Pmem2MappingTests {
 
     @Test("the copies of a cache-line-granular mapping, in a child process with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
     func cacheLineMappingInAChildProcess() async throws {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = String(decoding: buffer[0..<max(count, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let child = Spawned(
-            executable,
+            Spawned.testExecutable,
             ["--testing-library", "swift-testing", "--filter", "copiesOnCacheLineMapping"],
             environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
         )
