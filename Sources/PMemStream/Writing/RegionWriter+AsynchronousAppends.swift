@@ -1,0 +1,93 @@
+// MARK: - Asynchronous appends: written on return, durable by group commit
+
+extension RegionWriter {
+    /// Appends one entry and returns once it is written in place, without waiting for it to be durable.
+    ///
+    /// The data goes through the stream's ``DataMover``; a persist worker then flushes it together with
+    /// every other entry written since its last round, and drains once (group commit). When the group
+    /// commit has ``PMemStream/Configuration/maxQueuedAppends`` entries waiting, this waits for room first
+    /// (back-pressure): it never fails for being too many.
+    ///
+    /// - Parameter bytes: The entry's data.
+    /// - Returns: A receipt: the entry, and waits for its commit and persistence.
+    /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
+    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
+    public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
+        // Room in the queue first, then the region: nothing may suspend between waiting for the region
+        // (no explicit reservation holds it) and reserving.
+        if self.groupCommit.isFull {
+            await self.groupCommit.waitForRoom()
+        }
+        if self.reservation != nil {
+            await self.waitForRegion()
+        }
+        if self.copiesInPlace, self.inFlight.isEmpty {
+            return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                try self.appendAloneForGroupCommit(copying: buffer)
+            }
+        }
+        let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
+        let reserved = self.inFlight[index]
+        let dataOffset = reserved.offset + EntryHeader.size
+        if self.copiesInPlace {
+            bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
+            return self.sealForGroupCommit(at: index)
+        }
+        await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
+        // Other appends may have been reserved, sealed and published while the copy ran: find it again.
+        return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
+    }
+
+    /// An asynchronous append through the ``SynchronousDataMover`` when no other entry is in flight: as
+    /// for a lone synchronous append, the entry never enters ``inFlight`` (nothing can come between its
+    /// reservation and its publication), and it is reserved, copied, sealed, queued and then published as
+    /// through the list. A large entry's data is flushed as it is copied (see
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``), and the round flushes the rest.
+    private func appendAloneForGroupCommit(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError)
+        -> AppendReceipt
+    {
+        var reserved: InFlightEntry?
+        try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
+        let entry = reserved!
+        let written = self.madeEntry(for: entry)
+        let streamedLines = self.copyAndSeal(
+            entry,
+            from: buffer,
+            streamingFrom: self.streamingFrom,
+            piecesAbove: Self.asynchronousPieceLimit
+        )
+        self.groupCommit.enqueue(
+            GroupCommit.Queued(
+                timestamp: entry.timestamp,
+                start: entry.offset,
+                end: entry.end,
+                region: self.state,
+                streamedLines: streamedLines
+            ),
+            of: self.state
+        )
+        self.state.published(upTo: entry.end)
+        self.tracker.update { $0.committed.complete(entry.timestamp) }
+        self.state.endWrites(1)
+        return AppendReceipt(entry: written, groupCommit: self.groupCommit)
+    }
+
+    /// Seals the reserved entry at `index` in ``inFlight``, whose data is in place, queues it for group
+    /// commit and publishes what can be: the end of every asynchronous append.
+    func sealForGroupCommit(at index: Int) -> AppendReceipt {
+        let reserved = self.inFlight[index]
+        let dataOffset = reserved.offset + EntryHeader.size
+        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
+        self.groupCommit.enqueue(
+            GroupCommit.Queued(
+                timestamp: reserved.timestamp,
+                start: reserved.offset,
+                end: reserved.end,
+                region: self.state
+            ),
+            of: self.state
+        )
+        self.publishSealedPrefix()
+        return AppendReceipt(entry: entry, groupCommit: self.groupCommit)
+    }
+}

@@ -1,0 +1,259 @@
+// MARK: - Copying entries into the medium, and flushing them
+
+extension RegionWriter {
+    /// Entries of this many bytes or more have their data flushed as it is copied: libpmem2 copies them
+    /// with non-temporal stores, which need no flush afterwards. Measured with cache-line flushes on
+    /// `/dev/shm`: a synchronous append of 4 KiB took 1 000 ns with ordinary stores and a flush of every
+    /// line after the seal, 830 ns so; 16 KiB 2 900 and 1 600 ns. Batches and asynchronous appends of
+    /// 1 – 1.5 KiB are 15 – 45 % slower streamed, so they stream from here.
+    private static let streamingThreshold = 2048
+
+    /// The size from which this writer streams entries (see ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``):
+    /// ``streamingThreshold``, or `nil` when it streams none, with page granularity, where every flush is an
+    /// `msync`. A write takes it once, for its copies and its flushes alike.
+    var streamingFrom: Int? {
+        self.streamsLargeData ? Self.streamingThreshold : nil
+    }
+
+    /// The part of a large entry's data that ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` writes back as
+    /// it copies it (the *streamed lines*): the whole cache lines after those the header touches and before
+    /// the one the data ends in. An entry whose data is smaller than `threshold` has none.
+    static func streamedLines(
+        entryOffset offset: Int,
+        dataSize: Int,
+        threshold: Int
+    ) -> Range<Int>? {
+        guard dataSize >= threshold else { return nil }
+        let start = (offset + EntryHeader.size + 63) & ~63
+        let end = (offset + EntryHeader.size + dataSize) & ~63
+        return start..<max(start, end)
+    }
+
+    /// Copies a reserved entry's data from `buffer` and seals the entry (see ``seal(_:data:)``).
+    ///
+    /// A large entry's streamed lines (see ``streamedLines(entryOffset:dataSize:threshold:)``) are copied
+    /// with a flush and no drain (non-temporal stores). The bytes before them share a cache line with the
+    /// header, and the bytes after them share one with the entry's padding and terminator: both are copied
+    /// without a flush, and each of those lines is flushed once, after the seal, so that no line is stored
+    /// into or flushed again while it is being written back (a second flush of the line the data ends in cost
+    /// about 100 ns at 4 KiB). Small entries are copied without a flush.
+    /// ``flushSealed(count:streamingFrom:entry:)`` flushes the rest, given the same `threshold`; the one drain
+    /// after it makes all of it durable, as when everything was flushed after the seal.
+    ///
+    /// - Parameter threshold: The size from which an entry is streamed (from ``streamingFrom``, and
+    ///   the same for the flushes of the same write); `nil` to stream nothing.
+    /// - Returns: The streamed lines, if any.
+    @discardableResult
+    func copyAndSeal(
+        _ entry: InFlightEntry,
+        from buffer: UnsafeRawBufferPointer,
+        streamingFrom threshold: Int?,
+        piecesAbove pieceLimit: Int = RegionWriter.checksummedPiece
+    ) -> Range<Int>? {
+        Self.copyAndSeal(
+            entry,
+            from: buffer,
+            streamingFrom: threshold,
+            piecesAbove: pieceLimit,
+            base: self.base,
+            medium: self.medium,
+            sequence: self.region.sequence
+        )
+    }
+
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` into `medium`, whose base address is `base`, for an entry of
+    /// the region with sequence number `sequence`; with a `nil` threshold, nothing is streamed.
+    ///
+    /// The checksum is computed after the copy, from the caller's bytes, which the copy has just read into
+    /// the cache; except for streamed lines longer than `pieceLimit`, which are checksummed and copied
+    /// ``checksummedPiece`` bytes at a time, so that the checksum of one piece overlaps the write-back of
+    /// the one before.
+    @discardableResult
+    nonisolated static func copyAndSeal(
+        _ entry: InFlightEntry,
+        from buffer: UnsafeRawBufferPointer,
+        streamingFrom threshold: Int?,
+        piecesAbove pieceLimit: Int = RegionWriter.checksummedPiece,
+        base: UnsafeMutableRawPointer,
+        medium: any PersistentMedium,
+        sequence: UInt64
+    ) -> Range<Int>? {
+        assert(buffer.count == entry.size, "the bytes of another entry")
+        let dataOffset = entry.offset + EntryHeader.size
+        guard let threshold,
+            let lines = Self.streamedLines(entryOffset: entry.offset, dataSize: buffer.count, threshold: threshold)
+        else {
+            Self.copyWithoutFlush(buffer, toOffset: dataOffset, base: base, medium: medium)
+            let checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer)
+            Self.storeHeader(of: entry, checksum: checksum, base: base, sequence: sequence)
+            return nil
+        }
+        let (head, tail) = (lines.lowerBound - dataOffset, lines.upperBound - dataOffset)
+        let start = UnsafeRawBufferPointer(rebasing: buffer[..<head])
+        let end = UnsafeRawBufferPointer(rebasing: buffer[tail...])
+        medium.copy(toOffset: dataOffset, from: start, flags: .noFlush)
+        let checksum: UInt32
+        if tail - head <= pieceLimit {
+            medium.copy(
+                toOffset: dataOffset + head,
+                from: UnsafeRawBufferPointer(rebasing: buffer[head..<tail]),
+                flags: .noDrain
+            )
+            medium.copy(toOffset: dataOffset + tail, from: end, flags: .noFlush)
+            checksum = EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer)
+        } else {
+            var partial = EntryHeader.checksum(
+                regionSequence: sequence,
+                timestamp: entry.timestamp,
+                dataSize: buffer.count,
+                dataStart: start
+            )
+            for pieceStart in stride(from: head, to: tail, by: Self.checksummedPiece) {
+                let piece = UnsafeRawBufferPointer(
+                    rebasing: buffer[pieceStart..<min(pieceStart + Self.checksummedPiece, tail)]
+                )
+                partial = CRC32C.checksum(piece, continuing: partial)
+                medium.copy(toOffset: dataOffset + pieceStart, from: piece, flags: .noDrain)
+            }
+            medium.copy(toOffset: dataOffset + tail, from: end, flags: .noFlush)
+            checksum = CRC32C.checksum(end, continuing: partial)
+        }
+        Self.storeHeader(of: entry, checksum: checksum, base: base, sequence: sequence)
+        return lines
+    }
+
+    /// Writes a reserved entry whole, with `buffer` as its data, and its terminator when `terminated`, with
+    /// copies of whole words that ask for ``MemoryCopyFlags/nonTemporal`` stores and no drain, in address
+    /// order: the header, the data's whole words, then the word the data ends in (padded with zeros) and the
+    /// terminator. A drain makes all of it durable at once; recovery needs no order among them, since an
+    /// entry whose header or data did not reach the medium fails its checksum (`Docs/Format.md`,
+    /// "Appending").
+    ///
+    /// A ``Pmem2Mapping`` on persistent memory writes such copies with non-temporal stores alone, so the
+    /// drain waits for no flush of a cached line. In address order, the CPU's write-combining buffers send
+    /// each line whole; and nothing else may store into the entry's lines first, or the non-temporal stores
+    /// wait for those lines to be written back (the reservation stores no zero word here, see
+    /// ``reserve(count:size:marking:reserved:)``). For entries up to ``nonTemporalLimit`` bytes.
+    nonisolated static func writeNonTemporally(
+        _ entry: InFlightEntry,
+        from buffer: UnsafeRawBufferPointer,
+        terminated: Bool,
+        medium: any PersistentMedium,
+        sequence: UInt64
+    ) {
+        assert(buffer.count == entry.size, "the bytes of another entry")
+        let flags: MemoryCopyFlags = [.nonTemporal, .noDrain]
+        var header = EntryHeader.words(
+            timestamp: entry.timestamp,
+            dataSize: entry.size,
+            checksum: EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer),
+            regionSequence: sequence
+        )
+        withUnsafeBytes(of: &header) { medium.copy(toOffset: entry.offset, from: $0, flags: flags) }
+        let dataOffset = entry.offset + EntryHeader.size
+        let wholeWords = buffer.count & ~7
+        if wholeWords > 0 {
+            medium.copy(
+                toOffset: dataOffset,
+                from: UnsafeRawBufferPointer(rebasing: buffer[..<wholeWords]),
+                flags: flags
+            )
+        }
+        // The last, partial word of the data, if any, and then the terminator, if any: whichever comes first
+        // goes where the whole words end.
+        var ending: (partialWord: UInt64, terminator: UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &ending) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[wholeWords...]))
+        }
+        let endingWords = (buffer.count > wholeWords ? 0 : 8)..<(terminated ? 16 : 8)
+        if !endingWords.isEmpty {
+            withUnsafeBytes(of: &ending) { ending in
+                let bytes = UnsafeRawBufferPointer(rebasing: ending[endingWords])
+                medium.copy(toOffset: dataOffset + wholeWords, from: bytes, flags: flags)
+            }
+        }
+    }
+
+    /// The largest entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:medium:sequence:)``;
+    /// larger ones are copied with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``, which checksums a
+    /// piece while the one before is written back. Measured with cache-line flushes on `/dev/shm`, ns per
+    /// synchronous append, non-temporal against copied: 8 B 266 – 273 against 301 – 302, 64 B 276 – 281
+    /// against 299 – 303, 1 KiB 339 – 343 against 374 – 401, 4 KiB 502 – 505 against 565 – 575; but 8 KiB
+    /// 750 against 690, 16 KiB 1 149 – 1 182 against 1 052 – 1 073.
+    static let nonTemporalLimit = 4096
+
+    /// A batch written by a synchronous append with nothing else of its region in flight is written with
+    /// ``writeNonTemporally(_:into:terminated:medium:sequence:)`` when the size of every entry lies in this
+    /// range; otherwise it is copied and flushed. Measured as above, ns per entry in batches of 64,
+    /// non-temporal against copied: 512 B 78 – 98 against 96 – 103, 1 KiB 108 – 111 against 150 – 155,
+    /// 2 KiB 143 – 149 against 154 – 158; no different at 256 B and 4 KiB; but 64 B 32 – 36 against 30 – 34
+    /// (three calls into the medium per entry cost more than the flushes they save), 16 KiB 850 – 898 against
+    /// 756 – 812.
+    static let nonTemporalBatchSizes = 512...4096
+
+    /// The piece of streamed lines that ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``
+    /// checksums and then copies, when there are more. Measured in batches of 64 with cache-line flushes on
+    /// `/dev/shm`: 64 KiB entries took 2.7 – 2.9 µs so against 3.6 – 3.8 with the checksum after the whole
+    /// copy, 16 KiB entries 700 – 740 ns against 780 – 840; pieces of 1 or 2 KiB were slower, and so was
+    /// checksumming entries of 2 and 4 KiB before copying them.
+    private static let checksummedPiece = 4096
+
+    /// The streamed lines above which an asynchronous append checksums and copies its data in pieces. No
+    /// drain follows its copy, only the group-commit queue's lock, which waits for the copy's last stores;
+    /// checksummed after the whole copy, the data overlaps that wait. Measured as above, in pieces against
+    /// after the copy: 8 KiB 667 – 682 ns against 602 – 605, 16 KiB 1 014 – 1 058 against 950 – 964,
+    /// 32 KiB 1 654 – 1 740 against 1 802 – 1 827, 64 KiB 3.1 – 3.2 µs against 3.7 – 3.8.
+    static let asynchronousPieceLimit = 16 * 1024
+
+    /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
+    /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less
+    /// so, and one of 1 KiB 20 ns more (libpmem2 copies with wide stores).
+    private static let plainCopyLimit = 256
+
+    /// Copies `buffer` to `offset` in the medium at `base` without a flush: what the medium's copy with
+    /// ``MemoryCopyFlags/noFlush`` does, with plain stores for short buffers.
+    @inline(__always)
+    private nonisolated static func copyWithoutFlush(
+        _ buffer: UnsafeRawBufferPointer,
+        toOffset offset: Int,
+        base: UnsafeMutableRawPointer,
+        medium: any PersistentMedium
+    ) {
+        guard buffer.count < Self.plainCopyLimit else {
+            medium.copy(toOffset: offset, from: buffer, flags: .noFlush)
+            return
+        }
+        if let source = buffer.baseAddress {
+            (base + offset).copyMemory(from: source, byteCount: buffer.count)
+        }
+    }
+
+    /// Flushes `count` sealed, consecutive entries (`entry` gives each, by index) and the word after the
+    /// last (its terminator), except the streamed lines that ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` flushed
+    /// already: one call for the whole range when it flushed none, the usual case, and one per range around
+    /// them otherwise.
+    func flushSealed(count: Int, streamingFrom threshold: Int?, entry: (_ index: Int) -> InFlightEntry) {
+        let end = min(entry(count - 1).end + 8, self.state.dataEnd)
+        var start = entry(0).offset
+        guard let threshold, (0..<count).contains(where: { entry($0).size >= threshold }) else {
+            self.medium.flush(start..<end)
+            return
+        }
+        // A call per range, and nothing retained or released in between: an atomic operation after the
+        // copy's non-temporal stores would wait for them before the flushes below are even issued.
+        for index in 0..<count {
+            guard
+                let lines = Self.streamedLines(
+                    entryOffset: entry(index).offset,
+                    dataSize: entry(index).size,
+                    threshold: threshold
+                )
+            else { continue }
+            self.medium.flush(start..<lines.lowerBound)
+            start = lines.upperBound
+        }
+        if start < end {
+            self.medium.flush(start..<end)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+// MARK: - Durable writes: copy, flush, one drain, publish (one persist point)
+
+extension RegionWriter {
+    /// Writes `count` entries, makes them durable with one flush and one drain, and publishes them: the
+    /// synchronous path. One persist point.
+    ///
+    /// - Parameters:
+    ///   - count: How many entries.
+    ///   - size: The data size of entry `index`.
+    ///   - dataCopied: Whether `data` gives bytes to copy in (with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``,
+    ///     which flushes the data of large entries as it copies), or the bytes already in place, unflushed.
+    ///   - data: Calls its last argument, which seals the entry, with the data of entry `index` (whose data
+    ///     goes to `dataOffset`), and returns what it returns.
+    ///   - written: Receives each entry, in order.
+    /// - Returns: The last entry's timestamp.
+    func writeDurably(
+        count: Int,
+        size: (_ index: Int) -> Int,
+        dataCopied: Bool,
+        data: (_ index: Int, _ dataOffset: Int, _ seal: (UnsafeRawBufferPointer) -> Entry) -> Entry,
+        written: (Entry) -> Void
+    ) throws(PMemStreamError) -> UInt64 {
+        let reserved = try self.reserve(count: count, size: size)
+        let threshold = dataCopied ? self.streamingFrom : nil
+        // The list through one access for all the entries, rather than one per entry and field (each a
+        // dynamic exclusivity check); nothing below touches `inFlight` otherwise.
+        self.inFlight.withUnsafeMutableBufferPointer { inFlight in
+            for index in reserved {
+                let entry = inFlight[index]
+                let dataOffset = entry.offset + EntryHeader.size
+                let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
+                    guard dataCopied else { return self.seal(entry, data: bytes) }
+                    // Made before the copy, as in `writeEntriesAloneDurably(_:)`; but here the caller's closures
+                    // may still retain and release around each copy.
+                    let made = self.madeEntry(for: entry)
+                    self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
+                    return made
+                }
+                inFlight[index].isSealed = true
+                written(sealed)
+            }
+            self.flushSealed(count: reserved.count, streamingFrom: threshold) { inFlight[reserved.lowerBound + $0] }
+        }
+        self.medium.drain()
+        let first = self.inFlight[reserved.lowerBound]
+        let last = self.inFlight[reserved.upperBound - 1]
+        self.publishSealedPrefix(durable: (first.timestamp...last.timestamp, last.end))
+        return last.timestamp
+    }
+
+    /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry, copied from `buffer`.
+    ///
+    /// When no other entry is in flight, the entry never enters ``inFlight``: nothing can come between its
+    /// reservation and its publication (there is no suspension in between), so it is published as soon as
+    /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
+    /// With cache-line granularity, an entry of up to ``nonTemporalLimit`` bytes is then written whole, with its
+    /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
+    func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
+        if self.inFlight.isEmpty {
+            var reserved: InFlightEntry?
+            let nonTemporal = self.writesNonTemporally && buffer.count <= Self.nonTemporalLimit
+            try self.reserve(count: 1, size: { _ in buffer.count }, marking: !nonTemporal) { reserved = $0 }
+            let entry = reserved!
+            // Made before the copy: making it retains the region's state, and nothing between the copy and
+            // the drain may retain or release (see `flushSealed(count:streamingFrom:entry:)`).
+            let written = self.madeEntry(for: entry)
+            if nonTemporal {
+                Self.writeNonTemporally(
+                    entry,
+                    from: buffer,
+                    terminated: self.hasTerminator(after: entry),
+                    medium: self.medium,
+                    sequence: self.region.sequence
+                )
+            } else {
+                let threshold = self.streamingFrom
+                self.copyAndSeal(entry, from: buffer, streamingFrom: threshold)
+                self.flushSealed(count: 1, streamingFrom: threshold) { _ in entry }
+            }
+            self.medium.drain()
+            self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
+            return written
+        }
+        var entry: Entry?
+        _ = try self.writeDurably(
+            count: 1,
+            size: { _ in buffer.count },
+            dataCopied: true,
+            data: { _, _, body in body(buffer) },
+            written: { entry = $0 }
+        )
+        return entry!
+    }
+
+    /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch when no other entry is in flight: as
+    /// for a lone entry (see ``writeOneDurably(copying:)``), the entries never enter ``inFlight``. With
+    /// cache-line granularity, a batch whose entries all have ``nonTemporalBatchSizes`` bytes is written whole
+    /// by non-temporal stores (see ``writeNonTemporally(_:into:terminated:medium:sequence:)``).
+    ///
+    /// Every entry is made before the first byte is copied, and nothing is retained or released between the
+    /// copies and the drain: an atomic operation (a retain is one) after the non-temporal stores of a large
+    /// entry's copy waits until they are written back, and the copies of the entries would not overlap.
+    ///
+    /// - Returns: The entries, and the last one's timestamp.
+    func writeEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
+        -> (entries: [Entry], last: UInt64)
+    {
+        var reserved: InFlightEntry?
+        let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
+        try self.reserve(count: batch.count, size: { batch[$0].count }, marking: !nonTemporal) {
+            if reserved == nil { reserved = $0 }
+        }
+        let first = reserved!
+        let state = self.state
+        var last = first
+        let entries = [Entry](unsafeUninitializedCapacity: batch.count) { entries, initialized in
+            for index in batch.indices {
+                if index > 0 {
+                    last = last.next(size: batch[index].count)
+                }
+                entries.initializeElement(
+                    at: index,
+                    to: Entry(state: state, offset: last.offset, timestamp: last.timestamp, size: last.size)
+                )
+            }
+            initialized = batch.count
+        }
+        entries.withUnsafeBufferPointer { entries in
+            if nonTemporal {
+                Self.writeNonTemporally(
+                    batch,
+                    into: entries,
+                    terminated: self.hasTerminator(after: last),
+                    medium: self.medium,
+                    sequence: self.region.sequence
+                )
+            } else {
+                let threshold = self.streamingFrom
+                Self.copyAndSeal(
+                    batch,
+                    into: entries,
+                    streamingFrom: threshold,
+                    base: self.base,
+                    medium: self.medium,
+                    sequence: self.region.sequence
+                )
+                self.flushSealed(count: entries.count, streamingFrom: threshold) { InFlightEntry(entries[$0]) }
+            }
+        }
+        self.medium.drain()
+        self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
+        return (entries, last.timestamp)
+    }
+
+    /// Calls `body` with the entry made for each element of `batch` in `entries`, its index and its data.
+    /// The arrays are borrowed through spans, with no retain or release; callers are nonisolated and static,
+    /// so that the loop has no isolation check.
+    @inline(__always)
+    private nonisolated static func forEachEntry(
+        of batch: [[UInt8]],
+        in entries: UnsafeBufferPointer<Entry>,
+        _ body: (_ entry: InFlightEntry, _ index: Int, _ data: UnsafeRawBufferPointer) -> Void
+    ) {
+        let arrays = batch.span
+        for index in arrays.indices {
+            let entry = InFlightEntry(entries[index])
+            arrays[index].span.bytes.withUnsafeBytes { body(entry, index, $0) }
+        }
+    }
+
+    /// Copies each entry of `batch` into the entry made for it in `entries` (see
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``) and seals it.
+    nonisolated static func copyAndSeal(
+        _ batch: [[UInt8]],
+        into entries: UnsafeBufferPointer<Entry>,
+        streamingFrom threshold: Int?,
+        base: UnsafeMutableRawPointer,
+        medium: any PersistentMedium,
+        sequence: UInt64
+    ) {
+        Self.forEachEntry(of: batch, in: entries) { entry, _, data in
+            _ = Self.copyAndSeal(
+                entry,
+                from: data,
+                streamingFrom: threshold,
+                base: base,
+                medium: medium,
+                sequence: sequence
+            )
+        }
+    }
+
+    /// Writes each entry of `batch` whole into the entry made for it in `entries` with
+    /// ``writeNonTemporally(_:from:terminated:medium:sequence:)``, and the terminator after the last when
+    /// `terminated`.
+    private nonisolated static func writeNonTemporally(
+        _ batch: [[UInt8]],
+        into entries: UnsafeBufferPointer<Entry>,
+        terminated: Bool,
+        medium: any PersistentMedium,
+        sequence: UInt64
+    ) {
+        Self.forEachEntry(of: batch, in: entries) { entry, index, data in
+            Self.writeNonTemporally(
+                entry,
+                from: data,
+                terminated: terminated && index == batch.count - 1,
+                medium: medium,
+                sequence: sequence
+            )
+        }
+    }
+
+    /// Whether the size of every entry of `batch` lies in `sizes`.
+    private nonisolated static func allSizes(of batch: [[UInt8]], within sizes: ClosedRange<Int>) -> Bool {
+        let arrays = batch.span
+        for index in arrays.indices where !sizes.contains(arrays[index].count) {
+            return false
+        }
+        return true
+    }
+
+    /// Publishes `count` entries that never entered ``inFlight``, just made durable: they have `timestamps`,
+    /// and the last ends at `end`.
+    private func publishDurableAlone(count: Int, timestamps: ClosedRange<UInt64>, end: Int) {
+        self.state.published(upTo: end)
+        self.tracker.update { prefixes in
+            prefixes.durable.complete(timestamps)
+            prefixes.committed.complete(timestamps)
+        }
+        if self.state.endWrites(count, recordingDurable: timestamps.upperBound, end: end) {
+            self.groupCommit.touch(self.state)
+        }
+    }
+
+    /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry of `size` bytes whose data is in
+    /// place at the tail already (a reservation's).
+    func writeOneDurably(inPlace size: Int) throws(PMemStreamError) -> Entry {
+        var entry: Entry?
+        _ = try self.writeDurably(
+            count: 1,
+            size: { _ in size },
+            dataCopied: false,
+            data: { _, offset, body in body(self.medium.bytes(offset..<offset + size)) },
+            written: { entry = $0 }
+        )
+        return entry!
+    }
+}

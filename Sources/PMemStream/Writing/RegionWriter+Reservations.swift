@@ -1,0 +1,89 @@
+// MARK: - Explicit reservations
+
+extension RegionWriter {
+    /// Reserves room for an entry of up to `capacity` bytes, to be filled in place and published later.
+    ///
+    /// The reservation has the region to itself until it is published or abandoned: other appends to the
+    /// region wait, and the region cannot be freed. So fill it promptly, and never wait for another append
+    /// to this region while holding it. A reservation that is dropped without being published is abandoned:
+    /// its room returns to the region, no timestamp is consumed, and no later entry is affected.
+    ///
+    /// - Parameter capacity: The most bytes the entry may have.
+    /// - Returns: The reservation.
+    /// - Throws: ``PMemStreamError/Code/entryTooLarge`` when it does not fit; ``PMemStreamError/Code/streamClosed``.
+    public func reserve(_ capacity: Int) async throws(PMemStreamError) -> Reservation {
+        await self.waitForRegion()
+        try self.checkOpen()
+        try self.checkFits(count: 1) { _ in capacity }
+        try self.state.beginWrites()
+        self.scrubRoom(capacity: capacity)
+        let id = self.nextReservationID
+        self.nextReservationID += 1
+        self.reservation = (id, capacity)
+        let room = UnsafeMutableRawBufferPointer(
+            start: self.medium.baseAddress + self.tail + EntryHeader.size,
+            count: capacity
+        )
+        return Reservation(writer: self, id: id, room: room)
+    }
+
+    /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.
+    func publishReservation(_ id: UInt64, size: Int) async throws(PMemStreamError) -> Entry {
+        try self.endReservation(id, publishing: size)
+        defer { self.state.endWrites() }
+        let entry = try self.writeOneDurably(inPlace: size)
+        try await self.groupCommit.waitPersisted(written: entry.timestamp)
+        return entry
+    }
+
+    /// Publishes the reservation `id` with `size` bytes of data for group commit, and returns at once.
+    func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
+        try self.endReservation(id, publishing: size)
+        defer { self.state.endWrites() }
+        return self.sealForGroupCommit(at: try self.reserve(count: 1) { _ in size }.lowerBound)
+    }
+
+    /// Ends the reservation `id` so that `size` bytes of it can be published. Its write stays registered
+    /// with the region (so the region cannot be freed before the entry is reserved); the caller ends it.
+    ///
+    /// - Throws: ``PMemStreamError/Code/invalidEntrySize`` when `size` does not fit the reservation, which
+    ///   is then abandoned.
+    private func endReservation(_ id: UInt64, publishing size: Int) throws(PMemStreamError) {
+        guard let reservation = self.reservation, reservation.id == id else {
+            throw PMemStreamError(code: .invalidArgument, message: "the reservation has already ended")
+        }
+        self.releaseRegion()
+        guard size >= 0, size <= reservation.capacity else {
+            self.state.endWrites()
+            throw PMemStreamError(
+                code: .invalidEntrySize,
+                message: "a reservation of \(reservation.capacity) bytes cannot publish \(size) bytes; it was abandoned"
+            )
+        }
+    }
+
+    /// Ends the reservation `id` without publishing it.
+    func endReservation(_ id: UInt64) {
+        guard self.reservation?.id == id else { return }
+        self.releaseRegion()
+        self.state.endWrites()
+    }
+
+    /// Lets the appends that wait for the region go on.
+    private func releaseRegion() {
+        self.reservation = nil
+        let waiters = self.reservationWaiters
+        self.reservationWaiters.removeAll()
+        for waiter in waiters {
+            waiter.resume()
+        }
+    }
+
+    /// Waits while an explicit reservation has the region. The appends check ``reservation`` before they
+    /// call it, which spares them an async call when no reservation has the region (nearly always).
+    func waitForRegion() async {
+        while self.reservation != nil {
+            await withCheckedContinuation { self.reservationWaiters.append($0) }
+        }
+    }
+}

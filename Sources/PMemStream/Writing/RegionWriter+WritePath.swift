@@ -1,0 +1,198 @@
+// MARK: - The write path: room and timestamps, sealing, publication
+
+extension RegionWriter {
+    /// Takes room at the tail and a timestamp for each of `count` entries (`size` gives each one's data
+    /// size, by index), all or nothing, and stores a zero word at the start of each (so none reads as an
+    /// entry before it is sealed) and after the last (the terminator). The timestamps are consecutive, taken
+    /// with one atomic operation; none is taken when the entries do not fit. Nothing is flushed.
+    ///
+    /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
+    func reserve(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) -> Range<Int> {
+        let first = self.inFlight.count
+        try self.reserve(count: count, size: size) { self.inFlight.append($0) }
+        return first..<self.inFlight.count
+    }
+
+    /// ``reserve(count:size:)``, handing each entry to `reserved` rather than to ``inFlight``; with `marking`
+    /// false, it stores neither the zero words nor the terminator, for a caller that writes each entry's
+    /// header and the terminator itself before the same drain.
+    func reserve(
+        count: Int,
+        size: (_ index: Int) -> Int,
+        marking: Bool = true,
+        reserved: (InFlightEntry) -> Void
+    ) throws(PMemStreamError) {
+        precondition(count > 0, "a reservation of no entry")
+        try self.checkOpen()
+        try self.checkFits(count: count, size: size)
+        try self.state.beginWrites(count)
+        self.scrubStaleHeaders(count: count, size: size)
+        var entry = InFlightEntry(offset: self.tail, size: size(0), timestamp: self.tracker.takeTimestamps(count))
+        for index in 0..<count {
+            if index > 0 {
+                entry = entry.next(size: size(index))
+            }
+            if marking {
+                self.base.storeWord(0, at: entry.offset)
+            }
+            reserved(entry)
+        }
+        self.tail = entry.end
+        self.state.recordLastTimestamp(entry.timestamp)
+        if marking, self.hasTerminator(after: entry) {
+            self.base.storeWord(0, at: entry.end)
+        }
+    }
+
+    /// Whether the word after `entry` is in the region: its terminator, unless the entry fills the region.
+    func hasTerminator(after entry: InFlightEntry) -> Bool {
+        entry.end + 8 <= self.state.dataEnd
+    }
+
+    /// Zeroes, durably, any header of this region's earlier entries still lying where the new entries
+    /// will start or where their terminator will go (left there by a crash that cut the region's tail).
+    ///
+    /// An entry and its terminator are made durable by one drain; a crash inside it may keep the entry and
+    /// lose the terminator, and the walk would then read on into such a stale header — whose timestamp
+    /// the clock may hand out again. Scrubbing first closes that window. It costs a drain only when
+    /// such a header is found, which happens only where entries were cut after a crash; and nothing at
+    /// all in a region allocated in this session, which holds no header of an earlier session.
+    private func scrubStaleHeaders(count: Int, size: (_ index: Int) -> Int) {
+        guard !self.state.isNew else { return }
+        var position = self.tail
+        var scrubbed = false
+        for index in 0..<count {
+            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+            position += EntryHeader.footprint(dataSize: size(index))!
+        }
+        scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+        if scrubbed {
+            self.medium.drain()
+        }
+    }
+
+    /// Zeroes, durably, any header of this region's earlier entries whose kind word lies in the room of
+    /// `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
+    /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, would hide such a
+    /// header from ``scrubStaleHeaders(count:size:)``, which reads what the program sees. A region allocated
+    /// in this session has no such header (see ``scrubStaleHeaders(count:size:)``).
+    func scrubRoom(capacity: Int) {
+        guard !self.state.isNew else { return }
+        let roomStart = self.tail + EntryHeader.size
+        var scrubbed = false
+        var position = self.tail + 8
+        while position + EntryHeader.size <= min(roomStart + capacity, self.state.dataEnd) {
+            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+            position += 8
+        }
+        if scrubbed {
+            self.medium.drain()
+        }
+    }
+
+    /// Zeroes and flushes the header at `position` if it carries this region's kind word.
+    private func scrubStaleHeader(at position: Int) -> Bool {
+        guard position + EntryHeader.size <= self.state.dataEnd,
+            EntryHeader.hasKind(at: position, regionSequence: self.region.sequence, on: self.medium)
+        else { return false }
+        self.medium.fill(position..<position + EntryHeader.size, with: 0, flags: .noDrain)
+        return true
+    }
+
+    /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
+    /// timestamp word last. No flush.
+    func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
+        self.inFlight[index].isSealed = true
+        return self.seal(self.inFlight[index], data: data)
+    }
+
+    /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
+    func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
+        let checksum = EntryHeader.checksum(
+            regionSequence: self.region.sequence,
+            timestamp: entry.timestamp,
+            data: data
+        )
+        Self.storeHeader(of: entry, checksum: checksum, base: self.base, sequence: self.region.sequence)
+        return self.madeEntry(for: entry)
+    }
+
+    /// A new ``Entry`` value for a reserved entry: it retains the region's state.
+    func madeEntry(for entry: InFlightEntry) -> Entry {
+        Entry(state: self.state, offset: entry.offset, timestamp: entry.timestamp, size: entry.size)
+    }
+
+    /// Stores the header of an entry of the region with sequence number `sequence`, on the medium at `base`;
+    /// the timestamp word last. No flush.
+    nonisolated static func storeHeader(
+        of entry: InFlightEntry,
+        checksum: UInt32,
+        base: UnsafeMutableRawPointer,
+        sequence: UInt64
+    ) {
+        EntryHeader.store(
+            at: entry.offset,
+            timestamp: entry.timestamp,
+            dataSize: entry.size,
+            checksum: checksum,
+            regionSequence: sequence,
+            into: base
+        )
+    }
+
+    /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
+    /// committed watermark moves over them.
+    ///
+    /// - Parameter durable: Entries of this region just made durable, if any: their (consecutive)
+    ///   timestamps and where the last one ends. They are recorded with the same lock of the tracker, and
+    ///   of the region, as the publication.
+    func publishSealedPrefix(durable: (timestamps: ClosedRange<UInt64>, end: Int)? = nil) {
+        let count = self.inFlight.withUnsafeBufferPointer { inFlight in
+            var count = 0
+            while count < inFlight.count, inFlight[count].isSealed {
+                count += 1
+            }
+            return count
+        }
+        guard count > 0 || durable != nil else { return }
+        if count > 0 {
+            self.state.published(upTo: self.inFlight[count - 1].end)
+            // Timestamps increase along the list; most often they are consecutive too.
+            let first = self.inFlight[0].timestamp
+            let last = self.inFlight[count - 1].timestamp
+            self.tracker.update { prefixes in
+                if let durable {
+                    prefixes.durable.complete(durable.timestamps)
+                }
+                if last - first == UInt64(count - 1) {
+                    prefixes.committed.complete(first...last)
+                } else {
+                    for index in 0..<count {
+                        prefixes.committed.complete(self.inFlight[index].timestamp)
+                    }
+                }
+            }
+            if count == self.inFlight.count {
+                self.inFlight.removeAll(keepingCapacity: true)
+            } else {
+                self.inFlight.removeFirst(count)
+            }
+        } else if let durable {
+            self.tracker.update { $0.durable.complete(durable.timestamps) }
+        }
+        if let durable {
+            if self.state.endWrites(count, recordingDurable: durable.timestamps.upperBound, end: durable.end) {
+                self.groupCommit.touch(self.state)
+            }
+        } else {
+            self.state.endWrites(count)
+        }
+        if count > 0, self.inFlight.isEmpty, !self.quiesceWaiters.isEmpty {
+            let waiters = self.quiesceWaiters
+            self.quiesceWaiters.removeAll()
+            for waiter in waiters {
+                waiter.resume()
+            }
+        }
+    }
+}
