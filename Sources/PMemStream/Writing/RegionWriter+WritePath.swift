@@ -71,17 +71,18 @@ extension RegionWriter {
         }
     }
 
-    /// Zeroes, durably, any header of this region's earlier entries whose kind word lies in the room of
-    /// `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
+    /// Zeroes, durably, any header of this region's earlier entries whose kind word has a byte in the room
+    /// of `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
     /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, would hide such a
-    /// header from ``scrubStaleHeaders(count:size:)``, which reads what the program sees. A region allocated
+    /// header from ``scrubStaleHeaders(count:size:)``, which reads what the program sees and looks for the
+    /// whole kind word: one byte changed in the room hides a header that reaches past it. A region allocated
     /// in this session has no such header (see ``scrubStaleHeaders(count:size:)``).
     func scrubRoom(capacity: Int) {
         guard !self.state.isNew else { return }
-        let roomStart = self.tail + EntryHeader.size
+        let roomEnd = self.tail + EntryHeader.size + capacity
         var scrubbed = false
         var position = self.tail + 8
-        while position + EntryHeader.size <= min(roomStart + capacity, self.state.dataEnd) {
+        while position + EntryHeader.Field.kind < roomEnd, position + EntryHeader.size <= self.state.dataEnd {
             scrubbed = self.scrubStaleHeader(at: position) || scrubbed
             position += 8
         }
