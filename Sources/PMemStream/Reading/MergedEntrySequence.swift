@@ -2,9 +2,11 @@
 ///
 /// It yields the entries with a timestamp greater than `since`. Without `follow`, it finishes after the
 /// entries committed when iteration starts; with `follow`, it waits for new commits, also in regions
-/// allocated later, and finishes when the stream is closed or its task is cancelled. Entries of a region
-/// freed during the iteration stop appearing. Every entry's checksum is verified; a damaged entry ends the
-/// iteration with ``PMemStreamError/Code/corruptedEntry``. The iterator is single-pass.
+/// allocated later, and finishes when the stream is closed (after the entries committed by then) or its task
+/// is cancelled. Entries of a region freed during the iteration stop appearing. Every entry's checksum is
+/// verified; a damaged entry ends the iteration with ``PMemStreamError/Code/corruptedEntry``, after every
+/// entry that surely comes before it in timestamp order: the entries of its region before it, and those of
+/// other regions up to the timestamp after the last of these. The iterator is single-pass.
 ///
 /// ```swift
 /// for try await entry in stream.entries(since: 0) {
@@ -37,12 +39,33 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         private let source: any ReadingSource
         private let since: UInt64
         private let follow: Bool
-        /// One cursor per region, and the entry it is positioned at, if any up to ``limit``.
-        private var cursors: [(cursor: RegionCursor, head: Entry?)] = []
+        /// One cursor per region, and what it holds next, if anything up to ``limit``.
+        private var cursors: [(cursor: RegionCursor, head: Head?)] = []
         private var lastRegionSequence: UInt64 = 0
-        /// Every entry up to this timestamp is in a head or was yielded.
+        /// Every entry up to this timestamp is in a head, was yielded, or lies beyond a failure in a head.
         private var limit: UInt64?
+        /// Set when a follower found the stream closed: it yields what its cursors hold and finishes.
+        private var stopsFollowing = false
         private var isFinished = false
+
+        /// What a cursor holds next: the entry it is positioned at, or the error it met reading on.
+        private enum Head {
+            case entry(Entry)
+            /// Reading on from the cursor's last entry, with timestamp `after` (0 when none), failed: the
+            /// entry there is damaged, and its timestamp, unreadable, is larger than `after`.
+            case failure(PMemStreamError, after: UInt64)
+
+            /// Where the head falls in timestamp order. A failure comes after every entry with a timestamp up
+            /// to `after + 1` (the damaged entry's is larger than `after`, and no other entry has `after + 1`
+            /// if it does) and before every later one: entries of other regions that surely come before the
+            /// damage are yielded first, and none that might come after it.
+            var order: (timestamp: UInt64, isFailure: Bool) {
+                switch self {
+                case .entry(let entry): (entry.timestamp, false)
+                case .failure(_, let after): (after + 1, true)
+                }
+            }
+        }
 
         init(source: any ReadingSource, since: UInt64, follow: Bool) {
             self.source = source
@@ -54,18 +77,25 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
             if self.limit == nil {
-                try await self.extend(to: self.source.committedWatermark.value)
+                self.limit = self.source.committedWatermark.value
+                try await self.addRegionsAllocatedSince()
+                await self.refillHeads()
             }
             while true {
                 if let index = self.indexOfEarliestHead() {
-                    let entry = self.cursors[index].head!
-                    self.cursors[index].head = try await self.nextEntry(ofCursorAt: index, limit: self.limit!)
-                    if entry.timestamp > self.since, !entry.state.isFreed {
-                        return entry
+                    switch self.cursors[index].head! {
+                    case .failure(let error, _):
+                        self.isFinished = true
+                        throw error
+                    case .entry(let entry):
+                        self.cursors[index].head = await self.nextHead(ofCursorAt: index)
+                        if entry.timestamp > self.since, !entry.state.isFreed {
+                            return entry
+                        }
+                        continue
                     }
-                    continue
                 }
-                guard self.follow else { break }
+                guard self.follow, !self.stopsFollowing else { break }
                 let committed = self.source.committedWatermark
                 do {
                     // A free needs no wake-up here: the entries of a freed region are skipped as they come.
@@ -73,7 +103,16 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 } catch let error where self.source.endsFollowing(error) {
                     break
                 }
-                try await self.extend(to: committed.value)
+                self.limit = committed.value
+                do {
+                    try await self.addRegionsAllocatedSince()
+                } catch let error where self.source.endsFollowing(error) {
+                    // Closed since the wait returned, with entries committed meanwhile: the regions known
+                    // hold them (an entry committed in a region not listed yet would have ended an earlier
+                    // wait), so the iterator yields what they hold up to the last watermark, and finishes.
+                    self.stopsFollowing = true
+                }
+                await self.refillHeads()
             }
             self.isFinished = true
             return nil
@@ -84,11 +123,10 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
             try await self.next(isolation: nil)
         }
 
-        /// Raises the limit to `committed`, picks up regions allocated since, and refills empty heads.
-        /// Every timestamp up to `committed` was published before it was read here, in a region that
-        /// existed then, so reading the watermark first and the regions second misses nothing.
-        private mutating func extend(to committed: UInt64) async throws(PMemStreamError) {
-            self.limit = committed
+        /// Adds a cursor for each region allocated since the last one added, and drops those of freed
+        /// regions. Every timestamp up to ``limit`` was published before the limit was read, in a region
+        /// that existed then, so reading the watermark first and the regions second misses nothing.
+        private mutating func addRegionsAllocatedSince() async throws(PMemStreamError) {
             while true {
                 let regions = try await self.source.regions(allocatedAfter: self.lastRegionSequence, limit: 64)
                 for region in regions {
@@ -100,32 +138,41 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 if regions.count < 64 { break }
             }
             self.cursors.removeAll { $0.cursor.state.isFreed }
+        }
+
+        /// Fills every empty head with its cursor's next entry up to ``limit``.
+        private mutating func refillHeads() async {
             for index in self.cursors.indices where self.cursors[index].head == nil {
-                self.cursors[index].head = try await self.nextEntry(ofCursorAt: index, limit: committed)
+                self.cursors[index].head = await self.nextHead(ofCursorAt: index)
             }
         }
 
-        /// The next entry of the cursor at `index`, up to `limit`; `nil` also when the cursor's region turned
-        /// out to be freed, whose entries are no longer part of the stream.
-        private mutating func nextEntry(ofCursorAt index: Int, limit: UInt64) async throws(PMemStreamError) -> Entry? {
+        /// What the cursor at `index` holds next, up to ``limit``: its next entry, or the error it meets
+        /// reading on; `nil` when there is no entry (yet), and also when the cursor's region turned out to be
+        /// freed, whose entries are no longer part of the stream.
+        private mutating func nextHead(ofCursorAt index: Int) async -> Head? {
             do {
-                return try self.cursors[index].cursor.next(limit: limit)
+                return try self.cursors[index].cursor.next(limit: self.limit!).map(Head.entry)
             } catch {
                 let confirmed = await self.source.confirmed(error, walking: self.cursors[index].cursor.state)
-                guard confirmed.code == .regionFreed else { throw confirmed }
+                guard confirmed.code == .regionFreed else {
+                    return .failure(confirmed, after: self.cursors[index].cursor.lastTimestamp)
+                }
                 return nil
             }
         }
 
         private func indexOfEarliestHead() -> Int? {
-            var earliest: Int?
+            var earliest: (index: Int, order: (timestamp: UInt64, isFailure: Bool))?
             for (index, element) in self.cursors.enumerated() {
-                guard let head = element.head else { continue }
-                if earliest == nil || head.timestamp < self.cursors[earliest!].head!.timestamp {
-                    earliest = index
+                guard let order = element.head?.order else { continue }
+                if earliest == nil || order.timestamp < earliest!.order.timestamp
+                    || (order.timestamp == earliest!.order.timestamp && !order.isFailure)
+                {
+                    earliest = (index, order)
                 }
             }
-            return earliest
+            return earliest?.index
         }
     }
 }

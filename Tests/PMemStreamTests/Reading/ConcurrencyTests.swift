@@ -95,6 +95,24 @@ struct ConcurrencyTests {
         return task
     }
 
+    @Test("a merged follower yields the entries committed while the stream closes, then finishes")
+    func mergedFollowerFinishesAtClose() async throws {
+        let (_, stream, mover, region, _) = try await streamWithHeldMover()
+        let writer = try await stream.writer(for: region)
+        _ = try await writer.append([1])
+        let follower = await self.startFollowing(stream.entries(since: 0, follow: true))
+        let held = Task { try await writer.appendAsync([2]) }
+        await mover.waitUntilHolding()
+        let closing = Task { try await stream.close() }
+        while await thrownErrorCode({ try await stream.region(atOffset: region.offset) }) != .streamClosed {
+            await Task.yield()  // until the close has begun: it waits for the held copy
+        }
+        mover.release()
+        try await closing.value
+        #expect(try await held.value.timestamp == 2)
+        #expect(try await follower.value == 2, "entry 2 was committed before close() returned")
+    }
+
     @Test("a follower ends when its region is freed or the stream is closed, and on cancellation")
     func followersEnd() async throws {
         let (stream, _) = try makeStream()
