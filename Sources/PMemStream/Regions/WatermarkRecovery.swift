@@ -7,18 +7,22 @@
 /// session can hold such entries, and only after their checkpoint tails, so the walk costs time in
 /// proportion to the entries written since the last checkpoint, never to all entries.
 enum WatermarkRecovery {
-    /// The recovered watermark.
+    /// The recovered watermark, and what the walk read to find it.
     ///
     /// - Parameters:
     ///   - checkpoint: The watermark stored in the stream header.
     ///   - regions: The regions that were writable in the last session.
     ///   - medium: The medium.
+    /// - Returns: The watermark, and for each region the bytes the walk read: from its checkpoint tail
+    ///   through the header-sized word run where the walk stopped (where the region's writer later cuts its
+    ///   tail), within the region.
     static func recoveredWatermark(
         checkpoint: UInt64,
         regions: [RegionAllocator.Extent],
         medium: any PersistentMedium
-    ) -> UInt64 {
+    ) -> (watermark: UInt64, read: [Range<Int>]) {
         var found = Set<UInt64>()
+        var read: [Range<Int>] = []
         let base = UnsafeRawPointer(medium.baseAddress)
         for region in regions {
             var offset = region.checkpointTail
@@ -39,11 +43,12 @@ enum WatermarkRecovery {
                 previous = timestamp
                 offset += EntryHeader.footprint(dataSize: size)!
             }
+            read.append(region.checkpointTail..<min(offset + EntryHeader.size, region.offset + region.size))
         }
         var recovered = checkpoint
         while found.contains(recovered + 1) {
             recovered += 1
         }
-        return recovered
+        return (recovered, read)
     }
 }

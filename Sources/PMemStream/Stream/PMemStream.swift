@@ -259,7 +259,7 @@ public actor PMemStream {
                 try StreamFormatter.format(medium, layout: layout)
             }
             var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-            let persisted = Self.recoverWatermark(medium: medium, allocator: &allocator)
+            let persisted = Self.recoverWatermark(medium: medium, layout: layout, allocator: &allocator)
             return (allocator, persisted)
         } catch {
             medium.endWriting()
@@ -267,22 +267,50 @@ public actor PMemStream {
         }
     }
 
-    /// Finds the persisted watermark after a restart, makes it the header's checkpoint, and caps the
-    /// regions written in the last session at it (see `Docs/Format.md`, "Recovery").
-    private static func recoverWatermark(medium: any PersistentMedium, allocator: inout RegionAllocator) -> UInt64 {
+    /// Finds the persisted watermark after a restart, makes durable what recovery read, makes the watermark
+    /// the header's checkpoint, and caps the regions written in the last session at it (see
+    /// `Docs/Format.md`, "Recovery").
+    private static func recoverWatermark(
+        medium: any PersistentMedium,
+        layout: StreamLayout,
+        allocator: inout RegionAllocator
+    ) -> UInt64 {
         let field = StreamHeader.Field.persistedTimestamp
         let checkpoint = medium.loadWord(at: field)
-        let recovered = WatermarkRecovery.recoveredWatermark(
+        let (recovered, walked) = WatermarkRecovery.recoveredWatermark(
             checkpoint: checkpoint,
             regions: allocator.writableRegions,
             medium: medium
         )
+        let extentHeaders = allocator.extents.map { $0.offset..<$0.offset + ExtentHeader.size }
+        Self.persistWhatRecoveryRead([0..<layout.extentsStart] + extentHeaders + walked, on: medium)
         if recovered > checkpoint {
             medium.storeWord(recovered, at: field)
             medium.persist(field..<field + 8)
         }
         allocator.capWritableRegions(at: recovered)
         return recovered
+    }
+
+    /// Makes durable the bytes recovery read: the stream header, the region chain's headers and the entries
+    /// walked to find the watermark. One persist point.
+    ///
+    /// Recovery reads what this process sees. After a power failure that is what the medium holds; but after
+    /// a crash of the process alone (a kill), the power stayed on, and the stores the dead process made
+    /// without flushing them are still in the CPU caches or the page cache: visible, not yet durable.
+    /// Counting such entries, then persisting the watermark over them and capping the regions at it, would
+    /// report them persisted; and a power failure before they are written back would lose them, and with
+    /// them every later entry of their regions, acknowledged or not. Flushing what was read first makes
+    /// what the medium holds what recovery decided from. With page granularity, one `msync` of the whole
+    /// mapping does it: the kernel writes back the dirty pages only, and one system call costs less than
+    /// one for each range.
+    private static func persistWhatRecoveryRead(_ ranges: [Range<Int>], on medium: any PersistentMedium) {
+        guard medium.granularity != .page else {
+            medium.persist(0..<medium.size)
+            return
+        }
+        medium.flush(ranges)
+        medium.drain()
     }
 
     // MARK: - Regions

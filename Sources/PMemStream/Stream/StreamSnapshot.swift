@@ -24,7 +24,7 @@ struct StreamSnapshot {
             do throws(PMemStreamError) {
                 let checkpoint = medium.loadWord(at: StreamHeader.Field.persistedTimestamp)
                 let allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-                let watermark = WatermarkRecovery.recoveredWatermark(
+                let (watermark, _) = WatermarkRecovery.recoveredWatermark(
                     checkpoint: checkpoint,
                     regions: allocator.writableRegions,
                     medium: medium

@@ -30,6 +30,13 @@ struct AppendCrashTests {
             self.state.withLock { $0.acknowledged.formUnion($0.written.keys) }
         }
 
+        /// Records that every entry written so far up to `timestamp` is acknowledged persisted (a stream
+        /// reported it so when it opened), if power had not failed yet.
+        func acknowledge(through timestamp: UInt64, on medium: SimulatedMedium) {
+            guard !medium.isPowerCut else { return }
+            self.state.withLock { $0.acknowledged.formUnion($0.written.keys.filter { $0 <= timestamp }) }
+        }
+
         func reset(keeping written: [UInt64: [UInt8]]) {
             self.state.withLock { $0 = (written, []) }
         }
@@ -189,6 +196,70 @@ struct AppendCrashTests {
             "the workload has a persist point per append at least"
         )
         #expect(nestedStates > states)
+    }
+
+    /// The steps of ``killedWriter(_:regions:steps:journal:)``.
+    private static let killedWriterSteps = 6
+
+    /// A writer that is killed after the first `steps` steps of its work: it stops, and the stores it made
+    /// without flushing them stay in what the next process sees (the CPU caches, or the page cache), while
+    /// only what it drained is on the medium.
+    private func killedWriter(_ medium: SimulatedMedium, regions: [Int], steps: Int, journal: Journal) async throws {
+        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+        let writers = [
+            try await stream.writer(for: try await stream.region(atOffset: regions[0])),
+            try await stream.writer(for: try await stream.region(atOffset: regions[1])),
+        ]
+        for step in 0..<steps {
+            switch step {
+            case 0, 1, 4:
+                // Asynchronous appends, queued and never flushed; the last one streams its whole lines.
+                let bytes = testBytes(step == 4 ? 3000 : 11 + step, seed: 80 + step)
+                let receipt = try await writers[step % 2].appendAsync(bytes)
+                journal.record(receipt.entry, bytes: bytes, on: medium, synchronous: false)
+            case 2:
+                // A synchronous append: its round makes the asynchronous ones before it durable too.
+                let bytes = testBytes(40, seed: 82)
+                journal.record(try await writers[0].append(bytes), bytes: bytes, on: medium)
+            case 3:
+                // A lone asynchronous entry behind a synchronous one, in the same region.
+                let bytes = testBytes(5, seed: 83)
+                let receipt = try await writers[0].appendAsync(bytes)
+                journal.record(receipt.entry, bytes: bytes, on: medium, synchronous: false)
+            default:
+                // A reservation's room, written and never published: the kill takes the reservation with it.
+                let reservation = try await writers[1].reserve(64)
+                reservation.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
+                await reservation.abandon()
+            }
+        }
+    }
+
+    @Test(
+        "a writer killed with unflushed entries, the next writer, and power cut at every persist point: nothing it reported persisted is lost"
+    )
+    func killedWriterThenPowerFailure() async throws {
+        let (image, regions, setup) = try await self.prepared()
+        let journal = Journal()
+        var states = 0
+        for steps in 0...Self.killedWriterSteps {
+            states += try await forEachCrashState(startingFrom: image) { medium in
+                journal.reset(keeping: setup)
+                try await self.killedWriter(medium, regions: regions, steps: steps, journal: journal)
+                // The next process: the same medium, as the killed one left it to the program.
+                let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+                journal.acknowledge(through: stream.persistedTimestamp, on: medium)
+                for (index, offset) in regions.enumerated() {
+                    let writer = try await stream.writer(for: try await stream.region(atOffset: offset))
+                    let bytes = testBytes(30 + index, seed: 90 + index)
+                    journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
+                }
+            } check: { state in
+                try await self.checkRestarted(state, against: journal, "killed after \(steps) steps, \(state)")
+            }
+        }
+        print("crash simulation: \(states) crash states of a writer opening after another was killed")
+        #expect(states >= (Self.killedWriterSteps + 1) * CrashMode.standardModes.count)
     }
 
     @Test(
