@@ -11,15 +11,20 @@ extension RegionWriter {
     /// - Parameter bytes: The entry's data.
     /// - Returns: A receipt: the entry, and waits for its commit and persistence.
     /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
-    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
+    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``;
+    ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for room or for an
+    ///   explicit reservation of the region to end. Each writes nothing.
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
         // Room in the queue first, then the region: nothing may suspend between waiting for the region
         // (no explicit reservation holds it) and reserving.
         if self.groupCommit.isFull {
             await self.groupCommit.waitForRoom()
+            guard !Task.isCancelled else {
+                throw PMemStreamError(code: .cancelled, message: "the task was cancelled while it waited for room")
+            }
         }
         if self.reservation != nil {
-            await self.waitForRegion()
+            try await self.waitForRegion()
         }
         if self.copiesInPlace, self.inFlight.isEmpty {
             return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in

@@ -10,9 +10,10 @@ extension RegionWriter {
     ///
     /// - Parameter capacity: The most bytes the entry may have.
     /// - Returns: The reservation.
-    /// - Throws: ``PMemStreamError/Code/entryTooLarge`` when it does not fit; ``PMemStreamError/Code/streamClosed``.
+    /// - Throws: ``PMemStreamError/Code/entryTooLarge`` when it does not fit; ``PMemStreamError/Code/streamClosed``;
+    ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while another reservation has the region.
     public func reserve(_ capacity: Int) async throws(PMemStreamError) -> Reservation {
-        await self.waitForRegion()
+        try await self.waitForRegion()
         try self.checkOpen()
         try self.checkFits(count: 1) { _ in capacity }
         try self.state.beginWrites()
@@ -72,7 +73,14 @@ extension RegionWriter {
     /// Lets the appends that wait for the region go on.
     private func releaseRegion() {
         self.reservation = nil
-        let waiters = self.reservationWaiters
+        self.resumeRegionWaiters()
+    }
+
+    /// Resumes every append that waits for the region; each looks again at why it waited. Also when the
+    /// stream closes: a reservation held then can no longer be published, and its waiters end with
+    /// ``PMemStreamError/Code/streamClosed``.
+    func resumeRegionWaiters() {
+        let waiters = self.reservationWaiters.values
         self.reservationWaiters.removeAll()
         for waiter in waiters {
             waiter.resume()
@@ -81,9 +89,31 @@ extension RegionWriter {
 
     /// Waits while an explicit reservation has the region. The appends check ``reservation`` before they
     /// call it, which spares them an async call when no reservation has the region (nearly always).
-    func waitForRegion() async {
+    ///
+    /// - Throws: ``PMemStreamError/Code/streamClosed`` once the stream is closing,
+    ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled; the append has written nothing.
+    func waitForRegion() async throws(PMemStreamError) {
         while self.reservation != nil {
-            await withCheckedContinuation { self.reservationWaiters.append($0) }
+            try self.checkOpen()
+            guard !Task.isCancelled else {
+                throw PMemStreamError(
+                    code: .cancelled,
+                    message: "the task was cancelled while it waited for a reservation of \(self.region) to end"
+                )
+            }
+            let id = self.nextRegionWaiterID
+            self.nextRegionWaiterID += 1
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { self.reservationWaiters[id] = $0 }
+            } onCancel: {
+                // Runs after the continuation is registered: the actor registers it before it suspends.
+                Task { await self.stopWaitingForRegion(id) }
+            }
         }
+    }
+
+    /// Resumes the append waiting for the region under `id`, if it still waits: its task was cancelled.
+    private func stopWaitingForRegion(_ id: UInt64) {
+        self.reservationWaiters.removeValue(forKey: id)?.resume()
     }
 }

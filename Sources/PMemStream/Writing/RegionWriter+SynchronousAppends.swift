@@ -9,10 +9,12 @@ extension RegionWriter {
     /// - Parameter bytes: The entry's data, borrowed for the call; zero bytes make a legal, empty entry.
     /// - Returns: The entry, with its timestamp.
     /// - Throws: ``PMemStreamError/Code/entryTooLarge`` (no timestamp is consumed),
-    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``.
+    ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``;
+    ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for an explicit
+    ///   reservation of the region to end. Each writes nothing.
     public func append(_ bytes: RawSpan) async throws(PMemStreamError) -> Entry {
         if self.reservation != nil {
-            await self.waitForRegion()
+            try await self.waitForRegion()
         }
         let entry = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
             try self.writeOneDurably(copying: buffer)
@@ -29,7 +31,7 @@ extension RegionWriter {
     public func append(_ bytes: [UInt8]) async throws(PMemStreamError) -> Entry {
         // The body of `append(_: RawSpan)` again rather than a call to it: one async frame less per append.
         if self.reservation != nil {
-            await self.waitForRegion()
+            try await self.waitForRegion()
         }
         let entry = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
             try self.writeOneDurably(copying: buffer)
@@ -46,7 +48,7 @@ extension RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
         if self.reservation != nil {
-            await self.waitForRegion()
+            try await self.waitForRegion()
         }
         let written = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(PMemStreamError) -> Entry in
@@ -70,7 +72,7 @@ extension RegionWriter {
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> [Entry] {
         guard !batch.isEmpty else { return [] }
         if self.reservation != nil {
-            await self.waitForRegion()
+            try await self.waitForRegion()
         }
         if self.inFlight.isEmpty {
             let (entries, last) = try self.writeEntriesAloneDurably(batch)
@@ -105,7 +107,7 @@ extension RegionWriter {
         reserving capacity: Int,
         _ fill: (inout OutputRawSpan) throws(E) -> Void
     ) async throws -> Entry {
-        await self.waitForRegion()
+        try await self.waitForRegion()
         try self.checkOpen()
         try self.checkFits(count: 1) { _ in capacity }
         try self.state.beginWrites()

@@ -61,7 +61,9 @@ public actor RegionWriter {
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
     @exclusivity(unchecked) var reservation: (id: UInt64, capacity: Int)?
     var nextReservationID: UInt64 = 1
-    var reservationWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The appends that wait for the region while a reservation has it, by the number each took.
+    var reservationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    var nextRegionWaiterID: UInt64 = 0
 
     /// An entry whose room and timestamp are taken; sealed once its data and header are in place.
     struct InFlightEntry {
@@ -173,8 +175,10 @@ public actor RegionWriter {
 
     // MARK: - Closing
 
-    /// Returns when every entry reserved so far is published (used when the stream closes).
+    /// Returns when every entry reserved so far is published (used when the stream closes, once it refuses
+    /// appends); the appends that wait for a reservation to end are sent away first.
     func quiesce() async {
+        self.resumeRegionWaiters()
         while !self.inFlight.isEmpty {
             await withCheckedContinuation { self.quiesceWaiters.append($0) }
         }

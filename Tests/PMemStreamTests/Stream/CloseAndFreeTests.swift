@@ -184,6 +184,59 @@ struct CloseAndFreeTests {
         #expect(try entries.map { try $0.bytes } == [[2]])
     }
 
+    /// Starts `work` in a task and returns the task once `writer` counts one more append waiting for its region.
+    private func waitingForRegion(
+        _ writer: RegionWriter,
+        _ work: @escaping @Sendable () async throws -> Void
+    ) async -> Task<Void, any Error> {
+        let waiting = await writer.reservationWaiters.count
+        let task = Task { try await work() }
+        while await writer.reservationWaiters.count == waiting {
+            await Task.yield()
+        }
+        return task
+    }
+
+    @Test("appends waiting for a reservation to end are sent away with streamClosed when the stream closes")
+    func closeEndsWaitsForTheRegion() async throws {
+        let (stream, _) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let reservation = try await writer.reserve(16)
+        let waiting = [
+            await self.waitingForRegion(writer) { _ = try await writer.append([1]) },
+            await self.waitingForRegion(writer) { _ = try await writer.appendAsync([2]) },
+            await self.waitingForRegion(writer) { await (try await writer.reserve(8)).abandon() },
+        ]
+        try await stream.close()
+        for task in waiting {
+            #expect(await thrownErrorCode { try await task.value } == .streamClosed)
+        }
+        do {
+            _ = try await reservation.publish(size: 4)
+            Issue.record("a reservation was published after close()")
+        } catch {
+            #expect(error.code == .streamClosed)
+        }
+    }
+
+    @Test("an append cancelled while it waits for a reservation to end throws cancelled and writes nothing")
+    func cancelledWaitForTheRegion() async throws {
+        let (stream, medium) = try makeStream()
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+        let reservation = try await writer.reserve(16)
+        let before = medium.allBytes
+        let sync = await self.waitingForRegion(writer) { _ = try await writer.append([1]) }
+        let async = await self.waitingForRegion(writer) { _ = try await writer.appendAsync([2]) }
+        sync.cancel()
+        async.cancel()
+        #expect(await thrownErrorCode { try await sync.value } == .cancelled)
+        #expect(await thrownErrorCode { try await async.value } == .cancelled)
+        #expect(medium.allBytes == before)
+        await reservation.abandon()
+        #expect(try await writer.append([3]).timestamp == 1, "no timestamp was taken")
+        try await stream.close()
+    }
+
     @Test("nothing writes to the medium once close() has returned, not even a round asked for after it")
     func noWritesAfterClose() async throws {
         let medium = SimulatedMedium(size: 64 * 1024)
