@@ -80,7 +80,8 @@ struct CommandLineTests {
             for arguments in [
                 ["region", "free", path, "--offset", "12345"], ["region", "allocate", path, "--size", "0"],
                 ["create", path, "--size", "1K"], ["info", directory.path("absent")],
-                ["append", path, "--region", "8"],
+                ["append", path, "--region", "8"], ["region", "free", path, "--offset", "-1"],
+                ["region", "allocate", path, "--size", "-5"], ["create", directory.path("negative"), "--size", "-5"],
             ] {
                 run = Self.run(arguments)
                 #expect(run.status != 0, "\(arguments)")

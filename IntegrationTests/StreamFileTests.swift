@@ -74,7 +74,7 @@ struct StreamFileTests {
 
     @Test(
         "an invalid size or block size creates no file",
-        arguments: [(100, 4096), (8191, 4096), (1 << 20, 1000), (1 << 20, 0)]
+        arguments: [(100, 4096), (8191, 4096), (1 << 20, 1000), (1 << 20, 0), (0, 4096), (-1, 4096)]
     )
     func invalidCreation(size: Int, blockSize: Int) async {
         await withTemporaryDirectory { directory in
@@ -82,7 +82,10 @@ struct StreamFileTests {
             let code = await thrownErrorCode {
                 try await PMemStream.open(path: path, size: size, configuration: .init(blockSize: blockSize))
             }
-            #expect(code == (blockSize % 64 == 0 && blockSize > 0 ? .mediumTooSmall : .invalidBlockSize))
+            let validBlockSize = blockSize % 64 == 0 && blockSize > 0
+            let expected: PMemStreamError.Code =
+                size <= 0 ? .invalidMediumSize : validBlockSize ? .mediumTooSmall : .invalidBlockSize
+            #expect(code == expected)
             #expect(self.contents(path) == nil)
         }
     }

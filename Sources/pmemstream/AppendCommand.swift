@@ -16,7 +16,7 @@ struct AppendCommand: AsyncParsableCommand {
 
     @OptionGroup var stream: StreamOptions
 
-    @Option(help: "The region's offset (default: the first region).")
+    @Option(parsing: .unconditional, help: "The region's offset (default: the first region).")
     var region: Int?
 
     @Flag(help: "Append asynchronously (group commit), then wait once for all to be persisted.")

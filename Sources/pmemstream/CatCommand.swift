@@ -16,7 +16,7 @@ struct CatCommand: AsyncParsableCommand {
 
     @OptionGroup var stream: StreamOptions
 
-    @Option(help: "Only this region's entries (its offset).")
+    @Option(parsing: .unconditional, help: "Only this region's entries (its offset).")
     var region: Int?
 
     @Option(help: "Only entries with a greater timestamp.")

@@ -11,10 +11,10 @@ struct CreateCommand: AsyncParsableCommand {
     @Argument(help: "The file to create.")
     var path: String
 
-    @Option(help: "The stream's size, e.g. 64M or 1G.")
+    @Option(parsing: .unconditional, help: "The stream's size, e.g. 64M or 1G.")
     var size: ByteCount
 
-    @Option(help: "The block size: a power of two and a multiple of 64.")
+    @Option(parsing: .unconditional, help: "The block size: a power of two and a multiple of 64.")
     var blockSize: Int = PMemStream.Configuration.defaultBlockSize
 
     func run() async throws {

@@ -15,7 +15,7 @@ struct RegionCommand: AsyncParsableCommand {
 
         @OptionGroup var stream: StreamOptions
 
-        @Option(help: "The bytes of entries the region must hold, e.g. 1M.")
+        @Option(parsing: .unconditional, help: "The bytes of entries the region must hold, e.g. 1M.")
         var size: ByteCount
 
         func run() async throws {
@@ -34,7 +34,7 @@ struct RegionCommand: AsyncParsableCommand {
 
         @OptionGroup var stream: StreamOptions
 
-        @Option(help: "The region's offset.")
+        @Option(parsing: .unconditional, help: "The region's offset.")
         var offset: Int
 
         func run() async throws {

@@ -6,7 +6,10 @@ struct StreamOptions: ParsableArguments {
     @Argument(help: "The stream: a file or a DAX device.")
     var path: String
 
-    @Option(help: "The block size the stream was created with (default: read from the stream).")
+    @Option(
+        parsing: .unconditional,
+        help: "The block size the stream was created with (default: read from the stream)."
+    )
     var blockSize: Int?
 
     /// Opens the stream, which must exist, for writing: it fails with `streamInUse` while another process
@@ -22,7 +25,8 @@ struct StreamOptions: ParsableArguments {
     }
 }
 
-/// A byte count written as `4096`, `64K`, `16M` or `1G`.
+/// A byte count written as `4096`, `64K`, `16M` or `1G`. A negative one is passed on, for the library to
+/// refuse with its own error.
 struct ByteCount: ExpressibleByArgument {
     let value: Int
 
@@ -35,7 +39,7 @@ struct ByteCount: ExpressibleByArgument {
             multiplier = factor
             digits.removeLast()
         }
-        guard let number = Int(digits), number >= 0 else { return nil }
+        guard let number = Int(digits) else { return nil }
         let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { return nil }
         self.value = product

@@ -13,7 +13,7 @@ extension PMemStream {
         /// ``defaultBlockSize`` for a new stream and the block size an existing stream was created with; a
         /// value given for an existing stream must be the one it was created with.
         public var blockSize: Int?
-        /// How many background threads run group-commit rounds, at most ``maxPersistWorkers``. Default 1.
+        /// How many background threads run group-commit rounds, from 0 to ``maxPersistWorkers``. Default 1.
         ///
         /// With 0, no thread runs in the background and rounds run where they are needed, on the caller:
         /// in ``PMemStream/persistCommitted()`` and ``PMemStream/close()``, in any wait for persistence
@@ -31,7 +31,7 @@ extension PMemStream {
         /// 5 ms; within ``intervalRange``.
         public var checkpointInterval: Duration
         /// How many asynchronously appended entries may wait for a group-commit round before
-        /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure). Default 16 384. The bound is
+        /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure); at least 1. Default 16 384. The bound is
         /// checked before an append waits for its region, so tasks appending at that moment may pass it by
         /// one entry each.
         public var maxQueuedAppends: Int
@@ -65,10 +65,10 @@ extension PMemStream {
             followInterval: Duration = .milliseconds(10)
         ) {
             self.blockSize = blockSize
-            self.persistWorkers = max(persistWorkers, 0)
+            self.persistWorkers = persistWorkers
             self.placement = placement
             self.checkpointInterval = checkpointInterval
-            self.maxQueuedAppends = max(maxQueuedAppends, 1)
+            self.maxQueuedAppends = maxQueuedAppends
             self.dataMover = dataMover
             self.access = access
             self.followInterval = followInterval
@@ -81,10 +81,16 @@ extension PMemStream.Configuration {
     ///
     /// - Throws: ``PMemStreamError/Code/invalidArgument`` naming the setting out of its range.
     func validate() throws(PMemStreamError) {
-        guard self.persistWorkers <= Self.maxPersistWorkers else {
+        guard (0...Self.maxPersistWorkers).contains(self.persistWorkers) else {
             throw PMemStreamError(
                 code: .invalidArgument,
-                message: "\(self.persistWorkers) persist workers: at most \(Self.maxPersistWorkers)"
+                message: "\(self.persistWorkers) persist workers: between 0 and \(Self.maxPersistWorkers)"
+            )
+        }
+        guard self.maxQueuedAppends >= 1 else {
+            throw PMemStreamError(
+                code: .invalidArgument,
+                message: "maxQueuedAppends \(self.maxQueuedAppends): at least 1"
             )
         }
         for (name, interval) in [

@@ -173,6 +173,9 @@ public actor PMemStream {
         configuration: Configuration = Configuration()
     ) async throws(PMemStreamError) -> PMemStream {
         if let size {
+            guard size > 0 else {
+                throw PMemStreamError(code: .invalidMediumSize, message: "a stream needs a positive size, not \(size)")
+            }
             _ = try StreamLayout(blockSize: configuration.blockSize ?? Configuration.defaultBlockSize, streamSize: size)
         }
         let medium: Pmem2Mapping

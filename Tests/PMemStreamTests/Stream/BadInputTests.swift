@@ -139,6 +139,12 @@ struct BadInputTests {
         Row(name: "more persist workers than a stream runs", code: .invalidArgument) { medium in
             { _ = try PMemStream(medium: medium, configuration: .init(persistWorkers: 100_000)) }
         },
+        Row(name: "a negative number of persist workers", code: .invalidArgument) { medium in
+            { _ = try PMemStream(medium: medium, configuration: .init(persistWorkers: -3)) }
+        },
+        Row(name: "a group-commit queue bound of zero", code: .invalidArgument) { medium in
+            { _ = try PMemStream(medium: medium, configuration: .init(maxQueuedAppends: 0)) }
+        },
         Row(name: "allocating in a read-only stream", code: .readOnlyStream) { medium in
             let stream = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
             return { _ = try await stream.allocateRegion(size: 100) }
