@@ -52,18 +52,22 @@ extension StreamReport {
     /// `checked` is called after each entry.
     static func check(_ stream: PMemStream, checked: () -> Void = {}) async throws(PMemStreamError) -> Check {
         var report = Check()
-        for try await region in stream.regions {
-            report.regions += 1
+        let regions = try await Self.eachRegion(of: stream) { region throws(PMemStreamError) in
+            var entries = 0
             do throws(PMemStreamError) {
                 for try await _ in stream.entries(in: region) {
-                    report.entries += 1
+                    entries += 1
                     checked()
                 }
+                return (entries, nil as String?)
             } catch {
                 guard error.code == .corruptedEntry else { throw error }
-                report.damage.append("region \(region.offset): \(error.message)")
+                return (entries, "region \(region.offset): \(error.message)")
             }
         }
+        report.regions = regions.count
+        report.entries = regions.reduce(0) { $0 + $1.0 }
+        report.damage = regions.compactMap(\.1)
         return report
     }
 }

@@ -31,10 +31,7 @@ enum StreamReport {
             "persisting  \(stream.persistPlacement)",
             "watermarks  committed \(stream.committedTimestamp), persisted \(stream.persistedTimestamp)",
         ]
-        var rows: [String] = []
-        var count = 0
-        for try await region in stream.regions {
-            count += 1
+        let rows = try await Self.eachRegion(of: stream) { region throws(PMemStreamError) in
             var entries = 0
             var used = 0
             var first: UInt64?
@@ -46,11 +43,9 @@ enum StreamReport {
                 last = entry.timestamp
             }
             let range = first.map { "\($0)…\(last)" } ?? "-"
-            rows.append(
-                "  " + pad(region.offset, 12) + pad(region.size, 12) + pad(used, 12) + pad(entries, 9) + "  \(range)"
-            )
+            return "  " + pad(region.offset, 12) + pad(region.size, 12) + pad(used, 12) + pad(entries, 9) + "  \(range)"
         }
-        lines.append("regions     \(count), \(await stream.freeSize) bytes free")
+        lines.append("regions     \(rows.count), \(await stream.freeSize) bytes free")
         if !rows.isEmpty {
             lines.append(
                 "  " + pad("offset", 12) + pad("size", 12) + pad("used", 12) + pad("entries", 9) + "  timestamps"
@@ -58,6 +53,24 @@ enum StreamReport {
             lines += rows
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// What `read` makes of each region of `stream`, in allocation order. A region that the process
+    /// writing the stream frees while it is read (``PMemStreamError/Code/regionFreed``) is left out, as if it
+    /// had been freed before: its entries are no longer part of the stream.
+    static func eachRegion<Result>(
+        of stream: PMemStream,
+        _ read: (Region) async throws(PMemStreamError) -> Result
+    ) async throws(PMemStreamError) -> [Result] {
+        var results: [Result] = []
+        for try await region in stream.regions {
+            do throws(PMemStreamError) {
+                results.append(try await read(region))
+            } catch let error where error.code == .regionFreed {
+                continue
+            }
+        }
+        return results
     }
 
     private static func pad(_ value: some CustomStringConvertible, _ width: Int) -> String {
