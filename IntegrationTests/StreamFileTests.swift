@@ -89,6 +89,22 @@ struct StreamFileTests {
             #expect(self.contents(path) == nil)
         }
     }
+
+    @Test("a configuration out of range creates no file", arguments: [-3, 100_000])
+    func invalidConfiguration(persistWorkers: Int) async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let code = await thrownErrorCode {
+                try await PMemStream.open(
+                    path: path,
+                    size: 1 << 20,
+                    configuration: .init(persistWorkers: persistWorkers)
+                )
+            }
+            #expect(code == .invalidArgument)
+            #expect(self.contents(path) == nil)
+        }
+    }
 }
 
 /// One writer at a time, any number of readers: the writer's lock and read-only streams on real files.

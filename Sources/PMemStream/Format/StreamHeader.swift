@@ -23,6 +23,10 @@ struct StreamHeader: Hashable, Sendable {
         static let persistedTimestamp = 64
         /// The largest region sequence number ever handed out, so that none is handed out twice.
         static let regionSequence = 128
+        /// How many times a writer's recovery began or ended: raised before it caps any region and again
+        /// after, so that a reader in another process can tell that caps may have come and gone while it
+        /// read (see `Docs/Format.md`, "One writer, and readers in other processes").
+        static let recoveryCount = 136
     }
 
     /// The range the static fields and their checksum occupy.

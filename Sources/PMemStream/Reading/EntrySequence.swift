@@ -81,7 +81,9 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 let committed = self.source.committedWatermark
                 self.committed = committed
                 self.snapshotLimit = committed.value
-                self.cursor = RegionCursor(state: try await self.source.regionState(for: self.region))
+                self.cursor = RegionCursor(
+                    state: try await self.source.regionState(for: self.region, evenIfClosed: false)
+                )
             }
             let committed = self.committed!
             while true {

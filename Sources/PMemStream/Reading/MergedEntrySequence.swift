@@ -44,8 +44,6 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         private var lastRegionSequence: UInt64 = 0
         /// Every entry up to this timestamp is in a head, was yielded, or lies beyond a failure in a head.
         private var limit: UInt64?
-        /// Set when a follower found the stream closed: it yields what its cursors hold and finishes.
-        private var stopsFollowing = false
         private var isFinished = false
 
         /// What a cursor holds next: the entry it is positioned at, or the error it met reading on.
@@ -78,13 +76,18 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
             guard !self.isFinished else { return nil }
             if self.limit == nil {
                 self.limit = self.source.committedWatermark.value
-                try await self.addRegionsAllocatedSince()
+                try await self.addRegionsAllocatedSince(evenIfClosed: false)
                 await self.refillHeads()
             }
             while true {
                 if let index = self.indexOfEarliestHead() {
                     switch self.cursors[index].head! {
                     case .failure(let error, _):
+                        guard !self.cursors[index].cursor.state.isFreed else {
+                            // The region was freed since: its entries, damaged or not, are gone.
+                            self.cursors[index].head = nil
+                            continue
+                        }
                         self.isFinished = true
                         throw error
                     case .entry(let entry):
@@ -95,7 +98,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                         continue
                     }
                 }
-                guard self.follow, !self.stopsFollowing else { break }
+                guard self.follow else { break }
                 let committed = self.source.committedWatermark
                 do {
                     // A free needs no wake-up here: the entries of a freed region are skipped as they come.
@@ -104,14 +107,9 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                     break
                 }
                 self.limit = committed.value
-                do {
-                    try await self.addRegionsAllocatedSince()
-                } catch let error where self.source.endsFollowing(error) {
-                    // Closed since the wait returned, with entries committed meanwhile: the regions known
-                    // hold them (an entry committed in a region not listed yet would have ended an earlier
-                    // wait), so the iterator yields what they hold up to the last watermark, and finishes.
-                    self.stopsFollowing = true
-                }
+                // Even if the stream closed since the wait returned: the entries committed before it closed
+                // are still yielded, also in regions allocated meanwhile; the next wait ends the iteration.
+                try await self.addRegionsAllocatedSince(evenIfClosed: true)
                 await self.refillHeads()
             }
             self.isFinished = true
@@ -126,12 +124,16 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         /// Adds a cursor for each region allocated since the last one added, and drops those of freed
         /// regions. Every timestamp up to ``limit`` was published before the limit was read, in a region
         /// that existed then, so reading the watermark first and the regions second misses nothing.
-        private mutating func addRegionsAllocatedSince() async throws(PMemStreamError) {
+        private mutating func addRegionsAllocatedSince(evenIfClosed: Bool) async throws(PMemStreamError) {
             while true {
-                let regions = try await self.source.regions(allocatedAfter: self.lastRegionSequence, limit: 64)
+                let regions = try await self.source.regions(
+                    allocatedAfter: self.lastRegionSequence,
+                    limit: 64,
+                    evenIfClosed: evenIfClosed
+                )
                 for region in regions {
                     self.lastRegionSequence = region.sequence
-                    if let state = try? await self.source.regionState(for: region) {
+                    if let state = try? await self.source.regionState(for: region, evenIfClosed: evenIfClosed) {
                         self.cursors.append((RegionCursor(state: state), nil))
                     }
                 }

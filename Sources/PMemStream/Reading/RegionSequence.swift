@@ -1,10 +1,13 @@
 /// What the sequences read from: the stream, which they reach with one actor hop per batch or wait.
 protocol ReadingSource: Actor {
     /// Up to `limit` live regions allocated after the region with sequence number `sequence`, in
-    /// allocation order.
-    func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region]
-    /// The shared state of a live region, created on first use.
-    func regionState(for region: Region) throws(PMemStreamError) -> RegionState
+    /// allocation order. Once the stream is closing or closed, it throws ``PMemStreamError/Code/streamClosed``,
+    /// unless `evenIfClosed`: then it lists the regions the stream was left with, for a follower that yields
+    /// what was committed before it finishes.
+    func regions(allocatedAfter sequence: UInt64, limit: Int, evenIfClosed: Bool) throws(PMemStreamError) -> [Region]
+    /// The shared state of a live region, created on first use; once the stream is closing or closed, only
+    /// `evenIfClosed` (see ``regions(allocatedAfter:limit:evenIfClosed:)``).
+    func regionState(for region: Region, evenIfClosed: Bool) throws(PMemStreamError) -> RegionState
     /// The committed watermark: entries up to it are visible.
     nonisolated var committedWatermark: Watermark { get }
     /// Returns when entries above `limit` may have become visible or a region may have gone away since the
@@ -77,7 +80,11 @@ public struct RegionSequence: AsyncSequence, Sendable {
         /// The next region, or `nil` after the last one.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Region? {
             if self.position == self.buffer.count {
-                self.buffer = try await self.source.regions(allocatedAfter: self.lastSequence, limit: Self.batchSize)
+                self.buffer = try await self.source.regions(
+                    allocatedAfter: self.lastSequence,
+                    limit: Self.batchSize,
+                    evenIfClosed: false
+                )
                 self.position = 0
                 guard !self.buffer.isEmpty else { return nil }
             }

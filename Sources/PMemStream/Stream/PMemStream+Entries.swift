@@ -24,7 +24,7 @@ extension PMemStream {
     /// - Throws: As ``writer(for:)``.
     public func usableSize(of region: Region) async throws(PMemStreamError) -> Int {
         guard self.configuration.access == .readWrite else {
-            var cursor = RegionCursor(state: try self.regionState(for: region))
+            var cursor = RegionCursor(state: try self.regionState(for: region, evenIfClosed: false))
             while try cursor.next(limit: self.tracker.committed.value) != nil {}
             return cursor.state.dataEnd - cursor.position
         }
@@ -65,7 +65,7 @@ extension PMemStream {
     ///   offsets outside the region or the stream), ``PMemStreamError/Code/corruptedEntry``, and the errors
     ///   of ``writer(for:)`` for the region.
     public func entry(in region: Region, atOffset offset: Int) throws(PMemStreamError) -> Entry {
-        var cursor = RegionCursor(state: try self.regionState(for: region))
+        var cursor = RegionCursor(state: try self.regionState(for: region, evenIfClosed: false))
         let limit = self.tracker.committed.value
         while cursor.position <= offset, let entry = try cursor.next(limit: limit) {
             if entry.offset == offset {

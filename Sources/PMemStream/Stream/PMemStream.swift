@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An append-only log in persistent memory, divided into regions.
 ///
 /// A stream lives on a ``PersistentMedium``: a file or DAX device mapped through libpmem2 (``open(path:size:configuration:)``)
@@ -172,6 +174,7 @@ public actor PMemStream {
         size: Int? = nil,
         configuration: Configuration = Configuration()
     ) async throws(PMemStreamError) -> PMemStream {
+        try configuration.validate()
         if let size {
             guard size > 0 else {
                 throw PMemStreamError(code: .invalidMediumSize, message: "a stream needs a positive size, not \(size)")
@@ -262,7 +265,7 @@ public actor PMemStream {
                 try StreamFormatter.format(medium, layout: layout)
             }
             var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
-            let persisted = Self.recoverWatermark(medium: medium, layout: layout, allocator: &allocator)
+            let persisted = try Self.recoverWatermark(medium: medium, allocator: &allocator)
             return (allocator, persisted)
         } catch {
             medium.endWriting()
@@ -275,9 +278,8 @@ public actor PMemStream {
     /// `Docs/Format.md`, "Recovery").
     private static func recoverWatermark(
         medium: any PersistentMedium,
-        layout: StreamLayout,
         allocator: inout RegionAllocator
-    ) -> UInt64 {
+    ) throws(PMemStreamError) -> UInt64 {
         let field = StreamHeader.Field.persistedTimestamp
         let checkpoint = medium.loadWord(at: field)
         let (recovered, walked) = WatermarkRecovery.recoveredWatermark(
@@ -286,12 +288,22 @@ public actor PMemStream {
             medium: medium
         )
         let extentHeaders = allocator.extents.map { $0.offset..<$0.offset + ExtentHeader.size }
-        Self.persistWhatRecoveryRead([0..<layout.extentsStart] + extentHeaders + walked, on: medium)
+        try Self.persistWhatRecoveryRead([0..<StreamHeader.reservedSize] + extentHeaders + walked, on: medium)
+        // Around the caps, for readers in other processes: a cap set here may be lifted again before a
+        // reader reads the chain a second time, and only this count tells it that the caps changed. Other
+        // processes see these stores in this order (release fences keep the compiler's order too).
+        let count = StreamHeader.Field.recoveryCount
+        let recoveries = medium.loadWord(at: count)
+        medium.storeWord(recoveries &+ 1, at: count)
+        atomicMemoryFence(ordering: .releasing)
         if recovered > checkpoint {
             medium.storeWord(recovered, at: field)
             medium.persist(field..<field + 8)
         }
         allocator.capWritableRegions(at: recovered)
+        atomicMemoryFence(ordering: .releasing)
+        medium.storeWord(recoveries &+ 2, at: count)
+        medium.flush(count..<count + 8)
         return recovered
     }
 
@@ -304,12 +316,17 @@ public actor PMemStream {
     /// Counting such entries, then persisting the watermark over them and capping the regions at it, would
     /// report them persisted; and a power failure before they are written back would lose them, and with
     /// them every later entry of their regions, acknowledged or not. Flushing what was read first makes
-    /// what the medium holds what recovery decided from. With page granularity, one `msync` of the whole
-    /// mapping does it: the kernel writes back the dirty pages only, and one system call costs less than
-    /// one for each range.
-    private static func persistWhatRecoveryRead(_ ranges: [Range<Int>], on medium: any PersistentMedium) {
+    /// what the medium holds what recovery decided from. With page granularity, one deep flush (`msync`) of
+    /// the whole mapping does it: the kernel writes back the dirty pages only, one system call costs less
+    /// than one for each range, and a write-back error is reported rather than fatal.
+    ///
+    /// - Throws: ``PMemStreamError/Code/ioError`` when the medium reports that data did not reach it.
+    private static func persistWhatRecoveryRead(
+        _ ranges: [Range<Int>],
+        on medium: any PersistentMedium
+    ) throws(PMemStreamError) {
         guard medium.granularity != .page else {
-            medium.persist(0..<medium.size)
+            try medium.deepFlush(0..<medium.size)
             return
         }
         medium.flush(ranges)
@@ -459,13 +476,17 @@ public actor PMemStream {
 }
 
 extension PMemStream: ReadingSource {
-    func regions(allocatedAfter sequence: UInt64, limit: Int) throws(PMemStreamError) -> [Region] {
-        try self.checkOpen()
+    func regions(allocatedAfter sequence: UInt64, limit: Int, evenIfClosed: Bool) throws(PMemStreamError) -> [Region] {
+        if !evenIfClosed {
+            try self.checkOpen()
+        }
         return self.allocator.regions(allocatedAfter: sequence, limit: limit).map(self.handle(for:))
     }
 
-    func regionState(for region: Region) throws(PMemStreamError) -> RegionState {
-        try self.checkOpen()
+    func regionState(for region: Region, evenIfClosed: Bool) throws(PMemStreamError) -> RegionState {
+        if !evenIfClosed {
+            try self.checkOpen()
+        }
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
             return state
@@ -494,7 +515,7 @@ extension PMemStream: ReadingSource {
     /// The writer of a region, made (and the region recovered for writing) on first use.
     func cachedWriter(for region: Region) throws(PMemStreamError) -> RegionWriter {
         try self.checkWritable()
-        let state = try self.regionState(for: region)
+        let state = try self.regionState(for: region, evenIfClosed: false)
         if let writer = self.writers[region.offset] {
             return writer
         }

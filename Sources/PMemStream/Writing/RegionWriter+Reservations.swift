@@ -95,12 +95,7 @@ extension RegionWriter {
     func waitForRegion() async throws(PMemStreamError) {
         while self.reservation != nil {
             try self.checkOpen()
-            guard !Task.isCancelled else {
-                throw PMemStreamError(
-                    code: .cancelled,
-                    message: "the task was cancelled while it waited for a reservation of \(self.region) to end"
-                )
-            }
+            try self.checkNotCancelled()
             let id = self.nextRegionWaiterID
             self.nextRegionWaiterID += 1
             await withTaskCancellationHandler {
@@ -109,6 +104,18 @@ extension RegionWriter {
                 // Runs after the continuation is registered: the actor registers it before it suspends.
                 Task { await self.stopWaitingForRegion(id) }
             }
+            // Also when the reservation ended first: a cancelled append never writes.
+            try self.checkNotCancelled()
+        }
+    }
+
+    /// Throws ``PMemStreamError/Code/cancelled`` when the task waiting for the region was cancelled.
+    private func checkNotCancelled() throws(PMemStreamError) {
+        guard !Task.isCancelled else {
+            throw PMemStreamError(
+                code: .cancelled,
+                message: "the task was cancelled while it waited for a reservation of \(self.region) to end"
+            )
         }
     }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import PMemStream
 import PMemStreamTestKit
 import Testing
@@ -113,6 +114,27 @@ struct ConcurrencyTests {
         #expect(try await follower.value == 2, "entry 2 was committed before close() returned")
     }
 
+    @Test("a merged follower yields what was committed before the stream closed, also in a region allocated meanwhile")
+    func mergedFollowerSeesNewRegionsAtClose() async throws {
+        for inNewRegion in [false, true] {
+            let (stream, _) = try makeStream()
+            let first = try await stream.allocateRegion(size: 4032)
+            _ = try await stream.writer(for: first).append([1])
+            let follower = PausableFollower()
+            let task = Task { try await follower.follow(stream) }
+            while await follower.seen.isEmpty {
+                await Task.yield()
+            }
+            // Whatever the follower does next runs only once it is resumed: after the stream closed.
+            follower.executor.pause()
+            let second = try await stream.allocateRegion(size: 4032)
+            _ = try await stream.writer(for: inNewRegion ? second : first).append([2])
+            try await stream.close()
+            follower.executor.resume()
+            #expect(try await task.value == [1, 2], "in a new region: \(inNewRegion)")
+        }
+    }
+
     @Test("a follower ends when its region is freed or the stream is closed, and on cancellation")
     func followersEnd() async throws {
         let (stream, _) = try makeStream()
@@ -130,5 +152,32 @@ struct ConcurrencyTests {
         let closedFollower = await self.startFollowing(stream.entries(in: other, follow: true))
         try await stream.close()
         #expect(try await closedFollower.value == 1)
+    }
+}
+
+/// A serial executor on a dispatch queue that a test can pause: jobs enqueued meanwhile run on resume.
+private final class PausableExecutor: SerialExecutor, @unchecked Sendable {
+    private let queue = DispatchQueue(label: "PausableExecutor")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        self.queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+
+    func pause() { self.queue.suspend() }
+    func resume() { self.queue.resume() }
+}
+
+/// Follows every region of a stream on an executor a test can pause, counting the timestamps it saw.
+private actor PausableFollower {
+    let executor = PausableExecutor()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { self.executor.asUnownedSerialExecutor() }
+    private(set) var seen: [UInt64] = []
+
+    func follow(_ stream: PMemStream) async throws -> [UInt64] {
+        for try await entry in stream.entries(since: 0, follow: true) {
+            self.seen.append(entry.timestamp)
+        }
+        return self.seen
     }
 }

@@ -59,6 +59,32 @@ struct ReadingTests {
         }
     }
 
+    @Test("a damaged entry stops appearing with its region: freed while the merged sequence holds the damage")
+    func damageOfAFreedRegion() async throws {
+        let (stream, medium) = try makeStream()
+        let first = try await stream.allocateRegion(size: 4032)
+        let second = try await stream.allocateRegion(size: 4032)
+        var damaged: Entry?
+        for timestamp in 1...4 as ClosedRange<UInt64> {
+            let region = timestamp % 2 == 1 ? first : second
+            let entry = try await stream.writer(for: region).append(testBytes(20, seed: Int(timestamp)))
+            if timestamp == 3 { damaged = entry }
+        }
+        try await stream.close()
+        var image = medium.crash()
+        image[damaged!.offset + 24 + 3] ^= 0x01
+        let reopened = try PMemStream(medium: SimulatedMedium(image: image), configuration: .init(blockSize: 4096))
+        var iterator = reopened.entries(since: 0).makeAsyncIterator()
+        var seen = [try await iterator.next()!.timestamp, try await iterator.next()!.timestamp]
+        // The first region's head is now the damage at 3; freeing the region takes it away.
+        try await reopened.free(try await reopened.region(atOffset: first.offset))
+        let code = await thrownErrorCode {
+            while let entry = try await iterator.next() { seen.append(entry.timestamp) }
+        }
+        #expect(code == nil)
+        #expect(seen == [1, 2, 4])
+    }
+
     @Test("entries are found again by offset; other offsets are notAnEntry")
     func entryLookup() async throws {
         let (stream, _) = try makeStream()

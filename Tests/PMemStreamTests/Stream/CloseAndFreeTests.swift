@@ -237,6 +237,21 @@ struct CloseAndFreeTests {
         try await stream.close()
     }
 
+    @Test("an append cancelled while it waits throws cancelled also when the reservation ends first")
+    func cancelledWaitForTheRegionThenReleased() async throws {
+        for _ in 0..<20 {
+            let (stream, _) = try makeStream()
+            let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4032))
+            let reservation = try await writer.reserve(16)
+            let append = await self.waitingForRegion(writer) { _ = try await writer.append([1]) }
+            append.cancel()
+            await reservation.abandon()  // may resume the append before its cancellation handler does
+            #expect(await thrownErrorCode { try await append.value } == .cancelled)
+            #expect(try await writer.append([2]).timestamp == 1, "the cancelled append took no timestamp")
+            try await stream.close()
+        }
+    }
+
     @Test("nothing writes to the medium once close() has returned, not even a round asked for after it")
     func noWritesAfterClose() async throws {
         let medium = SimulatedMedium(size: 64 * 1024)

@@ -187,4 +187,45 @@ struct ReadOnlyTests {
         try await writer.close()
         try await reader.close()
     }
+
+    /// A cap goes from `UInt64.max` (the crashed session) to `R` (recovery) and back to `UInt64.max` (the
+    /// region's first write in the new session). A reader that reads the chain before the recovery and
+    /// again after the writer wrote every capped region finds the same chain twice; only the writer's
+    /// recovery count tells it that its walk, between the two, may have seen stale entries and new ones.
+    @Test("a snapshot taken across the writer's recovery, caps set and lifted again, never counts stale entries")
+    func capsThatCameAndWent() async throws {
+        // r1 holds [1], [2], [3] and stale 5, 6, 7 beyond the gap at 4; r2 holds nothing.
+        let (medium, r1, r2) = try await sessionWithStaleTail([[5], [6], [7]])
+        let observed = ObservedMedium(copying: medium)
+        let reader = try PMemStream(medium: observed, configuration: Self.reading)
+        #expect(reader.committedTimestamp == 3)
+        // A refresh reads the recovery count, the checkpoint, the chain, the entries (one access), the
+        // chain again and the count again.
+        observed.resetCount()
+        try await reader.refresh()
+        let accesses = observed.accessCount
+        #expect(accesses % 2 == 0)
+        let chain = (accesses - 4) / 2
+
+        // The writer restarts: it recovers R = 3 and caps r1 and r2 at 3, writes 4 in r2 (lifting its cap),
+        // then 5 in r1 (cutting r1's tail, where the stale 5 was, and lifting its cap).
+        let writer = try PMemStream(medium: medium, configuration: Self.writing)
+        _ = try await writer.writer(for: try await writer.region(atOffset: r2.offset)).append([44])
+        let afterSecond = programView(medium)
+        _ = try await writer.writer(for: try await writer.region(atOffset: r1.offset)).append([55])
+        let afterFirst = programView(medium)
+
+        // The reader's first read of the chain comes before the recovery, its walk after the write to r2,
+        // its second read of the chain after the write to r1.
+        observed.resetCount()
+        observed.hooks.withLock {
+            $0[chain + 3] = { observed.show(afterSecond) }
+            $0[chain + 4] = { observed.show(afterFirst) }
+        }
+        try await reader.refresh()
+        #expect(reader.committedTimestamp == writer.committedTimestamp)
+        #expect(try await reader.entries(since: 3).collect().map { try $0.bytes } == [[44], [55]])
+        try await writer.close()
+        try await reader.close()
+    }
 }

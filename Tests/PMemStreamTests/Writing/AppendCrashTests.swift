@@ -1,7 +1,8 @@
-import PMemStream
 import PMemStreamTestKit
 import Synchronization
 import Testing
+
+@testable import PMemStream
 
 /// Power cut at every persist point of appends, reservations and recovery (DESIGN.md §6, properties 1, 2, 4).
 @Suite("Entries across power failures")
@@ -260,6 +261,55 @@ struct AppendCrashTests {
         }
         print("crash simulation: \(states) crash states of a writer opening after another was killed")
         #expect(states >= (Self.killedWriterSteps + 1) * CrashMode.standardModes.count)
+    }
+
+    /// A durable state with the entries [1], [2], [3] in the second of two regions and a checkpoint of 0
+    /// (as every crash before the session's first checkpoint leaves it).
+    private func threeEntriesBeforeACheckpoint() async throws -> (image: [UInt8], regions: [Region]) {
+        let (stream, medium) = try makeStream(size: Self.size)
+        let regions = [try await stream.allocateRegion(size: 4032), try await stream.allocateRegion(size: 4032)]
+        for byte in 1...3 as ClosedRange<UInt8> {
+            _ = try await stream.writer(for: regions[1]).append([byte])
+        }
+        try await stream.close()
+        let durable = SimulatedMedium(image: medium.crash())
+        durable.storeWord(0, at: StreamHeader.Field.persistedTimestamp)
+        let tail = regions[1].offset + ExtentHeader.Field.checkpointTail
+        durable.storeWord(UInt64(regions[1].offset + ExtentHeader.size), at: tail)
+        return (durable.allBytes, regions)
+    }
+
+    @Test("a writer killed between storing the checkpoint and persisting it: what the next one reports persisted stays")
+    func killedBeforeItsCheckpointWasDurable() async throws {
+        let (image, _) = try await self.threeEntriesBeforeACheckpoint()
+        let medium = SimulatedMedium(image: image)
+        medium.baseAddress.storeWord(3, at: StreamHeader.Field.persistedTimestamp)  // visible, never flushed
+        let next = try PMemStream(medium: medium, configuration: Self.configuration)
+        #expect(next.persistedTimestamp == 3)
+        let restarted = try PMemStream(
+            medium: SimulatedMedium(image: medium.crash()),
+            configuration: Self.configuration
+        )
+        #expect(try await restarted.entries().collect().map(\.timestamp) == [1, 2, 3])
+    }
+
+    @Test("a writer killed between freeing a region and persisting the free: the region stays freed")
+    func killedBeforeItsFreeWasDurable() async throws {
+        let (image, regions) = try await self.threeEntriesBeforeACheckpoint()
+        // The word the free stores, taken from a copy that frees the region for real.
+        let freeing = SimulatedMedium(image: image)
+        let stream = try PMemStream(medium: freeing, configuration: Self.configuration)
+        try await stream.free(try await stream.region(atOffset: regions[1].offset))
+        let medium = SimulatedMedium(image: image)
+        medium.baseAddress.storeWord(freeing.word(at: regions[1].offset), at: regions[1].offset)  // never flushed
+        let next = try PMemStream(medium: medium, configuration: Self.configuration)
+        #expect(await next.regionCount == 1)
+        let appended = try await next.writer(for: try await next.region(atOffset: regions[0].offset)).append([9])
+        let restarted = try PMemStream(
+            medium: SimulatedMedium(image: medium.crash()),
+            configuration: Self.configuration
+        )
+        #expect(try await restarted.entries().collect().map(\.timestamp) == [appended.timestamp])
     }
 
     @Test(
