@@ -28,8 +28,8 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
     /// Calls `body` with the entry's bytes, in place in the medium.
     ///
     /// - Important: The bytes are the entry's only as long as its region is not freed: a region freed and
-    ///   allocated again while `body` runs may change them under it. Use ``bytes`` when frees can race the
-    ///   read.
+    ///   allocated again while `body` runs may change them under it, and so may the next writer of the file
+    ///   once the stream is closed. Use ``bytes`` when frees can race the read.
     /// - Parameter body: Reads the bytes; they are valid only during the call.
     /// - Returns: What `body` returns.
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed; `body`'s error.
@@ -43,8 +43,8 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when the region was freed, before or while the bytes
     ///   were copied (a copy that a free may have overtaken is never returned). In a read-only stream, whose
-    ///   writer in another process may free the region at any moment, the copy is checked against the
-    ///   entry's header and checksum.
+    ///   writer in another process may free the region at any moment, and in a stream that was closed, whose
+    ///   file the next writer may change, the copy is checked against the entry's header and checksum.
     public var bytes: [UInt8] {
         get throws(PMemStreamError) {
             guard !self.state.isFreed else { throw self.state.freedError() }

@@ -13,14 +13,19 @@ final class RegionState: Sendable {
     let dataStart: Int
     /// The offset just past the region's last byte.
     let dataEnd: Int
-    /// Whether another process writes the region: then it may free the region and write there at any
-    /// moment, and a copy of an entry's bytes is checked against the entry's header and checksum.
-    let isWrittenElsewhere: Bool
+    /// Whether another process may write the region: then it may free the region and write there at any
+    /// moment, and a copy of an entry's bytes is checked against the entry's header and checksum. True in a
+    /// read-only stream, and in a writing stream from the moment it closes (another process may then open
+    /// the file for writing).
+    var isWrittenElsewhere: Bool {
+        self.writtenElsewhere.load(ordering: .acquiring)
+    }
     /// Whether the region was allocated by this stream, in this session: every header of it in the medium
     /// was then written in this session, below its tail, and none of an earlier session's entries lies
     /// beyond the tail (see `Docs/Format.md`, "Appending").
     let isNew: Bool
 
+    private let writtenElsewhere: Atomic<Bool>
     /// Entries with a greater timestamp are not part of the region (see `Docs/Format.md`, "Recovery").
     private let cap: Atomic<UInt64>
     /// The offset past the last published entry, or -1 until a writer has recovered the region.
@@ -48,11 +53,16 @@ final class RegionState: Sendable {
     ) {
         self.region = region
         self.medium = medium
-        self.isWrittenElsewhere = isWrittenElsewhere
+        self.writtenElsewhere = Atomic(isWrittenElsewhere)
         self.isNew = isNew
         self.dataStart = region.offset + ExtentHeader.size
         self.dataEnd = region.offset + ExtentHeader.size + region.size
         self.cap = Atomic(timestampCap)
+    }
+
+    /// Records that another process may write the region from now on: the stream that wrote it closes.
+    func markWrittenElsewhere() {
+        self.writtenElsewhere.store(true, ordering: .releasing)
     }
 
     /// The region's timestamp cap.

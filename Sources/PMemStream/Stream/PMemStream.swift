@@ -248,7 +248,14 @@ public actor PMemStream {
         self.workers?.stop()
         self.groupCommit.finalRound()
         self.tracker.close()
-        defer { self.medium.endWriting() }
+        defer {
+            // Entries read before, and followers that finish after, check their copies from now on: once
+            // the writer's lock is released, another process may open the file for writing and reuse space.
+            for state in self.regionStates.values {
+                state.markWrittenElsewhere()
+            }
+            self.medium.endWriting()
+        }
         try self.medium.deepFlush(0..<self.medium.size)
     }
 
@@ -432,9 +439,15 @@ public actor PMemStream {
     // MARK: - Private
 
     func checkOpen() throws(PMemStreamError) {
-        guard case .open = self.closing else {
+        guard self.isOpen else {
             throw PMemStreamError(code: .streamClosed, message: "the stream was closed")
         }
+    }
+
+    /// Whether the stream is open: not closing, not closed.
+    private var isOpen: Bool {
+        guard case .open = self.closing else { return false }
+        return true
     }
 
     /// Checks that the stream is open for writing.
@@ -501,7 +514,7 @@ extension PMemStream: ReadingSource {
             region: region,
             medium: self.medium,
             timestampCap: self.allocator.region(at: region.offset)!.timestampCap,
-            isWrittenElsewhere: self.configuration.access == .readOnly,
+            isWrittenElsewhere: self.configuration.access == .readOnly || !self.isOpen,
             isNew: isNew
         )
         self.regionStates[region.offset] = state

@@ -252,6 +252,30 @@ struct CloseAndFreeTests {
         }
     }
 
+    @Test("entries read before close() never return the bytes of a writer that opens the file after it")
+    func entriesOfAClosedStreamAfterAnotherWriter() async throws {
+        let medium = SimulatedMedium(size: 1 << 20)
+        let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
+        let closed = try PMemStream(medium: medium, configuration: configuration)
+        let region = try await closed.allocateRegion(size: 4032)
+        _ = try await closed.writer(for: region).append([UInt8](repeating: 1, count: 16))
+        _ = try await closed.writer(for: region).append([UInt8](repeating: 2, count: 16))
+        var iterator = closed.entries(since: 0, follow: true).makeAsyncIterator()
+        let first = try await iterator.next()!
+        try await closed.close()
+        // The next writer of the file frees the region and writes over its entries.
+        let next = try PMemStream(medium: medium, configuration: configuration)
+        try await next.free(try await next.region(atOffset: region.offset))
+        let reused = try await next.allocateRegion(size: 4032)
+        #expect(reused.offset == region.offset)
+        _ = try await next.writer(for: reused).append([UInt8](repeating: 9, count: 200))
+        #expect(await thrownErrorCode { _ = try first.bytes } == .regionFreed)
+        if let second = try? await iterator.next() {
+            #expect(await thrownErrorCode { _ = try second.bytes } == .regionFreed)
+        }
+        try await next.close()
+    }
+
     @Test("nothing writes to the medium once close() has returned, not even a round asked for after it")
     func noWritesAfterClose() async throws {
         let medium = SimulatedMedium(size: 64 * 1024)
