@@ -46,7 +46,7 @@ public let defaultMaxPersistPoints: Int = {
 /// The persist points to cut power at, out of `count` and the state after the workload (`count + 1`): all of
 /// them, or, when there are more than `limit`, `limit` of them spread evenly, always with the first and
 /// the last — the same ones on every run.
-func sampledPersistPoints(count: Int, limit: Int) -> [Int] {
+public func sampledPersistPoints(count: Int, limit: Int) -> [Int] {
     let all = count + 1
     guard all > limit, limit >= 2 else { return Array(1...all) }
     return (0..<limit).map { 1 + $0 * (all - 1) / (limit - 1) }
@@ -76,14 +76,36 @@ public func forEachCrashState(
     workload: (SimulatedMedium) async throws -> Void,
     check: (CrashState) async throws -> Void
 ) async throws -> Int {
-    let counting = SimulatedMedium(image: image)
+    try await forEachCrashState(
+        startingFrom: { SimulatedMedium(image: image) },
+        modes: modes,
+        maxPersistPoints: maxPersistPoints,
+        workload: workload,
+        check: check
+    )
+}
+
+/// ``forEachCrashState(startingFrom:modes:maxPersistPoints:workload:check:)`` on media that `medium` makes,
+/// each the same, each time it is called: for example ``SimulatedMedium/killed()`` of a medium whose writer
+/// was killed, where what the program sees is more than what is durable. Persist points count from the
+/// first one the workload reaches.
+@discardableResult
+public func forEachCrashState(
+    startingFrom medium: () -> SimulatedMedium,
+    modes: [CrashMode] = CrashMode.standardModes,
+    maxPersistPoints: Int = defaultMaxPersistPoints,
+    workload: (SimulatedMedium) async throws -> Void,
+    check: (CrashState) async throws -> Void
+) async throws -> Int {
+    let counting = medium()
+    let start = counting.persistPointCount
     try await workload(counting)
-    let count = counting.persistPointCount
+    let count = counting.persistPointCount - start
     var checked = 0
     for point in sampledPersistPoints(count: count, limit: maxPersistPoints) {
-        let medium = SimulatedMedium(image: image)
+        let medium = medium()
         if point <= count {
-            medium.cutPower(atPersistPoint: point)
+            medium.cutPower(atPersistPoint: start + point)
         }
         try await workload(medium)
         for mode in modes {

@@ -170,6 +170,24 @@ public final class SimulatedMedium: PersistentMedium, @unchecked Sendable {
         return snapshot.image(after: mode, lineSize: Self.lineSize)
     }
 
+    /// The medium the next process finds when this one is killed: at the cut if power was cut (the kill comes
+    /// just before that drain), otherwise now.
+    ///
+    /// The power stays on, so everything the program stored is what the next process sees, as in the CPU
+    /// caches or the page cache, while only what was drained is durable. The returned medium's
+    /// ``crash(_:)`` treats the difference as lines written but not drained: a later power failure may or
+    /// may not have written them back.
+    public func killed() -> SimulatedMedium {
+        let snapshot = self.state.withLock { state in
+            state.frozen ?? Snapshot(programView: self.programView(), durable: state.durable)
+        }
+        let medium = SimulatedMedium(image: snapshot.durable, numaNode: self.numaNode)
+        snapshot.programView.withUnsafeBytes {
+            medium.baseAddress.copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+        }
+        return medium
+    }
+
     /// Makes the next calls of ``deepFlush(_:)`` fail, one call for each time this is called.
     ///
     /// - Parameter failure: The failure to report.

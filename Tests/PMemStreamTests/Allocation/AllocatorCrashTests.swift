@@ -38,35 +38,46 @@ struct AllocatorCrashTests {
         #expect(states > 100)
     }
 
-    @Test("a crash in any allocate or free leaves exactly the regions before or after it, nothing leaked")
-    func allocateAndFreeAreAtomic() async throws {
-        // A stream with two regions already, then a workload that splits, reuses, merges and fills.
+    /// One step of the allocator workload: an allocation of a size, or a free of the region at a place in
+    /// the list of live regions.
+    private enum Step { case allocate(Int), free(Int) }
+
+    /// A workload that splits, reuses, merges and fills.
+    private static let steps: [Step] = [
+        .allocate(100), .free(0), .allocate(5000), .free(1), .allocate(4032), .free(0), .free(0),
+        .allocate(40_000), .free(1), .allocate(12_000),
+    ]
+
+    /// A stream with two regions already, as the workload starts from it.
+    private func prepared() async throws -> [UInt8] {
         let setup = SimulatedMedium(size: Self.size)
         let prepared = try PMemStream(medium: setup, configuration: Self.configuration)
         _ = try await prepared.allocateRegion(size: 4032)
         _ = try await prepared.allocateRegion(size: 8128)
-        let initial = setup.crash(.drainedOnly)
+        return setup.crash(.drainedOnly)
+    }
 
-        // The workload: each step is one allocate or free; regions are named by their place in `live`.
-        enum Step { case allocate(Int), free(Int) }
-        let steps: [Step] = [
-            .allocate(100), .free(0), .allocate(5000), .free(1), .allocate(4032), .free(0), .free(0),
-            .allocate(40_000), .free(1), .allocate(12_000),
-        ]
-        func run(_ medium: SimulatedMedium, afterEach: (Int) async throws -> Void) async throws {
-            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-            var live: [Region] = []
-            for try await region in stream.regions {
-                live.append(region)
-            }
-            for (index, step) in steps.enumerated() {
-                switch step {
-                case .allocate(let size): live.append(try await stream.allocateRegion(size: size))
-                case .free(let position): try await stream.free(live.remove(at: position))
-                }
-                try await afterEach(index)
-            }
+    /// Runs ``steps`` on a stream opened on `medium`; `afterEach` gets the index of each step done.
+    private func run(_ medium: SimulatedMedium, afterEach: (Int) async throws -> Void = { _ in }) async throws {
+        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+        var live: [Region] = []
+        for try await region in stream.regions {
+            live.append(region)
         }
+        for (index, step) in Self.steps.enumerated() {
+            switch step {
+            case .allocate(let size): live.append(try await stream.allocateRegion(size: size))
+            case .free(let position): try await stream.free(live.remove(at: position))
+            }
+            try await afterEach(index)
+        }
+    }
+
+    @Test("a crash in any allocate or free leaves exactly the regions before or after it, nothing leaked")
+    func allocateAndFreeAreAtomic() async throws {
+        let initial = try await self.prepared()
+        let steps = Self.steps
+        let run = self.run
 
         // One run to learn the persist points each step ends at, and the layout after it.
         let counting = SimulatedMedium(image: initial)
@@ -118,5 +129,41 @@ struct AllocatorCrashTests {
         print("crash simulation: \(checked) crash states of allocating and freeing, then \(nested) of reopening each")
         #expect(checked == (endPoints.last! + 1) * CrashMode.standardModes.count)
         #expect(endPoints.last! >= steps.count, "every step has at least one persist point")
+    }
+
+    @Test("a writer killed in any allocate or free: the regions the next writer finds survive a power failure")
+    func killedInAllocateOrFree() async throws {
+        let initial = try await self.prepared()
+        let counting = SimulatedMedium(image: initial)
+        try await self.run(counting)
+        var states = 0
+        for point in 1...counting.persistPointCount {
+            let medium = SimulatedMedium(image: initial)
+            medium.cutPower(atPersistPoint: point)
+            try await self.run(medium)
+            // The next writer opens what the killed one left to the program, and power fails during the open
+            // or after it: once the open returned, a restart finds the regions it found; before, those or the
+            // ones the killed writer had made durable.
+            let found = try await self.regionLayout(
+                try PMemStream(medium: medium.killed(), configuration: Self.configuration)
+            )
+            let durable = try await self.regionLayout(
+                try PMemStream(medium: SimulatedMedium(image: medium.crash()), configuration: Self.configuration)
+            )
+            states += try await forEachCrashState(startingFrom: { medium.killed() }) { next in
+                _ = try PMemStream(medium: next, configuration: Self.configuration)
+            } check: { state in
+                let restarted = try await self.regionLayout(
+                    try PMemStream(medium: state.restart(), configuration: Self.configuration)
+                )
+                let opened = state.persistPoint > state.persistPointCount
+                #expect(
+                    restarted == found || (!opened && restarted == durable),
+                    "killed at \(point), then \(state): \(restarted), the open found \(found)"
+                )
+            }
+        }
+        print("crash simulation: \(states) crash states of a writer opening after another was killed in the allocator")
+        #expect(states > 0)
     }
 }

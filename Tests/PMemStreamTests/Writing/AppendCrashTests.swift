@@ -38,8 +38,8 @@ struct AppendCrashTests {
             self.state.withLock { $0.acknowledged.formUnion($0.written.keys.filter { $0 <= timestamp }) }
         }
 
-        func reset(keeping written: [UInt64: [UInt8]]) {
-            self.state.withLock { $0 = (written, []) }
+        func reset(keeping written: [UInt64: [UInt8]], acknowledged: Set<UInt64> = []) {
+            self.state.withLock { $0 = (written, acknowledged) }
         }
 
         var written: [UInt64: [UInt8]] { self.state.withLock { $0.written } }
@@ -236,6 +236,18 @@ struct AppendCrashTests {
         }
     }
 
+    /// The writer that opens after one was killed: it acknowledges what recovery reports persisted, and
+    /// appends an entry to each region.
+    private func nextWriter(_ medium: SimulatedMedium, regions: [Int], journal: Journal) async throws {
+        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+        journal.acknowledge(through: stream.persistedTimestamp, on: medium)
+        for (index, offset) in regions.enumerated() {
+            let writer = try await stream.writer(for: try await stream.region(atOffset: offset))
+            let bytes = testBytes(30 + index, seed: 90 + index)
+            journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
+        }
+    }
+
     @Test(
         "a writer killed with unflushed entries, the next writer, and power cut at every persist point: nothing it reported persisted is lost"
     )
@@ -248,19 +260,42 @@ struct AppendCrashTests {
                 journal.reset(keeping: setup)
                 try await self.killedWriter(medium, regions: regions, steps: steps, journal: journal)
                 // The next process: the same medium, as the killed one left it to the program.
-                let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-                journal.acknowledge(through: stream.persistedTimestamp, on: medium)
-                for (index, offset) in regions.enumerated() {
-                    let writer = try await stream.writer(for: try await stream.region(atOffset: offset))
-                    let bytes = testBytes(30 + index, seed: 90 + index)
-                    journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
-                }
+                try await self.nextWriter(medium, regions: regions, journal: journal)
             } check: { state in
                 try await self.checkRestarted(state, against: journal, "killed after \(steps) steps, \(state)")
             }
         }
         print("crash simulation: \(states) crash states of a writer opening after another was killed")
         #expect(states >= (Self.killedWriterSteps + 1) * CrashMode.standardModes.count)
+    }
+
+    @Test(
+        "a writer killed at every persist point of appends, the next writer, and power cut at every persist point of it"
+    )
+    func killedAtEveryPersistPoint() async throws {
+        let (image, regions, setup) = try await self.prepared()
+        let killed = Journal()
+        let counting = SimulatedMedium(image: image)
+        killed.reset(keeping: setup)
+        try await self.workload(counting, regions: regions, journal: killed)
+        let count = counting.persistPointCount
+        let next = Journal()
+        var states = 0
+        for point in sampledPersistPoints(count: count, limit: defaultMaxPersistPoints) where point <= count {
+            // The writer is killed at `point`: what it does after it is never seen.
+            killed.reset(keeping: setup)
+            let medium = SimulatedMedium(image: image)
+            medium.cutPower(atPersistPoint: point)
+            try await self.workload(medium, regions: regions, journal: killed)
+            states += try await forEachCrashState(startingFrom: { medium.killed() }) { medium in
+                next.reset(keeping: killed.written, acknowledged: killed.acknowledged)
+                try await self.nextWriter(medium, regions: regions, journal: next)
+            } check: { state in
+                try await self.checkRestarted(state, against: next, "killed at \(point) of \(count), then \(state)")
+            }
+        }
+        print("crash simulation: \(states) crash states of a writer opening after another was killed at each point")
+        #expect(states > count)
     }
 
     /// A durable state with the entries [1], [2], [3] in the second of two regions and a checkpoint of 0
