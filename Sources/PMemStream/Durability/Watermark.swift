@@ -116,21 +116,22 @@ final class Watermark: Sendable {
     // MARK: - Progress streams
 
     /// A stream of the watermark's values: the current one first, then one per ``publishProgress()`` that
-    /// finds it moved. A slow consumer sees only the newest value (the buffer holds one), so the stream
-    /// never grows.
+    /// finds it moved; never a smaller one after a larger. A slow consumer sees only the newest value (the
+    /// buffer holds one), so the stream never grows.
     func progress() -> AsyncStream<UInt64> {
         let (stream, continuation) = AsyncStream.makeStream(of: UInt64.self, bufferingPolicy: .bufferingNewest(1))
         let id = self.state.withLock { state -> UInt64? in
             guard state.closedWith == nil else { return nil }
             defer { state.nextWaiterID += 1 }
             state.subscribers[state.nextWaiterID] = continuation
+            // Under the lock, as every later value: read after any value already sent to a stream.
+            continuation.yield(self.value)
             return state.nextWaiterID
         }
         guard let id else {
             continuation.finish()
             return stream
         }
-        continuation.yield(self.value)
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
@@ -139,15 +140,17 @@ final class Watermark: Sendable {
 
     /// Sends the current value to every progress stream, if it moved since the last time. Called once per
     /// group-commit round, never once per append (an element costs about 2 µs).
+    ///
+    /// The value is read and sent under the state lock: rounds that end at once on several threads send
+    /// their values in the order they read them, so no stream ever goes back (a yield does not block).
     func publishProgress() {
-        let value = self.value
-        let subscribers = self.state.withLock { state -> [AsyncStream<UInt64>.Continuation] in
-            guard value > state.lastPublished, !state.subscribers.isEmpty else { return [] }
+        self.state.withLock { state in
+            let value = self.value
+            guard value > state.lastPublished, !state.subscribers.isEmpty else { return }
             state.lastPublished = value
-            return Array(state.subscribers.values)
-        }
-        for subscriber in subscribers {
-            subscriber.yield(value)
+            for subscriber in state.subscribers.values {
+                subscriber.yield(value)
+            }
         }
     }
 

@@ -52,7 +52,9 @@ final class GroupCommit: Sendable {
 
     private struct State {
         var queued = Queue()
-        var roomWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Asynchronous appends waiting for room, by the number each took.
+        var roomWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextRoomWaiterID: UInt64 = 0
         /// Regions with durable entries not yet covered by a checkpoint tail, by identity.
         var touched: [ObjectIdentifier: RegionState] = [:]
         var wake: (@Sendable () -> Void)?
@@ -121,24 +123,35 @@ final class GroupCommit: Sendable {
         self.queuedCount.load(ordering: .relaxed) >= self.capacity
     }
 
-    /// Waits while the queue is full; with no persist worker, runs a round instead.
+    /// Waits while the queue is full; with no persist worker, runs a round instead. Returns early when the
+    /// task is cancelled (the caller checks).
     func waitForRoom() async {
-        while self.state.withLock({ $0.queued.count >= self.capacity }) {
+        while !Task.isCancelled, self.state.withLock({ $0.queued.count >= self.capacity }) {
             guard self.hasWorkers else {
                 self.round()
                 continue
             }
-            await withCheckedContinuation { continuation in
-                let waiting = self.state.withLock { state in
-                    guard state.queued.count >= self.capacity else { return false }
-                    state.roomWaiters.append(continuation)
-                    return true
+            let id = self.state.withLock { state in
+                defer { state.nextRoomWaiterID += 1 }
+                return state.nextRoomWaiterID
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    // Cancellation is looked at under the lock the handler takes: either the handler finds
+                    // the waiter registered, or the waiter sees the task cancelled.
+                    let waiting = self.state.withLock { state in
+                        guard state.queued.count >= self.capacity, !Task.isCancelled else { return false }
+                        state.roomWaiters[id] = continuation
+                        return true
+                    }
+                    if !waiting {
+                        continuation.resume()
+                    } else {
+                        self.state.withLock { $0.wake }?()
+                    }
                 }
-                if !waiting {
-                    continuation.resume()
-                } else {
-                    self.state.withLock { $0.wake }?()
-                }
+            } onCancel: {
+                self.state.withLock { $0.roomWaiters.removeValue(forKey: id) }?.resume()
             }
         }
     }
@@ -277,7 +290,7 @@ final class GroupCommit: Sendable {
             defer { state.roomWaiters.removeAll() }
             return state.roomWaiters
         }
-        for waiter in waiters {
+        for waiter in waiters.values {
             waiter.resume()
         }
         guard !buffers.taken.isEmpty else { return }

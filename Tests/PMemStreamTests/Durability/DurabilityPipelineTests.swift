@@ -103,6 +103,66 @@ struct DurabilityPipelineTests {
         #expect(stream.persistedTimestamp == 20)
     }
 
+    @Test("an asynchronous append cancelled while it waits for room ends with cancelled, the round still held")
+    func cancelledWaitForRoom() async throws {
+        let medium = GatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 1, maxQueuedAppends: 2))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        medium.holdDrains()
+        _ = try await writer.appendAsync([0])
+        while !medium.isHoldingDrain {
+            await Task.yield()  // the worker's round took it and is held in its drain
+        }
+        _ = try await writer.appendAsync([1])
+        _ = try await writer.appendAsync([2])  // the queue is full
+        let waiting = Task { try await writer.appendAsync([3]) }
+        for _ in 0..<200 {
+            await Task.yield()
+        }
+        waiting.cancel()
+        // Before any room is made: a wait that ignored cancellation would hang here.
+        #expect(await thrownErrorCode { _ = try await waiting.value } == .cancelled)
+        #expect(stream.committedTimestamp == 3, "the cancelled append took no timestamp")
+        medium.releaseDrains()
+        try await stream.close()
+    }
+
+    @Test("a progress stream never goes back, with rounds ending at once on several threads")
+    func progressNeverGoesBack() async throws {
+        for _ in 0..<20 {
+            let stream = try PMemStream(
+                medium: SimulatedMedium(size: 4 << 20),
+                configuration: .init(persistWorkers: 2, checkpointInterval: .microseconds(50))
+            )
+            let writer = try await stream.writer(for: try await stream.allocateRegion(size: 2 << 20))
+            let progress = stream.persistedTimestamps
+            let observer = Task {
+                var values: [UInt64] = []
+                for await value in progress {
+                    values.append(value)
+                }
+                return values
+            }
+            try await withThrowingTaskGroup { group in
+                for task in 0..<4 {
+                    group.addTask {
+                        for index in 0..<300 {
+                            _ = try await writer.appendAsync([UInt8(truncatingIfNeeded: index + task)])
+                            if index % 3 == 0 {
+                                await stream.persistCommitted()
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await stream.close()
+            let values = await observer.value
+            #expect(values == values.sorted(), "the progress went back")
+            #expect(values.last == 1200)
+        }
+    }
+
     @Test("with no persist worker, an appender that finds the queue full runs the round itself")
     func backPressureWithoutWorkers() async throws {
         let stream = try PMemStream(
