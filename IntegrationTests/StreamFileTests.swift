@@ -90,6 +90,23 @@ struct StreamFileTests {
         }
     }
 
+    @Test("an existing file with holes gets its blocks when it is opened for writing, and keeps its size")
+    func sparseFileIsAllocated() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let size = 16 << 20
+            let fd = open(path, O_CREAT | O_RDWR, 0o644)
+            #expect(ftruncate(fd, off_t(size)) == 0)
+            close(fd)
+            let stream = try await PMemStream.open(path: path, size: size)
+            var status = stat()
+            #expect(stat(path, &status) == 0)
+            #expect(Int(status.st_size) == size)
+            #expect(Int(status.st_blocks) * 512 >= size, "a store into a hole could meet a full file system")
+            try await stream.close()
+        }
+    }
+
     @Test("a configuration out of range creates no file", arguments: [-3, 100_000])
     func invalidConfiguration(persistWorkers: Int) async {
         await withTemporaryDirectory { directory in

@@ -38,6 +38,8 @@
 
         private let resources: MappedFile
         private let isReadOnly: Bool
+        /// Whether this mapping created the file.
+        private let createdFile: Bool
         /// Whether a stream writes through this mapping, and whether it holds the file's writer's lock.
         private let writer: Lock<(isClaimed: Bool, holdsLock: Bool)>
         private let persistFunction: @convention(c) (UnsafeRawPointer?, Int) -> Void
@@ -96,6 +98,7 @@
             self.path = path
             self.resources = resources
             self.isReadOnly = options.readOnly
+            self.createdFile = created
             self.writer = Lock((isClaimed: false, holdsLock: !options.readOnly))
             if options.prefault || getenv("PMEMSTREAM_PREFAULT_AT_OPEN") != nil {
                 self.prefault()
@@ -198,6 +201,20 @@
             }
         }
 
+        /// Removes the file if this mapping created it, for a caller that could not make a stream of it: under
+        /// the writer's lock, taken again if it was given back, so that no other process has opened the file
+        /// for writing meanwhile; when another process holds the lock, the file is left to it.
+        func removeCreatedFile() {
+            guard self.createdFile else { return }
+            self.writer.withLock { writer in
+                if !writer.holdsLock {
+                    guard (try? SystemCalls.lockExclusively(self.resources.fd, path: self.path)) != nil else { return }
+                    writer.holdsLock = true
+                }
+                SystemCalls.unlink(self.path)
+            }
+        }
+
         // MARK: - Opening and mapping
 
         /// Opens `path` for reading and writing, creating it (exclusively) when it is absent and `creating` is
@@ -208,7 +225,12 @@
             do throws(PMemStreamError) {
                 return (try SystemCalls.open(path, flags: readOnly ? O_RDONLY : O_RDWR), false)
             } catch .fileNotFound where creating && !readOnly {
-                return (try SystemCalls.open(path, flags: O_RDWR | O_CREAT | O_EXCL), true)
+                do throws(PMemStreamError) {
+                    return (try SystemCalls.open(path, flags: O_RDWR | O_CREAT | O_EXCL), true)
+                } catch let error where error.errno == EEXIST {
+                    // Another process created it in between: open theirs (its writer's lock decides).
+                    return (try SystemCalls.open(path, flags: O_RDWR), false)
+                }
             }
         }
 
@@ -256,6 +278,11 @@
                     throw PMemStreamError(code: .invalidMediumSize, message: "\(path) is empty and \(why)")
                 }
                 try SystemCalls.allocate(fd, size: size, path: path)
+            case S_IFREG where !options.readOnly:
+                // A file may have holes (made with `truncate`, or copied sparse): they get their blocks now, so
+                // that a store into the mapping never meets a full file system (SIGBUS) but this call fails with
+                // outOfSpace. Blocks the file has already are kept; its size does not change.
+                try SystemCalls.allocate(fd, size: Int(status.st_size), path: path)
             case S_IFREG, S_IFCHR:
                 break
             default:

@@ -54,6 +54,10 @@ public actor PMemStream {
     /// With ``Access/readOnly`` access nothing is written: a zero-filled medium is refused, and instead of
     /// recovering, the stream takes the entries whole in the medium as they are (see ``refresh()``).
     ///
+    /// A writing stream claims the medium (``PersistentMedium/beginWriting()``) until ``close()``: a stream
+    /// dropped without closing keeps its claim, since its region writers may still append, and another
+    /// stream on the same medium gets ``PMemStreamError/Code/streamInUse``.
+    ///
     /// - Parameters:
     ///   - medium: The medium, for example a ``Pmem2Mapping`` of a DAX device.
     ///   - configuration: The block size and other settings; an existing stream needs its own block size.
@@ -191,7 +195,12 @@ public actor PMemStream {
         } catch .invalidMediumSize where size != nil {
             throw PMemStreamError(code: .sizeMismatch, message: "\(path) exists with another size than \(size!) bytes")
         }
-        return try PMemStream(medium: medium, configuration: configuration)
+        do throws(PMemStreamError) {
+            return try PMemStream(medium: medium, configuration: configuration)
+        } catch {
+            medium.removeCreatedFile()  // formatting it failed: a file this call created does not stay behind
+            throw error
+        }
     }
 
     /// Closes the stream: refuses further operations with ``PMemStreamError/Code/streamClosed``, waits for

@@ -68,5 +68,29 @@
                 try medium.deepFlush(0..<4096)
             }
         }
+
+        @Test("a file open(path:size:) created is removed when the stream cannot be made on it; an older one stays")
+        func failedFormatRemovesTheNewFile() async throws {
+            try await withTemporaryDirectory { directory in
+                let path = directory.path("log")
+                let failing = SystemCallMocking(failures: [.deepFlush: -EIO])
+                let code = await thrownErrorCode {
+                    try await SystemCallMocking.$current.withValue(failing) {
+                        try await PMemStream.open(path: path, size: 1 << 20)
+                    }
+                }
+                #expect(code == .ioError, "formatting deep-flushes the new stream")
+                #expect(!self.exists(path))
+
+                try await PMemStream.open(path: path, size: 1 << 20).close()
+                let reopening = await thrownErrorCode {
+                    try await SystemCallMocking.$current.withValue(failing) {
+                        try await PMemStream.open(path: path, size: 1 << 20).close()
+                    }
+                }
+                #expect(reopening == .ioError, "recovery (on a page mapping) or close() deep-flushes the stream")
+                #expect(self.exists(path), "a stream that existed before is never removed")
+            }
+        }
     }
 #endif
