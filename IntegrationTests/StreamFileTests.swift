@@ -104,6 +104,16 @@ struct StreamFileTests {
             #expect(Int(status.st_size) == size)
             #expect(Int(status.st_blocks) * 512 >= size, "a store into a hole could meet a full file system")
             try await stream.close()
+
+            // Asked for another size, the open fails before it allocates anything.
+            let other = directory.path("other")
+            let descriptor = open(other, O_CREAT | O_RDWR, 0o644)
+            #expect(ftruncate(descriptor, off_t(size)) == 0)
+            close(descriptor)
+            let code = await thrownErrorCode { try await PMemStream.open(path: other, size: size / 2) }
+            #expect(code == .sizeMismatch)
+            #expect(stat(other, &status) == 0)
+            #expect(status.st_blocks == 0, "the file was changed although the open was refused")
         }
     }
 

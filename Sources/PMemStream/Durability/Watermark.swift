@@ -24,6 +24,10 @@ final class Watermark: Sendable {
 
     private let current: Atomic<UInt64>
     private let state = Lock(State())
+    /// Held while values are sent to the progress streams, so that they go out in the order they were read.
+    /// Apart from ``state``: a stream's termination handler takes ``state``, and the concurrency runtime
+    /// calls it holding the consuming task's lock, which sending a value takes too.
+    private let publishing = Lock(())
     /// How many waiters are registered, so that raising the watermark skips the lock when nobody waits.
     private let waiterCount = Atomic(0)
     /// How many times ``nudgeFollowers()`` ran; changed only under the state lock.
@@ -120,13 +124,18 @@ final class Watermark: Sendable {
     /// buffer holds one), so the stream never grows.
     func progress() -> AsyncStream<UInt64> {
         let (stream, continuation) = AsyncStream.makeStream(of: UInt64.self, bufferingPolicy: .bufferingNewest(1))
-        let id = self.state.withLock { state -> UInt64? in
-            guard state.closedWith == nil else { return nil }
-            defer { state.nextWaiterID += 1 }
-            state.subscribers[state.nextWaiterID] = continuation
-            // Under the lock, as every later value: read after any value already sent to a stream.
-            continuation.yield(self.value)
-            return state.nextWaiterID
+        let id = self.publishing.withLock { _ -> UInt64? in
+            let id = self.state.withLock { state -> UInt64? in
+                guard state.closedWith == nil else { return nil }
+                defer { state.nextWaiterID += 1 }
+                state.subscribers[state.nextWaiterID] = continuation
+                return state.nextWaiterID
+            }
+            // As every later value, read and sent while publishing: after any value already sent.
+            if id != nil {
+                continuation.yield(self.value)
+            }
+            return id
         }
         guard let id else {
             continuation.finish()
@@ -141,14 +150,17 @@ final class Watermark: Sendable {
     /// Sends the current value to every progress stream, if it moved since the last time. Called once per
     /// group-commit round, never once per append (an element costs about 2 µs).
     ///
-    /// The value is read and sent under the state lock: rounds that end at once on several threads send
+    /// The value is read and sent under ``publishing``: rounds that end at once on several threads send
     /// their values in the order they read them, so no stream ever goes back (a yield does not block).
     func publishProgress() {
-        self.state.withLock { state in
+        self.publishing.withLock { _ in
             let value = self.value
-            guard value > state.lastPublished, !state.subscribers.isEmpty else { return }
-            state.lastPublished = value
-            for subscriber in state.subscribers.values {
+            let subscribers = self.state.withLock { state -> [AsyncStream<UInt64>.Continuation] in
+                guard value > state.lastPublished, !state.subscribers.isEmpty else { return [] }
+                state.lastPublished = value
+                return Array(state.subscribers.values)
+            }
+            for subscriber in subscribers {
                 subscriber.yield(value)
             }
         }

@@ -211,6 +211,11 @@
                     guard (try? SystemCalls.lockExclusively(self.resources.fd, path: self.path)) != nil else { return }
                     writer.holdsLock = true
                 }
+                // Only the file this mapping created: the path may name another one by now.
+                var named = stat()
+                guard let mapped = try? SystemCalls.status(of: self.resources.fd, path: self.path),
+                    stat(self.path, &named) == 0, named.st_dev == mapped.st_dev, named.st_ino == mapped.st_ino
+                else { return }
                 SystemCalls.unlink(self.path)
             }
         }
@@ -261,6 +266,23 @@
             return file
         }
 
+        /// Gives the holes of an existing file its blocks (a file made with `truncate`, or copied sparse), so
+        /// that a store into the mapping never meets a full file system (a `SIGBUS`): the open fails with
+        /// ``PMemStreamError/Code/outOfSpace`` instead. Blocks the file has are kept, and so is its size. When
+        /// the file system has less room free than the holes need, nothing is allocated: `posix_fallocate`
+        /// keeps what it allocated before it failed.
+        private static func allocateHoles(_ fd: Int32, status: stat, path: String) throws(PMemStreamError) {
+            let missing = Int(status.st_size) - Int(status.st_blocks) * 512
+            guard missing > 0 else { return }
+            guard try SystemCalls.availableBytes(fd, path: path) >= missing else {
+                throw PMemStreamError(
+                    code: .outOfSpace,
+                    message: "\(path) has holes of about \(missing) bytes, more than its file system has free"
+                )
+            }
+            try SystemCalls.allocate(fd, size: Int(status.st_size), path: path)
+        }
+
         /// What ``map(fd:path:size:options:created:)`` does once it holds the lock, into `file`.
         private static func mapLocked(
             _ file: inout MappedFile,
@@ -278,11 +300,6 @@
                     throw PMemStreamError(code: .invalidMediumSize, message: "\(path) is empty and \(why)")
                 }
                 try SystemCalls.allocate(fd, size: size, path: path)
-            case S_IFREG where !options.readOnly:
-                // A file may have holes (made with `truncate`, or copied sparse): they get their blocks now, so
-                // that a store into the mapping never meets a full file system (SIGBUS) but this call fails with
-                // outOfSpace. Blocks the file has already are kept; its size does not change.
-                try SystemCalls.allocate(fd, size: Int(status.st_size), path: path)
             case S_IFREG, S_IFCHR:
                 break
             default:
@@ -299,6 +316,9 @@
                     code: .invalidMediumSize,
                     message: "\(path) holds \(existingSize) bytes, not the \(size) bytes asked for"
                 )
+            }
+            if status.st_mode & S_IFMT == S_IFREG, !options.readOnly {
+                try Self.allocateHoles(fd, status: status, path: path)
             }
             let (address, synchronous) = try SystemCalls.mapShared(
                 fd,

@@ -45,6 +45,21 @@ enum SystemCalls {
         return result
     }
 
+    /// The bytes the file system of `fd` has free for an unprivileged writer.
+    ///
+    /// The corresponding C function is `fstatvfs`.
+    static func availableBytes(_ fd: Int32, path: String) throws(PMemStreamError) -> Int {
+        var result = statvfs()
+        guard fstatvfs(fd, &result) == 0 else {
+            throw PMemStreamError(
+                errno: Glibc.errno,
+                operation: "fstatvfs \(path)",
+                location: .init(fileID: #fileID, line: #line)
+            )
+        }
+        return Int(result.f_bavail) * Int(result.f_frsize)
+    }
+
     /// Reserves the blocks of a file up to `size`, so that a later store into the mapping never finds the
     /// file system full.
     ///

@@ -163,6 +163,37 @@ struct DurabilityPipelineTests {
         }
     }
 
+    @Test("progress streams whose consumers are cancelled while rounds publish never stall the persist worker")
+    func cancelledProgressConsumers() async throws {
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 8 << 20),
+            configuration: .init(persistWorkers: 1, maxQueuedAppends: 1)
+        )
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 1 << 20))
+        for _ in 0..<40 {
+            let appends = (0..<16).map { index in
+                Task { _ = try await writer.appendAsync([UInt8](repeating: UInt8(index), count: 40)) }
+            }
+            let consumers = (0..<4).map { _ in
+                Task {
+                    for await _ in stream.persistedTimestamps {}
+                }
+            }
+            await Task.yield()
+            for consumer in consumers {
+                consumer.cancel()  // while the worker's rounds send values to their streams
+            }
+            for append in appends {
+                try await append.value
+            }
+            for consumer in consumers {
+                await consumer.value
+            }
+        }
+        try await stream.waitPersisted(40 * 16)
+        try await stream.close()
+    }
+
     @Test("with no persist worker, an appender that finds the queue full runs the round itself")
     func backPressureWithoutWorkers() async throws {
         let stream = try PMemStream(

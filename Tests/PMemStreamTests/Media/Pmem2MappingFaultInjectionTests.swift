@@ -92,5 +92,20 @@
                 #expect(self.exists(path), "a stream that existed before is never removed")
             }
         }
+
+        @Test("a created file is removed only while the path still names it")
+        func removesOnlyItsOwnFile() async throws {
+            try await withTemporaryDirectory { directory in
+                let path = directory.path("log")
+                let created = try Pmem2Mapping(path: path, size: 1 << 20)
+                try created.beginWriting()
+                created.endWriting()
+                #expect(unlink(path) == 0)
+                let other = try await PMemStream.open(path: path, size: 1 << 20)  // another file at the path
+                created.removeCreatedFile()
+                #expect(self.exists(path), "another writer's file was removed")
+                try await other.close()
+            }
+        }
     }
 #endif
