@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An entry of a region: a timestamp and bytes, appended atomically.
 ///
 /// Entries come from appends (``RegionWriter/append(_:)-(RawSpan)``), from iteration
@@ -50,6 +52,8 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
             guard !self.state.isFreed else { throw self.state.freedError() }
             let start = self.offset + EntryHeader.size
             let copy = Array(self.state.medium.bytes(start..<start + self.size))
+            // The checks below read what a free or another writer changed after the copy's loads, on any CPU.
+            atomicMemoryFence(ordering: .acquiring)
             guard !self.state.isFreed, !self.state.isWrittenElsewhere || self.isStill(copy) else {
                 throw self.state.freedError()
             }
