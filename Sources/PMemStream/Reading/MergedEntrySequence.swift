@@ -75,9 +75,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
             if self.limit == nil {
-                self.limit = self.source.committedWatermark.value
-                try await self.addRegionsAllocatedSince(evenIfClosed: false)
-                await self.refillHeads()
+                try await self.extend(to: self.source.committedWatermark.value, evenIfClosed: false)
             }
             while true {
                 if let index = self.indexOfEarliestHead() {
@@ -106,11 +104,9 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 } catch let error where self.source.endsFollowing(error) {
                     break
                 }
-                self.limit = committed.value
                 // Even if the stream closed since the wait returned: the entries committed before it closed
                 // are still yielded, also in regions allocated meanwhile; the next wait ends the iteration.
-                try await self.addRegionsAllocatedSince(evenIfClosed: true)
-                await self.refillHeads()
+                try await self.extend(to: committed.value, evenIfClosed: true)
             }
             self.isFinished = true
             return nil
@@ -121,10 +117,13 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
             try await self.next(isolation: nil)
         }
 
-        /// Adds a cursor for each region allocated since the last one added, and drops those of freed
-        /// regions. Every timestamp up to ``limit`` was published before the limit was read, in a region
-        /// that existed then, so reading the watermark first and the regions second misses nothing.
-        private mutating func addRegionsAllocatedSince(evenIfClosed: Bool) async throws(PMemStreamError) {
+        /// Raises ``limit`` to `committed`, adds a cursor for each region allocated since the last one added,
+        /// drops those of freed regions, and refills empty heads. Every timestamp up to `committed` was
+        /// published before it was read, in a region that existed then, so reading the watermark first and
+        /// the regions second misses nothing. With `evenIfClosed`, the regions are listed also once the
+        /// stream is closing or closed (see ``ReadingSource/regions(allocatedAfter:limit:evenIfClosed:)``).
+        private mutating func extend(to committed: UInt64, evenIfClosed: Bool) async throws(PMemStreamError) {
+            self.limit = committed
             while true {
                 let regions = try await self.source.regions(
                     allocatedAfter: self.lastRegionSequence,
@@ -140,10 +139,6 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
                 if regions.count < 64 { break }
             }
             self.cursors.removeAll { $0.cursor.state.isFreed }
-        }
-
-        /// Fills every empty head with its cursor's next entry up to ``limit``.
-        private mutating func refillHeads() async {
             for index in self.cursors.indices where self.cursors[index].head == nil {
                 self.cursors[index].head = await self.nextHead(ofCursorAt: index)
             }
