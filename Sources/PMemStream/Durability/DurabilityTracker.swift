@@ -2,8 +2,8 @@ import Synchronization
 
 /// The stream-wide timestamp clock and its two watermarks (see `Docs/Durability.md`).
 ///
-/// - **Committed**: every timestamp up to it has been published — its entry is complete in the medium
-///   and readers may see it.
+/// - **Committed**: every timestamp up to it has been published — its entry is complete in the medium and
+///   readers may see it.
 /// - **Persisted**: every entry up to it has been flushed and drained; after a power failure, recovery
 ///   finds the watermark again (from the header's checkpoint and the self-validating entries after it).
 ///   Always `persisted ≤ committed`.
@@ -11,6 +11,13 @@ import Synchronization
 /// Timestamps are handed out by one atomic counter, so they are unique in the stream. Entries publish and
 /// become durable in any order; each watermark advances over the contiguous prefix of completed
 /// timestamps only.
+///
+/// That prefix is computed, not kept: every lane of ``LaneFloors`` — a region writer, the group commit's
+/// queue, a round — keeps a floor at or below the timestamps it still holds back, and every timestamp
+/// below the lowest floor and below the clock is done. A writer holds its floor before it takes
+/// timestamps and raises it after it publishes; then it scans the floors and raises the watermarks
+/// (``advanceWatermarks()``). Two writers on two threads thus share no lock and write no common line but
+/// the clock and the watermarks.
 final class DurabilityTracker: Sendable {
     /// Published entries: visible to readers.
     let committed: Watermark
@@ -19,7 +26,8 @@ final class DurabilityTracker: Sendable {
 
     private let clock: Clock
     private let closed = Atomic(false)
-    private let prefixes: Lock<Prefixes>
+    /// The lanes' floors.
+    let floors = LaneFloors()
 
     /// Starts the clock after the persisted watermark read from the header: timestamps above it were never
     /// persisted, so they are handed out again (the regions' timestamp caps hide their old entries).
@@ -27,16 +35,51 @@ final class DurabilityTracker: Sendable {
         self.committed = Watermark(persistedTimestamp)
         self.persisted = Watermark(persistedTimestamp)
         self.clock = Clock(next: persistedTimestamp + 1)
-        self.prefixes = Lock(
-            Prefixes(committed: ContiguousPrefix(persistedTimestamp), durable: ContiguousPrefix(persistedTimestamp))
-        )
     }
 
-    /// Hands out `count` consecutive timestamps with one atomic operation.
+    /// Hands out `count` consecutive timestamps with one atomic operation, to the writer of `lane`.
+    ///
+    /// A writer that held nothing back first holds its floor at a value the clock had: at or below the
+    /// first timestamp it gets. The clock's update releases that store, so a scan that loads the clock
+    /// past these timestamps sees the floor.
     ///
     /// - Returns: The first of them.
-    func takeTimestamps(_ count: Int) -> UInt64 {
-        self.clock.next.add(UInt64(count), ordering: .relaxed).oldValue
+    @inline(__always)
+    func takeTimestamps(_ count: Int, in lane: inout LaneFloors.Lane) -> UInt64 {
+        let holdsNothing = lane.value == LaneFloors.none
+        if holdsNothing {
+            self.floors.hold(&lane, at: self.clock.next.load(ordering: .relaxed))
+        }
+        let first = self.clock.next.add(UInt64(count), ordering: .sequentiallyConsistent).oldValue
+        if holdsNothing {
+            self.floors.hold(&lane, at: first)
+        }
+        return first
+    }
+
+    /// Raises the floor of `lane` to `next`, the writer's first unpublished timestamp (``LaneFloors/none``
+    /// when it has none), once its entries below are published; then raises the watermarks.
+    func published(in lane: inout LaneFloors.Lane, next: UInt64) {
+        self.floors.advance(&lane, to: next)
+        self.advanceWatermarks()
+    }
+
+    /// Raises committed and persisted to what the floors allow, committed first, so that no reader ever
+    /// sees persisted above committed; then resumes the waiters they satisfy.
+    ///
+    /// The clock is loaded before the floors: a timestamp below it was taken before, and its writer's floor
+    /// held it back from then until it was published.
+    func advanceWatermarks() {
+        let next = self.clock.next.load(ordering: .sequentiallyConsistent)
+        let (published, durable) = self.floors.scan(clock: next)
+        let committedMoved = self.committed.raise(to: published - 1)
+        let persistedMoved = self.persisted.raise(to: durable - 1)
+        if committedMoved {
+            self.committed.resumeSatisfied()
+        }
+        if persistedMoved {
+            self.persisted.resumeSatisfied()
+        }
     }
 
     /// The largest timestamp handed out so far (0 when none).
@@ -49,41 +92,15 @@ final class DurabilityTracker: Sendable {
         self.closed.load(ordering: .acquiring)
     }
 
-    /// The contiguous prefixes of the published and of the durable timestamps.
-    struct Prefixes {
-        /// Published entries: complete in the medium, visible to readers.
-        var committed: ContiguousPrefix
-        /// Durable entries: flushed and drained, each one whole and self-validating.
-        var durable: ContiguousPrefix
-    }
-
-    /// Records, with `change`, which entries were published and which became durable; then raises
-    /// committed and persisted (= the smaller of the durable and committed prefixes) under the lock, so that
-    /// no reader ever sees persisted above committed, and resumes the satisfied waiters after it. One lock
-    /// for both, however many entries.
-    ///
-    /// The persisted watermark never passes the committed one: an entry can become durable a moment before
-    /// it is published. The header's copy of the watermark is a checkpoint written later (see
-    /// `Docs/Format.md`, "Checkpoints").
-    func update(_ change: (inout Prefixes) -> Void) {
-        self.prefixes.withLock { prefixes in
-            change(&prefixes)
-            self.committed.raise(to: prefixes.committed.value)
-            self.persisted.raise(to: min(prefixes.durable.value, prefixes.committed.value))
-            // Orders the raises before the waiter counts that `resumeSatisfied()` reads (see `Watermark.raise`).
-            atomicMemoryFence(ordering: .sequentiallyConsistent)
-        }
-        self.committed.resumeSatisfied()
-        self.persisted.resumeSatisfied()
-    }
-
     /// Raises the watermarks to what a read-only stream found another process wrote (see
     /// ``PMemStream/refresh()``): every entry up to `committed` whole in the medium, every entry up to
     /// `persisted` durable. Publishes their progress.
     func advance(committed: UInt64, persisted: UInt64) {
-        self.update { prefixes in
-            if committed > prefixes.committed.value { prefixes.committed = ContiguousPrefix(committed) }
-            if persisted > prefixes.durable.value { prefixes.durable = ContiguousPrefix(persisted) }
+        if self.committed.raise(to: committed) {
+            self.committed.resumeSatisfied()
+        }
+        if self.persisted.raise(to: min(persisted, committed)) {
+            self.persisted.resumeSatisfied()
         }
         self.committed.publishProgress()
         self.persisted.publishProgress()

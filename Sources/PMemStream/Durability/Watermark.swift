@@ -48,23 +48,31 @@ final class Watermark: Sendable {
         self.nudges.load(ordering: .acquiring)
     }
 
-    /// Moves the watermark to `value` if that is forward, without resuming anyone yet: a caller that
-    /// moves two watermarks in a fixed order under its own lock uses this, then ``resumeSatisfied()``.
+    /// Moves the watermark to `value` if that is forward, from any thread, without resuming anyone yet:
+    /// the caller then calls ``resumeSatisfied()``.
     ///
-    /// A plain store: the caller serializes its raises (the tracker raises under its lock), and issues a
-    /// sequentially consistent fence after them and before ``resumeSatisfied()``, so that a waiter that
-    /// registers meanwhile either is seen there or sees the raised value. One fence for both watermarks
-    /// costs less than an atomic read-modify-write for each.
-    func raise(to value: UInt64) {
-        if value > self.current.load(ordering: .relaxed) {
-            self.current.store(value, ordering: .releasing)
+    /// A sequentially consistent compare-and-exchange, paired with the waiter's store of the count and load
+    /// of the value (see ``resumeSatisfied()``).
+    ///
+    /// - Returns: Whether it moved the watermark.
+    func raise(to value: UInt64) -> Bool {
+        var current = self.current.load(ordering: .relaxed)
+        while value > current {
+            let (exchanged, original) = self.current.compareExchange(
+                expected: current,
+                desired: value,
+                ordering: .sequentiallyConsistent
+            )
+            if exchanged { return true }
+            current = original
         }
+        return false
     }
 
     /// Resumes every waiter the current value satisfies.
     ///
-    /// A waiter checks the value and registers under the state lock, and this runs under the same lock
-    /// after the value was raised, so no waiter is missed.
+    /// A waiter checks the value and registers under the state lock, and this takes the same lock after the
+    /// value was raised, so no waiter is missed.
     func resumeSatisfied() {
         // Sequentially consistent, paired with the waiter's store of the count and load of the value: a
         // raise either sees the waiter registered, or the waiter sees the raised value.

@@ -161,6 +161,7 @@ final class GroupCommit: Sendable {
     func enqueue(_ entry: Queued, of region: RegionState) {
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
             state.queued.append(entry, of: region)
+            self.tracker.floors.queued(entry.timestamp)
             let count = state.queued.count
             self.queuedCount.store(count, ordering: .relaxed)
             let wakes = (count == 1 && state.persistWaiters > 0) || count == self.wakeThreshold
@@ -286,6 +287,7 @@ final class GroupCommit: Sendable {
     private func flushQueued(using buffers: inout RoundBuffers) {
         let waiters = self.state.withLock { state in
             swap(&state.queued, &buffers.taken)
+            self.tracker.floors.startFlushing()
             self.queuedCount.store(0, ordering: .relaxed)
             defer { state.roomWaiters.removeAll() }
             return state.roomWaiters
@@ -305,11 +307,8 @@ final class GroupCommit: Sendable {
         self.medium.flush(buffers.ranges)
         self.medium.drain()
         self.recordDurable(buffers.taken)
-        self.tracker.update { prefixes in
-            for entry in buffers.taken.entries {
-                prefixes.durable.complete(entry.timestamp)
-            }
-        }
+        self.tracker.floors.flushed()
+        self.tracker.advanceWatermarks()
         // Emptied in place, with no other reference to them: they keep their storage for the next round.
         buffers.taken.removeAll()
         buffers.ranges.removeAll(keepingCapacity: true)

@@ -72,7 +72,7 @@ extension RegionWriter {
             of: self.state
         )
         self.state.published(upTo: entry.end)
-        self.tracker.update { $0.committed.complete(entry.timestamp) }
+        self.tracker.published(in: &self.lane, next: LaneFloors.none)
         self.state.endWrites(1)
         return AppendReceipt(entry: written, groupCommit: self.groupCommit)
     }

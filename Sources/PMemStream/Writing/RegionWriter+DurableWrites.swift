@@ -224,10 +224,7 @@ extension RegionWriter {
     /// and the last ends at `end`.
     private func publishDurableAlone(count: Int, timestamps: ClosedRange<UInt64>, end: Int) {
         self.state.published(upTo: end)
-        self.tracker.update { prefixes in
-            prefixes.durable.complete(timestamps)
-            prefixes.committed.complete(timestamps)
-        }
+        self.tracker.published(in: &self.lane, next: LaneFloors.none)
         if self.state.endWrites(count, recordingDurable: timestamps.upperBound, end: end) {
             self.groupCommit.touch(self.state)
         }

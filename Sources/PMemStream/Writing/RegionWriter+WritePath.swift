@@ -27,7 +27,8 @@ extension RegionWriter {
         try self.checkFits(count: count, size: size)
         try self.state.beginWrites(count)
         self.scrubStaleHeaders(count: count, size: size)
-        var entry = InFlightEntry(offset: self.tail, size: size(0), timestamp: self.tracker.takeTimestamps(count))
+        let first = self.tracker.takeTimestamps(count, in: &self.lane)
+        var entry = InFlightEntry(offset: self.tail, size: size(0), timestamp: first)
         for index in 0..<count {
             if index > 0 {
                 entry = entry.next(size: size(index))
@@ -142,11 +143,11 @@ extension RegionWriter {
     }
 
     /// Publishes the sealed entries at the front of the in-flight list: readers may see them, and the
-    /// committed watermark moves over them.
+    /// writer's floor moves past them (see ``DurabilityTracker/published(in:next:)``).
     ///
     /// - Parameter durable: Entries of this region just made durable, if any: their (consecutive)
-    ///   timestamps and where the last one ends. They are recorded with the same lock of the tracker, and
-    ///   of the region, as the publication.
+    ///   timestamps and where the last one ends, recorded for the region's next checkpoint tail. The
+    ///   tracker needs no record of them: until they are published the writer's floor holds them back.
     func publishSealedPrefix(durable: (timestamps: ClosedRange<UInt64>, end: Int)? = nil) {
         let count = self.inFlight.withUnsafeBufferPointer { inFlight in
             var count = 0
@@ -158,28 +159,13 @@ extension RegionWriter {
         guard count > 0 || durable != nil else { return }
         if count > 0 {
             self.state.published(upTo: self.inFlight[count - 1].end)
-            // Timestamps increase along the list; most often they are consecutive too.
-            let first = self.inFlight[0].timestamp
-            let last = self.inFlight[count - 1].timestamp
-            self.tracker.update { prefixes in
-                if let durable {
-                    prefixes.durable.complete(durable.timestamps)
-                }
-                if last - first == UInt64(count - 1) {
-                    prefixes.committed.complete(first...last)
-                } else {
-                    for index in 0..<count {
-                        prefixes.committed.complete(self.inFlight[index].timestamp)
-                    }
-                }
-            }
             if count == self.inFlight.count {
                 self.inFlight.removeAll(keepingCapacity: true)
             } else {
                 self.inFlight.removeFirst(count)
             }
-        } else if let durable {
-            self.tracker.update { $0.durable.complete(durable.timestamps) }
+            // Timestamps increase along the list: the first one left is the lowest the writer holds back.
+            self.tracker.published(in: &self.lane, next: self.inFlight.first?.timestamp ?? LaneFloors.none)
         }
         if let durable {
             if self.state.endWrites(count, recordingDurable: durable.timestamps.upperBound, end: durable.end) {

@@ -1,0 +1,87 @@
+import Testing
+
+@testable import PMemStream
+
+/// The watermarks computed from the lanes' floors (see ``DurabilityTracker``), driven by hand: which
+/// writer takes and publishes which timestamp, and what group commit holds.
+@Suite("Watermarks from the lanes' floors")
+struct LaneFloorsTests {
+    @Test("committed moves over the contiguous prefix only, whichever writer publishes first")
+    func contiguousPrefixAcrossWriters() {
+        let tracker = DurabilityTracker(persistedTimestamp: 10)
+        var first = tracker.floors.claim()
+        var second = tracker.floors.claim()
+        #expect(tracker.takeTimestamps(1, in: &first) == 11)
+        #expect(tracker.takeTimestamps(2, in: &second) == 12)
+        tracker.published(in: &second, next: LaneFloors.none)
+        #expect(tracker.committed.value == 10, "12 and 13 wait for 11")
+        #expect(tracker.persisted.value == 10)
+        tracker.published(in: &first, next: LaneFloors.none)
+        #expect(tracker.committed.value == 13)
+        #expect(tracker.persisted.value == 13, "nothing was queued for group commit")
+    }
+
+    @Test("a writer's floor holds back its unpublished entries, not its published ones")
+    func partialPublication() {
+        let tracker = DurabilityTracker(persistedTimestamp: 0)
+        var writer = tracker.floors.claim()
+        var other = tracker.floors.claim()
+        #expect(tracker.takeTimestamps(1, in: &writer) == 1)
+        #expect(tracker.takeTimestamps(1, in: &other) == 2)
+        #expect(tracker.takeTimestamps(1, in: &writer) == 3)
+        tracker.published(in: &other, next: LaneFloors.none)
+        tracker.published(in: &writer, next: 3)
+        #expect(tracker.committed.value == 2)
+        tracker.published(in: &writer, next: LaneFloors.none)
+        #expect(tracker.committed.value == 3)
+    }
+
+    @Test("entries queued for group commit hold persisted back until their round has flushed them")
+    func queuedEntriesHoldPersistedBack() {
+        let tracker = DurabilityTracker(persistedTimestamp: 0)
+        var writer = tracker.floors.claim()
+        #expect(tracker.takeTimestamps(1, in: &writer) == 1)
+        tracker.floors.queued(1)
+        tracker.published(in: &writer, next: LaneFloors.none)
+        #expect(tracker.committed.value == 1)
+        #expect(tracker.persisted.value == 0)
+
+        tracker.floors.startFlushing()
+        #expect(tracker.takeTimestamps(1, in: &writer) == 2)
+        tracker.floors.queued(2)
+        tracker.published(in: &writer, next: LaneFloors.none)
+        #expect(tracker.committed.value == 2)
+        #expect(tracker.persisted.value == 0, "entry 1 is being flushed")
+
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        #expect(tracker.persisted.value == 1, "entry 2 is still queued")
+        tracker.floors.startFlushing()
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        #expect(tracker.persisted.value == 2)
+    }
+
+    @Test("writers beyond the owned floors share one, which holds each of them back; released floors return")
+    func sharedFloor() {
+        let tracker = DurabilityTracker(persistedTimestamp: 0)
+        var owned = (0..<LaneFloors.ownedCount).map { _ in tracker.floors.claim() }
+        #expect(Set(owned.map(\.floor)).count == LaneFloors.ownedCount)
+        #expect(!owned.contains { $0.floor == LaneFloors.sharedFloor })
+        var sharing = [tracker.floors.claim(), tracker.floors.claim()]
+        #expect(sharing.allSatisfy { $0.floor == LaneFloors.sharedFloor })
+
+        #expect(tracker.takeTimestamps(1, in: &sharing[0]) == 1)
+        #expect(tracker.takeTimestamps(1, in: &sharing[1]) == 2)
+        #expect(tracker.takeTimestamps(1, in: &owned[5]) == 3)
+        tracker.published(in: &sharing[1], next: LaneFloors.none)
+        tracker.published(in: &owned[5], next: LaneFloors.none)
+        #expect(tracker.committed.value == 0, "the first sharing writer still holds 1")
+        tracker.published(in: &sharing[0], next: LaneFloors.none)
+        #expect(tracker.committed.value == 3)
+
+        let released = owned.remove(at: 5)
+        tracker.floors.release(released)
+        #expect(tracker.floors.claim().floor == released.floor)
+    }
+}
