@@ -41,18 +41,21 @@ final class DurabilityTracker: Sendable {
     ///
     /// A writer that held nothing back first holds its floor at a value the clock had: at or below the
     /// first timestamp it gets. The clock's update releases that store, so a scan that loads the clock
-    /// past these timestamps sees the floor.
+    /// past these timestamps sees the floor. When other writers took timestamps in between, the floor held
+    /// theirs back too, and they may have published them and scanned meanwhile: the writer then raises its
+    /// floor to its first timestamp as after a publication, and scans.
     ///
     /// - Returns: The first of them.
     @inline(__always)
     func takeTimestamps(_ count: Int, in lane: inout LaneFloors.Lane) -> UInt64 {
-        let holdsNothing = lane.value == LaneFloors.none
-        if holdsNothing {
-            self.floors.hold(&lane, at: self.clock.next.load(ordering: .relaxed))
+        guard lane.value == LaneFloors.none else {
+            return self.clock.next.add(UInt64(count), ordering: .sequentiallyConsistent).oldValue
         }
+        let held = self.clock.next.load(ordering: .relaxed)
+        self.floors.hold(&lane, at: held)
         let first = self.clock.next.add(UInt64(count), ordering: .sequentiallyConsistent).oldValue
-        if holdsNothing {
-            self.floors.hold(&lane, at: first)
+        if first != held {
+            self.published(in: &lane, next: first)
         }
         return first
     }

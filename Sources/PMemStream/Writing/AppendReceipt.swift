@@ -7,11 +7,13 @@
 public struct AppendReceipt: Sendable {
     /// The entry; its bytes are in the medium.
     public let entry: Entry
-    private let groupCommit: GroupCommit
+    /// The writer that appended the entry: it leads to the stream's group commit, and only its region's
+    /// appenders retain it, where the stream-wide group commit would be retained by every appender.
+    private let writer: RegionWriter
 
-    init(entry: Entry, groupCommit: GroupCommit) {
+    init(entry: Entry, writer: RegionWriter) {
         self.entry = entry
-        self.groupCommit = groupCommit
+        self.writer = writer
     }
 
     /// The entry's timestamp.
@@ -23,13 +25,13 @@ public struct AppendReceipt: Sendable {
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
     public func committed() async throws(PMemStreamError) {
-        try await self.groupCommit.tracker.committed.wait(until: self.entry.timestamp)
+        try await self.writer.groupCommit.tracker.committed.wait(until: self.entry.timestamp)
     }
 
     /// Returns when the entry, and every earlier one, is persisted: it survives a power failure.
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
     public func persisted() async throws(PMemStreamError) {
-        try await self.groupCommit.waitPersisted(self.entry.timestamp)
+        try await self.writer.groupCommit.waitPersisted(self.entry.timestamp)
     }
 }

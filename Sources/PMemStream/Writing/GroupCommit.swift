@@ -3,14 +3,15 @@ import Synchronization
 /// Group commit: makes asynchronously appended entries durable, many per drain, and checkpoints the
 /// persisted watermark (see `Docs/Format.md`, "Group commit" and "Checkpoints").
 ///
-/// Asynchronous appends queue their entries here unflushed. A *round* flushes every queued entry, drains
+/// Asynchronous appends queue their entries unflushed, each in its region's ``RegionQueue``, which is listed
+/// here when it gets its first entry. A *round* takes every listed queue, flushes their entries, drains
 /// once, and marks them durable. A *checkpoint* then stores the persisted watermark in the stream header,
 /// persists it, and records each touched region's checkpoint tail, so that recovery after a power failure
 /// reads only the entries written since. The persist workers run rounds; so do ``PMemStream/persistCommitted()``
 /// and closing the stream.
 ///
-/// The queue is bounded: an asynchronous append waits (back-pressure) while ``capacity`` entries are queued,
-/// and resumes when a round has taken them.
+/// The queues are bounded together: an asynchronous append waits (back-pressure) while ``capacity`` entries
+/// are queued, and resumes when a round has taken them.
 ///
 /// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
 /// itself if none is under way and the medium is flushed by cache line. Otherwise a persist worker is
@@ -23,7 +24,7 @@ import Synchronization
 /// With no persist worker, whoever needs a round runs it: an asynchronous append that finds the queue full,
 /// and a wait for persistence (see ``waitPersisted(_:)``). Nothing then waits for a round nobody runs.
 final class GroupCommit: Sendable {
-    /// An entry waiting for a round; its region is kept by the ``Queue``.
+    /// An entry waiting for a round; its region is kept by its ``RegionQueue``, then by the round's ``Queue``.
     struct Queued {
         let timestamp: UInt64
         /// Where the entry ends.
@@ -51,7 +52,8 @@ final class GroupCommit: Sendable {
     }
 
     private struct State {
-        var queued = Queue()
+        /// The region queues with entries for the next round.
+        var listed: [RegionQueue] = []
         /// Asynchronous appends waiting for room, by the number each took.
         var roomWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextRoomWaiterID: UInt64 = 0
@@ -64,7 +66,9 @@ final class GroupCommit: Sendable {
 
     /// What a round reuses from one to the next, so that it allocates nothing in steady state.
     private struct RoundBuffers {
-        /// The entries the round took; swapped with the queue.
+        /// The region queues the round takes; swapped with the list.
+        var listed: [RegionQueue] = []
+        /// The entries the round took from them.
         var taken = Queue()
         /// Their flush ranges.
         var ranges: [Range<Int>] = []
@@ -92,7 +96,7 @@ final class GroupCommit: Sendable {
     private let checkpointed: Lock<UInt64>
     /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
     private let roundLock = Lock(RoundBuffers())
-    /// How many entries are queued, mirrored from ``state`` so that an append checks for room with a load.
+    /// How many entries are queued, in all region queues.
     private let queuedCount = Atomic(0)
 
     init(
@@ -126,7 +130,7 @@ final class GroupCommit: Sendable {
     /// Waits while the queue is full; with no persist worker, runs a round instead. Returns early when the
     /// task is cancelled (the caller checks).
     func waitForRoom() async {
-        while !Task.isCancelled, self.state.withLock({ $0.queued.count >= self.capacity }) {
+        while !Task.isCancelled, self.isFull {
             guard self.hasWorkers else {
                 self.round()
                 continue
@@ -140,7 +144,7 @@ final class GroupCommit: Sendable {
                     // Cancellation is looked at under the lock the handler takes: either the handler finds
                     // the waiter registered, or the waiter sees the task cancelled.
                     let waiting = self.state.withLock { state in
-                        guard state.queued.count >= self.capacity, !Task.isCancelled else { return false }
+                        guard self.isFull, !Task.isCancelled else { return false }
                         state.roomWaiters[id] = continuation
                         return true
                     }
@@ -156,16 +160,18 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// Queues an entry for the next round; wakes a worker when the queue was empty and somebody waits for
-    /// persistence, or when the queue reaches ``wakeThreshold`` entries.
-    func enqueue(_ entry: Queued, of region: RegionState) {
+    /// Queues an entry in its region's queue for the next round, before it is published; wakes a worker
+    /// when the region's queue was empty and somebody waits for persistence, or when ``wakeThreshold``
+    /// entries are queued.
+    func enqueue(_ entry: Queued, in queue: RegionQueue) {
+        let listing = queue.append(entry)
+        let count = self.queuedCount.add(1, ordering: .relaxed).newValue
+        guard listing || count == self.wakeThreshold else { return }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
-            state.queued.append(entry, of: region)
-            self.tracker.floors.queued(entry.timestamp)
-            let count = state.queued.count
-            self.queuedCount.store(count, ordering: .relaxed)
-            let wakes = (count == 1 && state.persistWaiters > 0) || count == self.wakeThreshold
-            return wakes ? state.wake : nil
+            if listing {
+                state.listed.append(queue)
+            }
+            return state.persistWaiters > 0 || count == self.wakeThreshold ? state.wake : nil
         }
         wake?()
     }
@@ -230,7 +236,7 @@ final class GroupCommit: Sendable {
         }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
             state.persistWaiters += 1
-            return state.queued.isEmpty ? nil : state.wake
+            return state.listed.isEmpty ? nil : state.wake
         }
         wake?()
         defer {
@@ -283,12 +289,18 @@ final class GroupCommit: Sendable {
 
     /// Flushes every queued entry, drains once, marks them durable. One persist point.
     ///
-    /// The queue is swapped with `buffers.taken`, emptied by the previous round, so neither allocates.
+    /// The list of region queues is swapped with `buffers.listed`, and their entries moved to
+    /// `buffers.taken`, both emptied by the previous round, so nothing allocates in steady state.
     private func flushQueued(using buffers: inout RoundBuffers) {
+        self.state.withLock { swap(&$0.listed, &buffers.listed) }
+        var taken = 0
+        for queue in buffers.listed {
+            taken += queue.take(into: &buffers.taken)
+        }
+        buffers.listed.removeAll(keepingCapacity: true)
+        // Room first, then the waiters: one that checks for room after this sees it.
+        self.queuedCount.subtract(taken, ordering: .relaxed)
         let waiters = self.state.withLock { state in
-            swap(&state.queued, &buffers.taken)
-            self.tracker.floors.startFlushing()
-            self.queuedCount.store(0, ordering: .relaxed)
             defer { state.roomWaiters.removeAll() }
             return state.roomWaiters
         }

@@ -69,12 +69,12 @@ extension RegionWriter {
                 region: self.state,
                 streamedLines: streamedLines
             ),
-            of: self.state
+            in: self.queue
         )
         self.state.published(upTo: entry.end)
         self.tracker.published(in: &self.lane, next: LaneFloors.none)
         self.state.endWrites(1)
-        return AppendReceipt(entry: written, groupCommit: self.groupCommit)
+        return AppendReceipt(entry: written, writer: self)
     }
 
     /// Seals the reserved entry at `index` in ``inFlight``, whose data is in place, queues it for group
@@ -90,9 +90,9 @@ extension RegionWriter {
                 end: reserved.end,
                 region: self.state
             ),
-            of: self.state
+            in: self.queue
         )
         self.publishSealedPrefix()
-        return AppendReceipt(entry: entry, groupCommit: self.groupCommit)
+        return AppendReceipt(entry: entry, writer: self)
     }
 }

@@ -15,7 +15,9 @@ extension RegionWriter {
 
     /// ``reserve(count:size:)``, handing each entry to `reserved` rather than to ``inFlight``; with `marking`
     /// false, it stores neither the zero words nor the terminator, for a caller that writes each entry's
-    /// header and the terminator itself before the same drain.
+    /// header and the terminator itself before the same drain. Inlined, so that its closures are too: every
+    /// append goes through it.
+    @inline(__always)
     func reserve(
         count: Int,
         size: (_ index: Int) -> Int,

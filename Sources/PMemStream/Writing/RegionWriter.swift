@@ -57,9 +57,11 @@ public actor RegionWriter {
     @exclusivity(unchecked) var tail: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
     @exclusivity(unchecked) var inFlight: [InFlightEntry] = []
-    /// This writer's floor among the tracker's: it holds back the watermarks over the entries the writer
-    /// took timestamps for and has not published yet.
+    /// This writer's lane among the tracker's floors: its unpublished floor holds back the watermarks over
+    /// the entries the writer took timestamps for and has not published yet.
     @exclusivity(unchecked) var lane: LaneFloors.Lane
+    /// The writer's asynchronous entries waiting for group commit; it owns the lane.
+    let queue: GroupCommit.RegionQueue
     var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
     @exclusivity(unchecked) var reservation: (id: UInt64, capacity: Int)?
@@ -116,12 +118,9 @@ public actor RegionWriter {
         try state.beginWrites()
         defer { state.endWrites() }
         self.tail = try Self.recover(state)
-        // Last: a writer whose recovery fails is never initialized, and would never give its floor back.
-        self.lane = tracker.floors.claim()
-    }
-
-    deinit {
-        self.tracker.floors.release(self.lane)
+        // Last: a writer whose recovery fails claims no lane.
+        self.queue = GroupCommit.RegionQueue(region: state, tracker: tracker)
+        self.lane = self.queue.lane
     }
 
     /// Finds the region's tail under its timestamp cap, cuts what lies beyond it, and lifts the cap.

@@ -75,16 +75,25 @@ struct DurabilityPipelineTests {
         }
     }
 
-    @Test("more asynchronous appends than the queue holds while the worker is busy: the appender waits for room")
-    func backPressure() async throws {
+    /// With two regions, the appends alternate between them: the bound holds for all the regions' queues
+    /// together.
+    @Test(
+        "more asynchronous appends than the queue holds while the worker is busy: the appender waits for room",
+        arguments: [1, 2]
+    )
+    func backPressure(regionCount: Int) async throws {
         let medium = GatedMedium(size: 1 << 20)
         let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 1, maxQueuedAppends: 4))
-        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024))
+        var writers: [RegionWriter] = []
+        for _ in 0..<regionCount {
+            writers.append(try await stream.writer(for: try await stream.allocateRegion(size: 256 * 1024)))
+        }
+        let allWriters = writers
         medium.holdDrains()
         let appender = Task {
             var receipts: [AppendReceipt] = []
             for index in 0..<20 {
-                receipts.append(try await writer.appendAsync([UInt8(index)]))
+                receipts.append(try await allWriters[index % regionCount].appendAsync([UInt8(index)]))
             }
             return receipts
         }

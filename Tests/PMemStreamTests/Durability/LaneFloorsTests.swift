@@ -36,40 +36,50 @@ struct LaneFloorsTests {
         #expect(tracker.committed.value == 3)
     }
 
-    @Test("entries queued for group commit hold persisted back until their round has flushed them")
-    func queuedEntriesHoldPersistedBack() {
+    @Test(
+        "entries queued for group commit hold persisted back until their round has flushed them",
+        arguments: [false, true]
+    )
+    func queuedEntriesHoldPersistedBack(sharingALane: Bool) {
         let tracker = DurabilityTracker(persistedTimestamp: 0)
+        if sharingALane {
+            for _ in 0..<LaneFloors.ownedCount { _ = tracker.floors.claim() }
+        }
         var writer = tracker.floors.claim()
+        #expect((writer.line == LaneFloors.sharedLane) == sharingALane)
+        var other = tracker.floors.claim()
         #expect(tracker.takeTimestamps(1, in: &writer) == 1)
-        tracker.floors.queued(1)
+        tracker.floors.queued(1, in: writer)
         tracker.published(in: &writer, next: LaneFloors.none)
         #expect(tracker.committed.value == 1)
         #expect(tracker.persisted.value == 0)
 
-        tracker.floors.startFlushing()
+        tracker.floors.startFlushing(writer)
         #expect(tracker.takeTimestamps(1, in: &writer) == 2)
-        tracker.floors.queued(2)
+        tracker.floors.queued(2, in: writer)
         tracker.published(in: &writer, next: LaneFloors.none)
-        #expect(tracker.committed.value == 2)
+        #expect(tracker.takeTimestamps(1, in: &other) == 3)
+        tracker.published(in: &other, next: LaneFloors.none)
+        #expect(tracker.committed.value == 3)
         #expect(tracker.persisted.value == 0, "entry 1 is being flushed")
 
         tracker.floors.flushed()
         tracker.advanceWatermarks()
         #expect(tracker.persisted.value == 1, "entry 2 is still queued")
-        tracker.floors.startFlushing()
+        tracker.floors.startFlushing(writer)
         tracker.floors.flushed()
         tracker.advanceWatermarks()
-        #expect(tracker.persisted.value == 2)
+        #expect(tracker.persisted.value == 3)
     }
 
-    @Test("writers beyond the owned floors share one, which holds each of them back; released floors return")
-    func sharedFloor() {
+    @Test("writers beyond the owned lanes share one, which holds each of them back; released lanes return")
+    func sharedLane() {
         let tracker = DurabilityTracker(persistedTimestamp: 0)
         var owned = (0..<LaneFloors.ownedCount).map { _ in tracker.floors.claim() }
-        #expect(Set(owned.map(\.floor)).count == LaneFloors.ownedCount)
-        #expect(!owned.contains { $0.floor == LaneFloors.sharedFloor })
+        #expect(Set(owned.map(\.line)).count == LaneFloors.ownedCount)
+        #expect(!owned.contains { $0.line == LaneFloors.sharedLane })
         var sharing = [tracker.floors.claim(), tracker.floors.claim()]
-        #expect(sharing.allSatisfy { $0.floor == LaneFloors.sharedFloor })
+        #expect(sharing.allSatisfy { $0.line == LaneFloors.sharedLane })
 
         #expect(tracker.takeTimestamps(1, in: &sharing[0]) == 1)
         #expect(tracker.takeTimestamps(1, in: &sharing[1]) == 2)
@@ -82,6 +92,6 @@ struct LaneFloorsTests {
 
         let released = owned.remove(at: 5)
         tracker.floors.release(released)
-        #expect(tracker.floors.claim().floor == released.floor)
+        #expect(tracker.floors.claim().line == released.line)
     }
 }

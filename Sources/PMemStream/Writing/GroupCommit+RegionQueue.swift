@@ -1,0 +1,61 @@
+extension GroupCommit {
+    /// A region writer's asynchronous entries waiting for a round, behind a lock of their own.
+    ///
+    /// Queueing takes only this lock, which no other writer takes: the group commit's lock is taken once
+    /// per round and region, when the queue gets its first entry and is listed for the next round. The
+    /// queue also owns the writer's lane (see ``LaneFloors``), whose queued floor holds its entries back
+    /// from the persisted watermark, and gives it back when it goes away: once the writer is gone and no
+    /// round has the queue listed.
+    final class RegionQueue: Sendable {
+        /// The region of the entries.
+        let region: RegionState
+        /// The writer's lane; its unpublished floor is the writer's.
+        let lane: LaneFloors.Lane
+        private let tracker: DurabilityTracker
+        private let pending = Lock(Pending())
+
+        private struct Pending {
+            var entries: [Queued] = []
+            /// Whether the queue is on the group commit's list for the next round.
+            var isListed = false
+        }
+
+        /// Claims a lane for the writer of `region`.
+        init(region: RegionState, tracker: DurabilityTracker) {
+            self.region = region
+            self.tracker = tracker
+            self.lane = tracker.floors.claim()
+        }
+
+        deinit {
+            self.tracker.floors.release(self.lane)
+        }
+
+        /// Queues `entry`, before it is published, and lowers the lane's queued floor to it.
+        ///
+        /// - Returns: Whether the queue must be listed for the next round: it was not listed.
+        func append(_ entry: Queued) -> Bool {
+            self.pending.withLock { pending in
+                pending.entries.append(entry)
+                self.tracker.floors.queued(entry.timestamp, in: self.lane)
+                defer { pending.isListed = true }
+                return !pending.isListed
+            }
+        }
+
+        /// Moves every queued entry to `taken`, for a round; their floor moves to the round's.
+        ///
+        /// - Returns: How many entries it moved.
+        func take(into taken: inout Queue) -> Int {
+            self.pending.withLock { pending in
+                taken.append(contentsOf: pending.entries, of: self.region)
+                self.tracker.floors.startFlushing(self.lane)
+                defer {
+                    pending.entries.removeAll(keepingCapacity: true)
+                    pending.isListed = false
+                }
+                return pending.entries.count
+            }
+        }
+    }
+}
