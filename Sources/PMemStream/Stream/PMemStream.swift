@@ -402,7 +402,7 @@ public actor PMemStream {
         try self.allocator.free(regionAt: region.offset)
         self.regionStates[region.offset]?.confirmFreed()
         self.regionStates[region.offset] = nil
-        self.writers[region.offset] = nil
+        self.writers.removeValue(forKey: region.offset)?.queue.giveBackLane()
         self.tracker.committed.nudgeFollowers()
     }
 

@@ -1,11 +1,13 @@
+import Synchronization
+
 extension GroupCommit {
     /// A region writer's asynchronous entries waiting for a round, behind a lock of their own.
     ///
     /// Queueing takes only this lock, which no other writer takes: the group commit's lock is taken once
     /// per round and region, when the queue gets its first entry and is listed for the next round. The
     /// queue also owns the writer's lane (see ``LaneFloors``), whose queued floor holds its entries back
-    /// from the persisted watermark, and gives it back when it goes away: once the writer is gone and no
-    /// round has the queue listed.
+    /// from the persisted watermark, and gives it back when its region is freed, or when it goes away: once
+    /// the writer is gone and no round has the queue listed.
     final class RegionQueue: Sendable {
         /// The region of the entries.
         let region: RegionState
@@ -13,6 +15,7 @@ extension GroupCommit {
         let lane: LaneFloors.Lane
         private let tracker: DurabilityTracker
         private let pending = Lock(Pending())
+        private let laneGivenBack = Atomic(false)
 
         private struct Pending {
             var entries: [Queued] = []
@@ -28,6 +31,14 @@ extension GroupCommit {
         }
 
         deinit {
+            self.giveBackLane()
+        }
+
+        /// Gives the lane back, once: when the region is freed (its writer can take no timestamp any more,
+        /// and a free waits until its entries are durable, so none is queued), or when the queue goes away.
+        /// A receipt may keep the writer, and with it this queue, long after the free.
+        func giveBackLane() {
+            guard !self.laneGivenBack.exchange(true, ordering: .relaxed) else { return }
             self.tracker.floors.release(self.lane)
         }
 

@@ -161,17 +161,23 @@ final class GroupCommit: Sendable {
     }
 
     /// Queues an entry in its region's queue for the next round, before it is published; wakes a worker
-    /// when the region's queue was empty and somebody waits for persistence, or when ``wakeThreshold``
-    /// entries are queued.
+    /// when it is the first entry since the last round and somebody waits for persistence (the first
+    /// region listed, not every region: each wake is a round), or when ``wakeThreshold`` entries are queued.
+    ///
+    /// The count of queued entries is raised after the entry is queued and lowered after a round took it,
+    /// so it may lag by the entries being queued at that moment: the bound and the threshold hold within
+    /// that many entries.
     func enqueue(_ entry: Queued, in queue: RegionQueue) {
         let listing = queue.append(entry)
         let count = self.queuedCount.add(1, ordering: .relaxed).newValue
         guard listing || count == self.wakeThreshold else { return }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
+            var wakes = count == self.wakeThreshold
             if listing {
                 state.listed.append(queue)
+                wakes = wakes || (state.listed.count == 1 && state.persistWaiters > 0)
             }
-            return state.persistWaiters > 0 || count == self.wakeThreshold ? state.wake : nil
+            return wakes ? state.wake : nil
         }
         wake?()
     }

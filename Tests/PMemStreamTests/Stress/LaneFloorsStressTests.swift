@@ -6,7 +6,9 @@ import Testing
 @testable import PMemStream
 
 /// The lanes' floors (see ``DurabilityTracker``) driven from several threads at once, to reach the
-/// interleavings the hand-driven tests cannot. Longer runs: `PMEMSTREAM_LANE_ITERATIONS` (default 200 000).
+/// interleavings the hand-driven tests cannot. Longer runs: `PMEMSTREAM_LANE_ITERATIONS` (default 200 000;
+/// the two threads of the first test wait for each other, so it also stops after 5 s when the machine is
+/// busy).
 @Suite("Lane floors under threads", .serialized, .timeLimit(.minutes(5)))
 struct LaneFloorsStressTests {
     static let iterations: Int = {
@@ -29,7 +31,10 @@ struct LaneFloorsStressTests {
         let writerB = Thread {
             var spin: UInt64 = 0x9E37_79B9_7F4A_7C15
             for iteration in 1...iterations {
-                while handshake.go.load(ordering: .acquiring) != iteration {}
+                while case let go = handshake.go.load(ordering: .acquiring), go != iteration {
+                    if go < 0 { return }
+                    Handshake.pause()
+                }
                 handshake.delay(&spin)
                 let timestamp = tracker.takeTimestamps(1, in: &laneB.value)
                 tracker.published(in: &laneB.value, next: LaneFloors.none)
@@ -39,11 +44,18 @@ struct LaneFloorsStressTests {
         }
         writerB.start()
         var spin: UInt64 = 0x2545_F491_4F6C_DD1D
+        let deadline = ContinuousClock.now + .seconds(5)
+        var ran = 0
         for iteration in 1...iterations {
+            if iteration % 1024 == 0, ContinuousClock.now > deadline {
+                handshake.go.store(-1, ordering: .releasing)
+                break
+            }
+            ran = iteration
             handshake.go.store(iteration, ordering: .releasing)
             handshake.delay(&spin)
             let mine = tracker.takeTimestamps(1, in: &laneA.value)
-            while handshake.done.load(ordering: .acquiring) != iteration {}
+            while handshake.done.load(ordering: .acquiring) != iteration { Handshake.pause() }
             let theirs = handshake.taken.load(ordering: .relaxed)
             if tracker.committed.value >= mine { early += 1 }
             if theirs < mine, tracker.committed.value < theirs { stuck += 1 }
@@ -51,6 +63,7 @@ struct LaneFloorsStressTests {
         }
         #expect(early == 0, "committed passed a timestamp not yet published")
         #expect(stuck == 0, "a published timestamp stayed uncommitted while another writer held a later one")
+        #expect(ran >= 1024, "the threads met too rarely to test anything")
         #expect(tracker.committed.value == tracker.lastIssuedTimestamp)
     }
 
@@ -95,6 +108,11 @@ private final class Handshake: Sendable {
     let done = Atomic<Int>(0)
     let taken = Atomic<UInt64>(0)
     private let sink = Atomic<Int>(0)
+
+    /// Yields the processor to the other thread of the pair, if it waits for one.
+    static func pause() {
+        sched_yield()
+    }
 
     /// Spins for a pseudo-random while (up to 63 steps), so the two threads meet at varying points.
     func delay(_ state: inout UInt64) {
