@@ -12,12 +12,12 @@ import Synchronization
 /// become durable in any order; each watermark advances over the contiguous prefix of completed
 /// timestamps only.
 ///
-/// That prefix is computed, not kept: every lane of ``LaneFloors`` — a region writer, the group commit's
-/// queue, a round — keeps a floor at or below the timestamps it still holds back, and every timestamp
-/// below the lowest floor and below the clock is done. A writer holds its floor before it takes
+/// That prefix is computed, not kept: every floor of ``LaneFloors`` — a writer's unpublished and queued
+/// floors, the round's flushing floor — is at or below the timestamps it still holds back, and every
+/// timestamp below the lowest floor and below the clock is done. A writer holds its floor before it takes
 /// timestamps and raises it after it publishes; then it scans the floors and raises the watermarks
-/// (``advanceWatermarks()``). Two writers on two threads thus share no lock and write no common line but
-/// the clock and the watermarks.
+/// (``advanceWatermarks()``). Two writers on two threads thus share no lock on the append path, and write
+/// no common line but the clock, the watermarks and the group commit's count of queued entries.
 final class DurabilityTracker: Sendable {
     /// Published entries: visible to readers.
     let committed: Watermark
