@@ -15,8 +15,10 @@ struct LaneFloors: ~Copyable, @unchecked Sendable {
 
     /// A floor that holds nothing back.
     static let none = UInt64.max
-    /// How many writers get a lane of their own.
-    static let ownedCount = 16
+    /// How many writers get a lane of their own. A scan reads every lane ever claimed, about 0.6 ns each
+    /// (64 B synchronous appends took 278 ns with one lane scanned and 336 with 100); a writer on the shared
+    /// lane pays its lock instead, 40 – 100 ns per append alone and far more when writers contend for it.
+    static let ownedCount = 64
 
     /// A writer's place among the lanes.
     struct Lane {

@@ -6,13 +6,16 @@ import Testing
 
 @Suite("Group commit, watermarks and waits", .timeLimit(.minutes(5)))
 struct DurabilityPipelineTests {
-    /// With 20 regions, more writers than ``LaneFloors/ownedCount`` append at once: some share a floor.
+    /// With 20 regions, and all but 16 of the stream's own lanes claimed first, some writers share a lane.
     @Test(
         "random mixes of sync and async appends and waits from 8 tasks keep the watermark laws",
         arguments: zip([1, 2, 3] as [UInt64], [3, 3, 20])
     )
     func watermarkLaws(seed: UInt64, regionCount: Int) async throws {
         let (stream, medium) = try makeStream(size: 8 << 20)
+        let tracker = await stream.tracker
+        let claimedFirst = (16..<LaneFloors.ownedCount).map { _ in tracker.floors.claim() }
+        #expect(claimedFirst.allSatisfy { $0.line != LaneFloors.sharedLane })
         var regions: [Region] = []
         for _ in 0..<regionCount {
             regions.append(try await stream.allocateRegion(size: (6 << 20) / regionCount))
@@ -61,6 +64,11 @@ struct DurabilityPipelineTests {
             }
             return try await group.reduce(into: [Entry]()) { $0 += $1 }
         }
+        var sharing = 0
+        for region in allRegions where try await stream.writer(for: region).queue.lane.line == LaneFloors.sharedLane {
+            sharing += 1
+        }
+        #expect(sharing == max(regionCount - 16, 0))
         let last = appended.map(\.timestamp).max()!
         try await stream.waitPersisted(last)
         #expect(Set(appended.map(\.timestamp)) == Set(1...last))

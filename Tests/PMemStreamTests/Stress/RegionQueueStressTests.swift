@@ -9,8 +9,8 @@ import Testing
     import Glibc
 #endif
 
-/// Group commit with a queue per region, under real concurrency: many writers (more than
-/// `LaneFloors.ownedCount`, so some share a lane) append asynchronously to regions of their own while a
+/// Group commit with a queue per region, under real concurrency: many writers (with all but 16 of the
+/// stream's own lanes claimed first, so some share a lane) append asynchronously to regions of their own while a
 /// persist worker runs rounds and a monitor cuts power at arbitrary moments. Each cut must find, after
 /// recovery, every entry up to the persisted watermark read before the cut: whole, contiguous.
 ///
@@ -64,11 +64,18 @@ struct RegionQueueStressTests {
             medium: medium,
             configuration: .init(blockSize: blockSize, persistWorkers: persistWorkers, maxQueuedAppends: 8)
         )
+        // All but 16 of the stream's own lanes are claimed first: the writers beyond 16 share a lane.
+        let tracker = await stream.tracker
+        let claimedFirst = (16..<LaneFloors.ownedCount).map { _ in tracker.floors.claim() }
+        #expect(claimedFirst.allSatisfy { $0.line != LaneFloors.sharedLane })
         var regionWriters: [RegionWriter] = []
         for _ in 0..<writers {
             regionWriters.append(try await stream.writer(for: try await stream.allocateRegion(size: regionSize)))
         }
         let all = regionWriters
+        if writers > 16 {
+            #expect(await all.last!.queue.lane.line == LaneFloors.sharedLane)
+        }
         let done = DoneCount()
         // Power cuts: the persisted watermark, then the durable image (`killed()` copies it as it is now);
         // checked once the writers are done, since a check takes longer than many appends.
