@@ -97,7 +97,8 @@ struct LaneFloors: ~Copyable, @unchecked Sendable {
         }
     }
 
-    /// Gives back the lane of a writer that is gone, once no entry of it is queued any more.
+    /// Gives back the lane of a writer that will take no timestamp again and has no entry queued: its region
+    /// was freed, or the writer and its queue are gone.
     borrowing func release(_ lane: Lane) {
         guard lane.line != Self.sharedLane else { return }
         self.shared.withLock { $0.free.append(lane.line) }
