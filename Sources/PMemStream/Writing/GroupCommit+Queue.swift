@@ -9,9 +9,6 @@ extension GroupCommit {
         /// The regions of ``entries``, in order: each with how many consecutive entries are its.
         private(set) var runs: [(region: RegionState, count: Int)] = []
 
-        /// How many entries are queued.
-        var count: Int { self.entries.count }
-
         /// Whether no entry is queued.
         var isEmpty: Bool { self.entries.isEmpty }
 
