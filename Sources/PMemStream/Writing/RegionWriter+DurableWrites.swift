@@ -30,8 +30,8 @@ extension RegionWriter {
                 let dataOffset = entry.offset + EntryHeader.size
                 let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
                     guard dataCopied else { return self.seal(entry, data: bytes) }
-                    // Made before the copy, as in `writeEntriesAloneDurably(_:)`; but here the caller's closures
-                    // may still retain and release around each copy.
+                    // Made before the copy: making it retains the region's state (see `writeOneDurably(copying:)`);
+                    // but here the caller's closures may still retain and release around each copy.
                     let made = self.madeEntry(for: entry)
                     self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
                     return made
@@ -97,13 +97,14 @@ extension RegionWriter {
     /// cache-line granularity, a batch whose entries all have ``nonTemporalBatchSizes`` bytes is written whole
     /// by non-temporal stores (see ``writeNonTemporally(_:into:terminated:medium:sequence:)``).
     ///
-    /// Every entry is made before the first byte is copied, and nothing is retained or released between the
-    /// copies and the drain: an atomic operation (a retain is one) after the non-temporal stores of a large
-    /// entry's copy waits until they are written back, and the copies of the entries would not overlap.
+    /// Nothing is retained or released between the copies and the drain: an atomic operation (a retain is
+    /// one) after the non-temporal stores of a large entry's copy waits until they are written back, and the
+    /// copies of the entries would not overlap. No ``Entry`` is made at all: the result makes each when it is
+    /// read (see ``AppendedEntries``).
     ///
     /// - Returns: The entries, and the last one's timestamp.
     func writeEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
-        -> (entries: [Entry], last: UInt64)
+        -> (entries: AppendedEntries, last: UInt64)
     {
         var reserved: InFlightEntry?
         let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
@@ -111,25 +112,21 @@ extension RegionWriter {
             if reserved == nil { reserved = $0 }
         }
         let first = reserved!
-        let state = self.state
         var last = first
-        let entries = [Entry](unsafeUninitializedCapacity: batch.count) { entries, initialized in
+        let places = [InFlightEntry](unsafeUninitializedCapacity: batch.count) { places, initialized in
             for index in batch.indices {
                 if index > 0 {
                     last = last.next(size: batch[index].count)
                 }
-                entries.initializeElement(
-                    at: index,
-                    to: Entry(state: state, offset: last.offset, timestamp: last.timestamp, size: last.size)
-                )
+                places.initializeElement(at: index, to: last)
             }
             initialized = batch.count
         }
-        entries.withUnsafeBufferPointer { entries in
+        places.withUnsafeBufferPointer { places in
             if nonTemporal {
                 Self.writeNonTemporally(
                     batch,
-                    into: entries,
+                    into: places,
                     terminated: self.hasTerminator(after: last),
                     medium: self.medium,
                     sequence: self.region.sequence
@@ -138,47 +135,47 @@ extension RegionWriter {
                 let threshold = self.streamingFrom
                 Self.copyAndSeal(
                     batch,
-                    into: entries,
+                    into: places,
                     streamingFrom: threshold,
                     base: self.base,
                     medium: self.medium,
                     sequence: self.region.sequence
                 )
-                self.flushSealed(count: entries.count, streamingFrom: threshold) { InFlightEntry(entries[$0]) }
+                self.flushSealed(count: places.count, streamingFrom: threshold) { places[$0] }
             }
         }
         self.medium.drain()
         self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
-        return (entries, last.timestamp)
+        return (AppendedEntries(state: self.state, places: places), last.timestamp)
     }
 
-    /// Calls `body` with the entry made for each element of `batch` in `entries`, its index and its data.
+    /// Calls `body` with the place reserved for each element of `batch` in `places`, its index and its data.
     /// The arrays are borrowed through spans, with no retain or release; callers are nonisolated and static,
     /// so that the loop has no isolation check.
     @inline(__always)
     private nonisolated static func forEachEntry(
         of batch: [[UInt8]],
-        in entries: UnsafeBufferPointer<Entry>,
+        in places: UnsafeBufferPointer<InFlightEntry>,
         _ body: (_ entry: InFlightEntry, _ index: Int, _ data: UnsafeRawBufferPointer) -> Void
     ) {
         let arrays = batch.span
         for index in arrays.indices {
-            let entry = InFlightEntry(entries[index])
+            let entry = places[index]
             arrays[index].span.bytes.withUnsafeBytes { body(entry, index, $0) }
         }
     }
 
-    /// Copies each entry of `batch` into the entry made for it in `entries` (see
+    /// Copies each entry of `batch` into the place reserved for it in `places` (see
     /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``) and seals it.
     nonisolated static func copyAndSeal(
         _ batch: [[UInt8]],
-        into entries: UnsafeBufferPointer<Entry>,
+        into places: UnsafeBufferPointer<InFlightEntry>,
         streamingFrom threshold: Int?,
         base: UnsafeMutableRawPointer,
         medium: any PersistentMedium,
         sequence: UInt64
     ) {
-        Self.forEachEntry(of: batch, in: entries) { entry, _, data in
+        Self.forEachEntry(of: batch, in: places) { entry, _, data in
             _ = Self.copyAndSeal(
                 entry,
                 from: data,
@@ -190,17 +187,17 @@ extension RegionWriter {
         }
     }
 
-    /// Writes each entry of `batch` whole into the entry made for it in `entries` with
+    /// Writes each entry of `batch` whole into the place reserved for it in `places` with
     /// ``writeNonTemporally(_:from:terminated:medium:sequence:)``, and the terminator after the last when
     /// `terminated`.
     private nonisolated static func writeNonTemporally(
         _ batch: [[UInt8]],
-        into entries: UnsafeBufferPointer<Entry>,
+        into places: UnsafeBufferPointer<InFlightEntry>,
         terminated: Bool,
         medium: any PersistentMedium,
         sequence: UInt64
     ) {
-        Self.forEachEntry(of: batch, in: entries) { entry, index, data in
+        Self.forEachEntry(of: batch, in: places) { entry, index, data in
             Self.writeNonTemporally(
                 entry,
                 from: data,

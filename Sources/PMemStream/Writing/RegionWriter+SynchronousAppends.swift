@@ -67,10 +67,10 @@ extension RegionWriter {
     ///
     /// Each entry is atomic on its own; the batch is written only if all of it fits.
     /// - Parameter batch: The entries' data, in order; their timestamps increase in this order.
-    /// - Returns: The entries.
+    /// - Returns: The entries, each made when it is read (see ``AppendedEntries``).
     /// - Throws: As ``append(_:)-(RawSpan)``; nothing is written when the batch does not fit.
-    public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> [Entry] {
-        guard !batch.isEmpty else { return [] }
+    public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> AppendedEntries {
+        guard !batch.isEmpty else { return AppendedEntries(state: self.state, places: []) }
         if self.reservation != nil {
             try await self.waitForRegion()
         }
@@ -79,17 +79,17 @@ extension RegionWriter {
             try await self.groupCommit.waitPersisted(written: last)
             return entries
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(batch.count)
+        var places: [InFlightEntry] = []
+        places.reserveCapacity(batch.count)
         let last = try self.writeDurably(
             count: batch.count,
             size: { batch[$0].count },
             dataCopied: true,
             data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
-            written: { entries.append($0) }
+            written: { places.append(InFlightEntry($0)) }
         )
         try await self.groupCommit.waitPersisted(written: last)
-        return entries
+        return AppendedEntries(state: self.state, places: places)
     }
 
     /// Reserves room for an entry, lets `fill` write it in place, and publishes what it wrote.

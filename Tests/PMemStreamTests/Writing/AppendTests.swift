@@ -59,6 +59,44 @@ struct AppendTests {
     }
 
     @Test(
+        "a batch returns its entries in order, as the region holds them, also behind an entry still being copied",
+        arguments: [false, true]
+    )
+    func batchEntries(behindCopy: Bool) async throws {
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 1 << 20),
+            configuration: .init(persistWorkers: 0, dataMover: mover)
+        )
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        let pending = behindCopy ? Task { try await writer.appendAsync([7]) } : nil
+        if pending != nil {
+            await mover.waitUntilHolding()
+        } else {
+            mover.release()
+        }
+        let batch = [0, 1, 600, 4096, 3].map { testBytes($0, seed: $0) }
+        let available = await writer.availableSize
+        let appending = Task { try await writer.append(contentsOf: batch) }
+        if pending != nil {
+            while await writer.availableSize == available {
+                await Task.yield()  // until the batch is written and waits for the held entry
+            }
+            mover.release()
+            _ = try await pending?.value
+        }
+        let entries = try await appending.value
+        let first: UInt64 = behindCopy ? 2 : 1
+        #expect(entries.count == batch.count)
+        #expect(entries.map(\.timestamp) == Array(first..<first + UInt64(batch.count)))
+        #expect(entries.map(\.size) == batch.map(\.count))
+        #expect(try entries.map { try $0.bytes } == batch)
+        #expect(try await Array(stream.entries(in: writer.region).collect().suffix(batch.count)) == Array(entries))
+        #expect(entries.last == entries[batch.count - 1])
+        #expect(try await writer.append(contentsOf: []).isEmpty)
+    }
+
+    @Test(
         "a region fills exactly, writing nothing past its end, and the usable size counts every footprint",
         arguments: [0, 3]
     )
