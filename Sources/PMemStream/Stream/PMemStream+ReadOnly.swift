@@ -13,14 +13,19 @@ extension PMemStream {
     /// Followers (`entries(…, follow: true)`) and waits (``waitCommitted(_:)``) of a read-only stream call
     /// this every ``Configuration/followInterval`` by themselves.
     ///
+    /// The writer may change the region structure (allocate and free regions) while it is read; the read is
+    /// then repeated. When the writer changed it during each of many reads in a row, nothing is updated and
+    /// the refresh returns `false`: readers keep the view they had, and the next refresh looks again.
+    ///
     /// - Returns: Whether anything changed for readers: the watermark rose, or a region they knew went away.
     /// - Throws: ``PMemStreamError/Code/streamClosed``, or ``PMemStreamError/Code/damagedStream`` when the
     ///   region structure is damaged.
     @discardableResult
     public func refresh() throws(PMemStreamError) -> Bool {
         try self.checkOpen()
-        guard self.configuration.access == .readOnly else { return false }
-        let snapshot = try StreamSnapshot(medium: self.medium, layout: self.allocator.layout)
+        guard self.configuration.access == .readOnly,
+            let snapshot = try StreamSnapshot.read(medium: self.medium, layout: self.allocator.layout)
+        else { return false }
         var changed = false
         // Caps first, then the watermark: a reader that sees the new watermark must see the caps it relies on.
         for (offset, state) in self.regionStates {

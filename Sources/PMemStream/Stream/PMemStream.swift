@@ -67,7 +67,8 @@ public actor PMemStream {
     ///   ``PMemStreamError/Code/blockSizeMismatch`` or ``PMemStreamError/Code/sizeMismatch``, or
     ///   ``PMemStreamError/Code/readOnlyStream`` for a read-only open of a zero-filled medium or a
     ///   read-write open of a read-only mapping, ``PMemStreamError/Code/streamInUse`` when another stream
-    ///   writes the medium (see ``PersistentMedium/beginWriting()``), or
+    ///   writes the medium (see ``PersistentMedium/beginWriting()``) — or, for a read-only open, when the
+    ///   writer changed the region structure during every read of it for a second —, or
     ///   ``PMemStreamError/Code/invalidArgument`` for a configuration out of its ranges; in every one of these
     ///   cases the medium is left exactly as it was.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
@@ -116,7 +117,12 @@ public actor PMemStream {
         let persisted: UInt64
         var visible: UInt64?
         if readOnly {
-            let snapshot = try StreamSnapshot(medium: medium, layout: layout)
+            guard let snapshot = try StreamSnapshot.read(medium: medium, layout: layout, patience: .seconds(1)) else {
+                throw PMemStreamError(
+                    code: .streamInUse,
+                    message: "the writer changed the region structure during every read of it for a second; open again"
+                )
+            }
             self.allocator = snapshot.allocator
             persisted = snapshot.checkpoint
             visible = snapshot.watermark

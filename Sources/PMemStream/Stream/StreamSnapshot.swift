@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What a read-only stream sees of a stream that another process may be writing at the same moment: the
 /// region chain, and the watermark up to which every entry is whole in the medium. Reading it writes
 /// nothing (see `Docs/Format.md`, "One writer, and readers in other processes").
@@ -12,18 +16,54 @@ struct StreamSnapshot {
     /// ``checkpoint``.
     let watermark: UInt64
 
-    /// How many times the chain may change under the reader before it gives up.
+    /// How many times in a row a read may find the chain changed before ``read(medium:layout:patience:)``
+    /// pauses.
     private static let attempts = 100
 
-    /// Reads the writer's recovery count, the checkpoint, then the chain, then the entries after the
-    /// checkpoint in the regions the writer may be appending to (those without a cap), as recovery does;
-    /// then reads the chain again and the recovery count, and starts over if either changed meanwhile, so
-    /// that every cap the walk relied on held during the whole walk. Each read comes after the one before
-    /// it (acquire fences: the writer's stores are seen in the order it made them).
+    private init(allocator: RegionAllocator, checkpoint: UInt64, watermark: UInt64) {
+        self.allocator = allocator
+        self.checkpoint = checkpoint
+        self.watermark = watermark
+    }
+
+    /// Reads a snapshot, as often as it takes for the chain to hold still during one read, for up to
+    /// `patience`: ``attempts`` reads in a row, then a pause, longer each time.
     ///
-    /// - Throws: ``PMemStreamError/Code/damagedStream`` when the chain is damaged, or kept changing.
-    init(medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError) {
+    /// Each read takes the writer's recovery count, the checkpoint, then the chain, then the entries after
+    /// the checkpoint in the regions the writer may be appending to (those without a cap), as recovery does;
+    /// then it reads the chain again and the recovery count, and it counts only if neither changed
+    /// meanwhile, so that every cap the walk relied on held during the whole walk. Each load comes after the
+    /// one before it (acquire fences: the writer's stores are seen in the order it made them).
+    ///
+    /// A chain that changed is sound: the writer runs only on a sound chain, and was changing it. A read
+    /// that fails may have met a change half made; only when every read failed and none saw the chain change
+    /// is the chain damaged.
+    ///
+    /// - Returns: The snapshot, or `nil` when the writer changed the chain during every read.
+    /// - Throws: ``PMemStreamError/Code/damagedStream`` when the chain is damaged.
+    static func read(
+        medium: any PersistentMedium,
+        layout: StreamLayout,
+        patience: Duration = .zero
+    ) throws(PMemStreamError) -> StreamSnapshot? {
+        let deadline = ContinuousClock.now + patience
+        var pauseMicroseconds = 10
+        while true {
+            if let snapshot = try Self.read(medium: medium, layout: layout) {
+                return snapshot
+            }
+            guard ContinuousClock.now + .microseconds(pauseMicroseconds) < deadline else { return nil }
+            usleep(UInt32(pauseMicroseconds))
+            pauseMicroseconds = min(pauseMicroseconds * 2, 10_000)
+        }
+    }
+
+    /// Up to ``attempts`` reads in a row (see ``read(medium:layout:patience:)``).
+    private static func read(medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError)
+        -> StreamSnapshot?
+    {
         var lastError: PMemStreamError?
+        var sawChange = false
         for _ in 0..<Self.attempts {
             do throws(PMemStreamError) {
                 let recoveries = medium.loadWord(at: StreamHeader.Field.recoveryCount)
@@ -43,20 +83,17 @@ struct StreamSnapshot {
                 if Self.shape(of: again) == Self.shape(of: allocator),
                     medium.loadWord(at: StreamHeader.Field.recoveryCount) == recoveries
                 {
-                    self.allocator = allocator
-                    self.checkpoint = checkpoint
-                    self.watermark = watermark
-                    return
+                    return StreamSnapshot(allocator: allocator, checkpoint: checkpoint, watermark: watermark)
                 }
+                sawChange = true
             } catch {
-                lastError = error  // read in the middle of a change: read again
+                lastError = error  // read in the middle of a change, or damaged: read again
             }
         }
-        throw lastError
-            ?? PMemStreamError(
-                code: .damagedStream,
-                message: "the region chain changed \(Self.attempts) times while it was read; try again"
-            )
+        if !sawChange, let lastError {
+            throw lastError
+        }
+        return nil
     }
 
     /// The chain without the checkpoint tails, which the writer moves forward all the time and which only
