@@ -36,8 +36,10 @@ struct StreamSnapshot {
     /// one before it (acquire fences: the writer's stores are seen in the order it made them).
     ///
     /// A chain that changed is sound: the writer runs only on a sound chain, and was changing it. A read
-    /// that fails may have met a change half made; only when every read failed and none saw the chain change
-    /// is the chain damaged.
+    /// that fails may have met a change half made (a walk fails only across an allocation, which raises the
+    /// region sequence high-water mark in the stream header). Memory that holds still fails a read the same
+    /// way every time and keeps that mark, so reads that fail differently, or with another mark, saw it
+    /// change too; only when every read failed the same way, with the same mark, is the chain damaged.
     ///
     /// - Returns: The snapshot, or `nil` when the writer changed the chain during every read.
     /// - Throws: ``PMemStreamError/Code/damagedStream`` when the chain is damaged.
@@ -62,12 +64,13 @@ struct StreamSnapshot {
     private static func read(medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError)
         -> StreamSnapshot?
     {
-        var lastError: PMemStreamError?
+        var lastFailure: (error: PMemStreamError, marks: (UInt64, UInt64))?
         var sawChange = false
         for _ in 0..<Self.attempts {
+            let recoveries = medium.loadWord(at: StreamHeader.Field.recoveryCount)
+            let sequence = medium.loadWord(at: StreamHeader.Field.regionSequence)
+            atomicMemoryFence(ordering: .acquiring)
             do throws(PMemStreamError) {
-                let recoveries = medium.loadWord(at: StreamHeader.Field.recoveryCount)
-                atomicMemoryFence(ordering: .acquiring)
                 let checkpoint = medium.loadWord(at: StreamHeader.Field.persistedTimestamp)
                 atomicMemoryFence(ordering: .acquiring)
                 let allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
@@ -87,11 +90,16 @@ struct StreamSnapshot {
                 }
                 sawChange = true
             } catch {
-                lastError = error  // read in the middle of a change, or damaged: read again
+                // Read in the middle of a change, or damaged: read again.
+                let failure = (error: error, marks: (recoveries, sequence))
+                if let lastFailure, lastFailure.error != failure.error || lastFailure.marks != failure.marks {
+                    sawChange = true
+                }
+                lastFailure = failure
             }
         }
-        if !sawChange, let lastError {
-            throw lastError
+        if !sawChange, let lastFailure {
+            throw lastFailure.error
         }
         return nil
     }

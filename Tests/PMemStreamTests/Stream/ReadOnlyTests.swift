@@ -199,13 +199,13 @@ struct ReadOnlyTests {
         let observed = ObservedMedium(copying: medium)
         let reader = try PMemStream(medium: observed, configuration: Self.reading)
         #expect(reader.committedTimestamp == 3)
-        // A refresh reads the recovery count, the checkpoint, the chain, the entries (one access), the
-        // chain again and the count again.
+        // A refresh reads the recovery count, the region sequence mark, the checkpoint, the chain, the entries
+        // (one access), the chain again and the count again.
         observed.resetCount()
         try await reader.refresh()
         let accesses = observed.accessCount
-        #expect(accesses % 2 == 0)
-        let chain = (accesses - 4) / 2
+        #expect(accesses % 2 == 1)
+        let chain = (accesses - 5) / 2
 
         // The writer restarts: it recovers R = 3 and caps r1 and r2 at 3, writes 4 in r2 (lifting its cap),
         // then 5 in r1 (cutting r1's tail, where the stale 5 was, and lifting its cap).
@@ -219,8 +219,8 @@ struct ReadOnlyTests {
         // its second read of the chain after the write to r1.
         observed.resetCount()
         observed.hooks.withLock {
-            $0[chain + 3] = { observed.show(afterSecond) }
-            $0[chain + 4] = { observed.show(afterFirst) }
+            $0[chain + 4] = { observed.show(afterSecond) }
+            $0[chain + 5] = { observed.show(afterFirst) }
         }
         try await reader.refresh()
         #expect(reader.committedTimestamp == writer.committedTimestamp)

@@ -7,7 +7,7 @@ import Synchronization
 /// bytes change only when the test shows it the writer's program view, and a hook runs at the n-th access
 /// to `baseAddress` (every load of the library goes through it), so that a test places the writer's stores
 /// between two of the reader's loads. It refuses every write.
-final class ObservedMedium: PersistentMedium, @unchecked Sendable {
+final class ObservedMedium: ReaderMedium, @unchecked Sendable {
     let buffer: UnsafeMutableRawPointer
     let size: Int
     var granularity: StoreGranularity { .cacheLine }
@@ -41,17 +41,6 @@ final class ObservedMedium: PersistentMedium, @unchecked Sendable {
 
     /// How many accesses since the last ``resetCount()``.
     var accessCount: Int { self.accesses.load(ordering: .sequentiallyConsistent) }
-
-    func persist(_ range: Range<Int>) { preconditionFailure("a reader writes nothing") }
-    func flush(_ range: Range<Int>) { preconditionFailure("a reader writes nothing") }
-    func drain() { preconditionFailure("a reader writes nothing") }
-    func copy(toOffset offset: Int, from source: UnsafeRawBufferPointer, flags: MemoryCopyFlags) {
-        preconditionFailure("a reader writes nothing")
-    }
-    func fill(_ range: Range<Int>, with value: UInt8, flags: MemoryCopyFlags) {
-        preconditionFailure("a reader writes nothing")
-    }
-    func deepFlush(_ range: Range<Int>) throws(PMemStreamError) { preconditionFailure("a reader writes nothing") }
 }
 
 /// The writer's program view: what another process sees of it.
