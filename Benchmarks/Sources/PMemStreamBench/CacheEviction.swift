@@ -1,6 +1,7 @@
 import Glibc
 
-/// Pushes the prepared file's lines out of the CPU caches before an iteration is timed, for every engine.
+/// Pushes the prepared file's lines out of the CPU caches before an iteration is timed, for every engine
+/// (the session then reads the entries to append back in, see ``Payload/warm()``).
 ///
 /// A fresh file on `/dev/shm` has its pages zeroed by the kernel when it is allocated, which leaves every
 /// line of it dirty in the caches; on persistent memory new blocks are zeroed with non-temporal stores and

@@ -19,6 +19,14 @@ protocol PreparedRun: Sendable {
     /// - Parameter thread: The thread's index, from 0.
     func perform(thread: Int) async throws
 
+    /// Untimed, after ``CacheEviction/evict()``: reads what the timed loop appends from, beyond the payload's
+    /// entries, back into the caches. Nothing by default.
+    func warm()
+
     /// Untimed clean-up: closes and deletes the iteration's file.
     func finish() async throws
+}
+
+extension PreparedRun {
+    func warm() {}
 }

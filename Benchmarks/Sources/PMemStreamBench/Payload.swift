@@ -44,6 +44,25 @@ struct Payload: Sendable {
 
     /// Calls `body` with the address of the contiguous entries; entry `slot` (below ``poolCount``) starts
     /// `slot × entrySize` bytes after it.
+    /// Reads every line of the entries, in both forms, back into the caches (after ``CacheEviction/evict()``):
+    /// an application appends data it has just made.
+    func warm() {
+        var sum = 0
+        self.contiguous.withUnsafeBytes { bytes in
+            for offset in stride(from: 0, to: bytes.count, by: 64) {
+                sum &+= Int(bytes[offset])
+            }
+        }
+        for entry in self.entries {
+            entry.withUnsafeBytes { bytes in
+                for offset in stride(from: 0, to: bytes.count, by: 64) {
+                    sum &+= Int(bytes[offset])
+                }
+            }
+        }
+        Sink.consume(sum)
+    }
+
     func withContiguousEntries<R>(_ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
         try self.contiguous.withUnsafeBytes { try body($0.baseAddress!) }
     }

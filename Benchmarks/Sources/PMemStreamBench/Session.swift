@@ -47,12 +47,14 @@ enum Session {
         return results
     }
 
-    /// One timed iteration of one engine, started with the caches cleared of its file (see ``CacheEviction``),
-    /// its file deleted afterwards even when it fails.
+    /// One timed iteration of one engine, started with its file out of the caches and its data in them (see
+    /// ``CacheEviction``), its file deleted afterwards even when it fails.
     private static func measure(_ kind: EngineKind, _ workload: Workload) async throws -> UInt64 {
         do {
             let run = try await kind.engine.prepare(workload)
             CacheEviction.evict()
+            workload.payload.warm()
+            run.warm()
             let nanoseconds = try await Stopwatch.time(run, threads: workload.threads)
             try await run.finish()
             return nanoseconds

@@ -22,6 +22,19 @@ struct PMemStreamBatchEngine: Engine {
             }
         }
 
+        /// Reads each batch's list of entries (the entries are the payload's).
+        func warm() {
+            var count = 0
+            for batch in self.batches {
+                batch.withUnsafeBufferPointer { entries in
+                    for entry in entries {
+                        count &+= entry.count
+                    }
+                }
+            }
+            Sink.consume(count)
+        }
+
         func finish() async throws {
             try await self.fixture.remove()
         }
