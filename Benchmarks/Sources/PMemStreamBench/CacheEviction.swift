@@ -12,7 +12,7 @@ enum CacheEviction {
     /// Twice this machine's 32 MiB last-level cache.
     static let byteCount = 64 << 20
 
-    /// The buffer written over the caches; allocated and faulted in once.
+    /// The buffer read through the caches; allocated and faulted in once.
     nonisolated(unsafe) private static let buffer: UnsafeMutableRawPointer = {
         // `nonisolated(unsafe)`: written once, here; `evict()` only reads it.
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 4096)

@@ -42,8 +42,6 @@ struct Payload: Sendable {
         }
     }
 
-    /// Calls `body` with the address of the contiguous entries; entry `slot` (below ``poolCount``) starts
-    /// `slot × entrySize` bytes after it.
     /// Reads every line of the entries, in both forms, back into the caches (after ``CacheEviction/evict()``):
     /// an application appends data it has just made.
     func warm() {
@@ -63,6 +61,8 @@ struct Payload: Sendable {
         Sink.consume(sum)
     }
 
+    /// Calls `body` with the address of the contiguous entries; entry `slot` (below ``poolCount``) starts
+    /// `slot × entrySize` bytes after it.
     func withContiguousEntries<R>(_ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
         try self.contiguous.withUnsafeBytes { try body($0.baseAddress!) }
     }
