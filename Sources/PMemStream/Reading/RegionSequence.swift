@@ -14,17 +14,33 @@ protocol ReadingSource: Actor {
     /// committed watermark's `nudgeCount` was read (perhaps when neither happened: the caller looks again);
     /// throws when the stream closes or the task is cancelled.
     nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError)
-    /// Looks again at what another process wrote, for a read-only stream (see ``PMemStream/refresh()``).
-    func refresh() throws(PMemStreamError) -> Bool
+    /// Looks again at what another process wrote, for a read-only stream (see ``PMemStream/refresh()``); `nil`
+    /// when the writer changed the region chain during every read and nothing was updated.
+    func attemptRefresh() throws(PMemStreamError) -> Bool?
 }
 
 extension ReadingSource {
     /// What an error met while walking the entries of `state` means. In a stream that another process
     /// writes, an entry that fails its checksum may only mean that the writer freed the region and wrote
     /// there since the last refresh: a refresh tells, and the error is then ``PMemStreamError/Code/regionFreed``.
+    ///
+    /// A refresh that could not read the region chain, because the writer changed it during every read, tells
+    /// nothing: it is tried again after a pause, for about ``StreamSnapshot/patience`` (see
+    /// ``StreamSnapshot/Pauses``). The error stands as it was when the stream closes, the task is cancelled, or
+    /// the writer never leaves the chain still that long.
     nonisolated func confirmed(_ error: PMemStreamError, walking state: RegionState) async -> PMemStreamError {
         guard error.code == .corruptedEntry, state.isWrittenElsewhere, !state.isFreed else { return error }
-        _ = try? await self.refresh()
+        var pauses = StreamSnapshot.Pauses(patience: StreamSnapshot.patience)
+        while let pause = pauses.next() {
+            do {
+                if try await self.attemptRefresh() != nil {
+                    break
+                }
+                try await Task.sleep(for: pause)
+            } catch {
+                break
+            }
+        }
         return state.isFreed ? state.freedError() : error
     }
 

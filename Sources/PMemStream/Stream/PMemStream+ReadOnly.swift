@@ -22,10 +22,17 @@ extension PMemStream {
     ///   region structure is damaged.
     @discardableResult
     public func refresh() throws(PMemStreamError) -> Bool {
+        try self.attemptRefresh() ?? false
+    }
+
+    /// ``refresh()``, or `nil` when the writer changed the region chain during each of many reads in a row and
+    /// nothing was updated.
+    func attemptRefresh() throws(PMemStreamError) -> Bool? {
         try self.checkOpen()
-        guard self.configuration.access == .readOnly,
-            let snapshot = try StreamSnapshot.read(medium: self.medium, layout: self.allocator.layout)
-        else { return false }
+        guard self.configuration.access == .readOnly else { return false }
+        guard let snapshot = try StreamSnapshot.read(medium: self.medium, layout: self.allocator.layout) else {
+            return nil
+        }
         var changed = false
         // Caps first, then the watermark: a reader that sees the new watermark must see the caps it relies on.
         for (offset, state) in self.regionStates {

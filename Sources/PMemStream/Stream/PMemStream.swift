@@ -117,7 +117,13 @@ public actor PMemStream {
         let persisted: UInt64
         var visible: UInt64?
         if readOnly {
-            guard let snapshot = try StreamSnapshot.read(medium: medium, layout: layout, patience: .seconds(1)) else {
+            guard
+                let snapshot = try StreamSnapshot.read(
+                    medium: medium,
+                    layout: layout,
+                    patience: StreamSnapshot.patience
+                )
+            else {
                 throw PMemStreamError(
                     code: .streamInUse,
                     message: "the writer changed the region structure during every read of it for a second; open again"

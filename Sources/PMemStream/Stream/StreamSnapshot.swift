@@ -19,6 +19,9 @@ struct StreamSnapshot {
     /// How many times in a row a read may find the chain changed before ``read(medium:layout:patience:)``
     /// pauses.
     private static let attempts = 100
+    /// How long a reader waits, at most, for the writer to leave the chain still during one read: when it
+    /// opens the stream, and when it finds out whether a region was freed.
+    static let patience = Duration.seconds(1)
 
     private init(allocator: RegionAllocator, checkpoint: UInt64, watermark: UInt64) {
         self.allocator = allocator
@@ -26,8 +29,8 @@ struct StreamSnapshot {
         self.watermark = watermark
     }
 
-    /// Reads a snapshot, as often as it takes for the chain to hold still during one read, for up to
-    /// `patience`: ``attempts`` reads in a row, then a pause, longer each time.
+    /// Reads a snapshot, as often as it takes for the chain to hold still during one read, for about
+    /// `patience`: ``attempts`` reads in a row, then a pause (see ``Pauses``), and again.
     ///
     /// Each read takes the writer's recovery count, the checkpoint, then the chain, then the entries after
     /// the checkpoint in the regions the writer may be appending to (those without a cap), as recovery does;
@@ -46,22 +49,20 @@ struct StreamSnapshot {
     static func read(
         medium: any PersistentMedium,
         layout: StreamLayout,
-        patience: Duration = .zero
+        patience: Duration
     ) throws(PMemStreamError) -> StreamSnapshot? {
-        let deadline = ContinuousClock.now + patience
-        var pauseMicroseconds = 10
+        var pauses = Pauses(patience: patience)
         while true {
             if let snapshot = try Self.read(medium: medium, layout: layout) {
                 return snapshot
             }
-            guard ContinuousClock.now + .microseconds(pauseMicroseconds) < deadline else { return nil }
-            usleep(UInt32(pauseMicroseconds))
-            pauseMicroseconds = min(pauseMicroseconds * 2, 10_000)
+            guard let pause = pauses.next() else { return nil }
+            usleep(UInt32(pause / .microseconds(1)))
         }
     }
 
-    /// Up to ``attempts`` reads in a row (see ``read(medium:layout:patience:)``).
-    private static func read(medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError)
+    /// Up to ``attempts`` reads in a row, without pauses (see ``read(medium:layout:patience:)``).
+    static func read(medium: any PersistentMedium, layout: StreamLayout) throws(PMemStreamError)
         -> StreamSnapshot?
     {
         var lastFailure: (error: PMemStreamError, marks: (UInt64, UInt64))?
@@ -111,6 +112,34 @@ struct StreamSnapshot {
             var extent = extent
             extent.checkpointTail = 0
             return extent
+        }
+    }
+
+    /// The pauses between reads of a chain that keeps changing: 10 µs, doubling up to 10 ms, so that a writer
+    /// that changes the chain without pause is not held up by readers, and a reader finds the chain still soon
+    /// after the writer stops. They go on for a given patience in all, and for at least ``minimumCount`` pauses
+    /// however long each took: a reader whose threads were busy elsewhere still reads again.
+    struct Pauses: IteratorProtocol {
+        /// How many pauses there are at least.
+        static let minimumCount = 10
+        private let deadline: ContinuousClock.Instant
+        private var pause = Duration.microseconds(10)
+        private var count = 0
+
+        init(patience: Duration) {
+            self.deadline = ContinuousClock.now + patience
+        }
+
+        /// The next pause, or `nil` when the pauses are over.
+        mutating func next() -> Duration? {
+            guard self.count < Self.minimumCount || ContinuousClock.now + self.pause < self.deadline else {
+                return nil
+            }
+            defer {
+                self.count += 1
+                self.pause = min(self.pause * 2, .milliseconds(10))
+            }
+            return self.pause
         }
     }
 }

@@ -20,6 +20,8 @@ struct SnapshotChurnTests {
         var period = 0
         /// Which load of each period is preceded by a step.
         var phase = 0
+        /// How many more steps the writer makes; `nil` for no end.
+        var stepsLeft: Int?
         private(set) var steps = 0
 
         var size: Int { self.writer.size }
@@ -51,23 +53,33 @@ struct SnapshotChurnTests {
             }
         }
 
+        /// Frees the 8 KiB region at `offset` and allocates two 4 KiB regions in its place: the second one's
+        /// header lies in the data of an entry that spans the freed region's second block.
+        func reuse(regionAt offset: Int) {
+            try! self.allocator.free(regionAt: offset)
+            let first = try! self.allocator.allocate(dataSize: 4032)
+            let second = try! self.allocator.allocate(dataSize: 4032)
+            precondition(first.offset == offset && second.offset == offset + 4096)
+        }
+
         var baseAddress: UnsafeMutableRawPointer {
-            if self.period > 0 {
+            if self.period > 0, self.stepsLeft.map({ $0 > 0 }) ?? true {
                 self.loads += 1
                 if self.loads % self.period == self.phase {
                     self.step()
+                    self.stepsLeft? -= 1
                 }
             }
             return self.writer.baseAddress
         }
     }
 
-    /// A closed stream with one region holding an entry, seen through a churning medium.
-    private func churningStream() async throws -> (ChurningMedium, StreamLayout) {
+    /// A closed stream with one 8 KiB region holding `entries`, seen through a churning medium.
+    private func churningStream(entries: [[UInt8]] = [[1, 2, 3]]) async throws -> (ChurningMedium, StreamLayout) {
         let simulated = SimulatedMedium(size: 1 << 16)
         let stream = try PMemStream(medium: simulated, configuration: .init(blockSize: 4096, persistWorkers: 0))
         let kept = try await stream.allocateRegion(size: 8128)
-        _ = try await stream.writer(for: kept).append([1, 2, 3])
+        _ = try await stream.writer(for: kept).append(contentsOf: entries)
         let layout = await stream.allocator.layout
         try await stream.close()
         return (try ChurningMedium(writer: simulated, layout: layout), layout)
@@ -113,5 +125,21 @@ struct SnapshotChurnTests {
         } catch {
             #expect(error.code == .streamInUse, "\(error)")
         }
+    }
+
+    @Test("a walk that meets its region freed and reused ends with regionFreed, even while the chain keeps changing")
+    func reuseFoundUnderChurn() async throws {
+        let (medium, _) = try await self.churningStream(entries: [[1, 2, 3], testBytes(6000, seed: 5)])
+        let reader = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+        let kept = try #require(try await reader.regions.collect().first)
+        var walk = reader.entries(in: kept).makeAsyncIterator()
+        #expect(try await walk.next()?.timestamp == 1)
+        medium.reuse(regionAt: kept.offset)
+        medium.period = 2
+        medium.phase = 1
+        medium.stepsLeft = 3_000  // about three refreshes, fewer than the pauses between them
+        #expect(await thrownErrorCode { _ = try await walk.next() } == .regionFreed)
+        #expect(medium.stepsLeft == 0, "the writer changed the chain during every read of the first refreshes")
+        try await reader.close()
     }
 }
