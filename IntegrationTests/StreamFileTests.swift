@@ -114,6 +114,19 @@ struct StreamFileTests {
             #expect(code == .sizeMismatch)
             #expect(stat(other, &status) == 0)
             #expect(status.st_blocks == 0, "the file was changed although the open was refused")
+
+            // Holes larger than the file system's free space: refused before anything is allocated.
+            var fileSystem = statvfs()
+            #expect(statvfs(directory.path, &fileSystem) == 0)
+            let free = Int(fileSystem.f_bavail) * Int(fileSystem.f_frsize)
+            let huge = directory.path("huge")
+            let hugeSize = (free + (1 << 30)) & ~4095
+            let hugeDescriptor = open(huge, O_CREAT | O_RDWR, 0o644)
+            #expect(ftruncate(hugeDescriptor, off_t(hugeSize)) == 0)
+            close(hugeDescriptor)
+            #expect(await thrownErrorCode { try await PMemStream.open(path: huge) } == .outOfSpace)
+            #expect(stat(huge, &status) == 0)
+            #expect(Int(status.st_size) == hugeSize && status.st_blocks == 0, "the refused open allocated blocks")
         }
     }
 
