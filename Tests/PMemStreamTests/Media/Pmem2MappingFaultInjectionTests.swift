@@ -54,6 +54,24 @@
             }
         }
 
+        @Test("a file made by another process after the open that found none and before the exclusive create is mapped")
+        func fileCreatedMeanwhile() async throws {
+            try await withTemporaryDirectory { directory in
+                let path = directory.path("log")
+                do {
+                    let theirs = try Pmem2Mapping(path: path, size: 1 << 16)
+                    theirs.storeWord(0x5EED, at: 4096)
+                    try theirs.deepFlush(4096..<4104)
+                }
+                // The first open finds no file; the exclusive create then finds theirs.
+                let ours = try SystemCallMocking.withInjectedFailures([.open: ENOENT], times: 1) {
+                    try Pmem2Mapping(path: path, size: 1 << 16)
+                }
+                #expect(ours.size == 1 << 16)
+                #expect(ours.loadWord(at: 4096) == 0x5EED, "their file, as they left it")
+            }
+        }
+
         @Test("a failed deep flush reports ioError")
         func deepFlushFailure() async throws {
             try await withTemporaryDirectory { directory in
