@@ -7,8 +7,8 @@ import Testing
 
 /// The lanes' floors (see ``DurabilityTracker``) driven from several threads at once, to reach the
 /// interleavings the hand-driven tests cannot. Longer runs: `PMEMSTREAM_LANE_ITERATIONS` (default 200 000;
-/// the two threads of the first test wait for each other, so it also stops after 5 s when the machine is
-/// busy).
+/// the two threads of the first test wait for each other, so it also stops after 5 s, and 2 047 meetings,
+/// when the machine is busy).
 @Suite("Lane floors under threads", .serialized, .timeLimit(.minutes(5)))
 struct LaneFloorsStressTests {
     static let iterations: Int = {
@@ -45,13 +45,12 @@ struct LaneFloorsStressTests {
         writerB.start()
         var spin: UInt64 = 0x2545_F491_4F6C_DD1D
         let deadline = ContinuousClock.now + .seconds(5)
-        var ran = 0
         for iteration in 1...iterations {
-            if iteration % 1024 == 0, ContinuousClock.now > deadline {
+            // Cut short on a busy machine, but only after the threads met at least 2 047 times.
+            if iteration % 1024 == 0, iteration > 1024, ContinuousClock.now > deadline {
                 handshake.go.store(-1, ordering: .releasing)
                 break
             }
-            ran = iteration
             handshake.go.store(iteration, ordering: .releasing)
             handshake.delay(&spin)
             let mine = tracker.takeTimestamps(1, in: &laneA.value)
@@ -63,7 +62,6 @@ struct LaneFloorsStressTests {
         }
         #expect(early == 0, "committed passed a timestamp not yet published")
         #expect(stuck == 0, "a published timestamp stayed uncommitted while another writer held a later one")
-        #expect(ran >= 1024, "the threads met too rarely to test anything")
         #expect(tracker.committed.value == tracker.lastIssuedTimestamp)
     }
 
