@@ -4,21 +4,25 @@ extension RegionWriter {
     /// Writes `count` entries, makes them durable with one flush and one drain, and publishes them: the
     /// synchronous path. One persist point.
     ///
+    /// Nothing is retained or released between the copies and the drain (no ``Entry`` is made here; callers
+    /// make theirs from the places reported to `written`, after the drain): see
+    /// ``writeEntriesAloneDurably(_:)``.
+    ///
     /// - Parameters:
     ///   - count: How many entries.
     ///   - size: The data size of entry `index`.
     ///   - dataCopied: Whether `data` gives bytes to copy in (with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``,
     ///     which flushes the data of large entries as it copies), or the bytes already in place, unflushed.
     ///   - data: Calls its last argument, which seals the entry, with the data of entry `index` (whose data
-    ///     goes to `dataOffset`), and returns what it returns.
-    ///   - written: Receives each entry, in order.
+    ///     goes to `dataOffset`).
+    ///   - written: Receives the place of each entry, in order, once it is sealed.
     /// - Returns: The last entry's timestamp.
     func writeDurably(
         count: Int,
         size: (_ index: Int) -> Int,
         dataCopied: Bool,
-        data: (_ index: Int, _ dataOffset: Int, _ seal: (UnsafeRawBufferPointer) -> Entry) -> Entry,
-        written: (Entry) -> Void
+        data: (_ index: Int, _ dataOffset: Int, _ seal: (UnsafeRawBufferPointer) -> Void) -> Void,
+        written: (InFlightEntry) -> Void
     ) throws(PMemStreamError) -> UInt64 {
         let reserved = try self.reserve(count: count, size: size)
         let threshold = dataCopied ? self.streamingFrom : nil
@@ -27,17 +31,15 @@ extension RegionWriter {
         self.inFlight.withUnsafeMutableBufferPointer { inFlight in
             for index in reserved {
                 let entry = inFlight[index]
-                let dataOffset = entry.offset + EntryHeader.size
-                let sealed = data(index - reserved.lowerBound, dataOffset) { bytes in
-                    guard dataCopied else { return self.seal(entry, data: bytes) }
-                    // Made before the copy: making it retains the region's state (see `writeOneDurably(copying:)`);
-                    // but here the caller's closures may still retain and release around each copy.
-                    let made = self.madeEntry(for: entry)
-                    self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
-                    return made
+                data(index - reserved.lowerBound, entry.offset + EntryHeader.size) { bytes in
+                    if dataCopied {
+                        self.copyAndSeal(entry, from: bytes, streamingFrom: threshold)
+                    } else {
+                        self.seal(entry, data: bytes)
+                    }
                 }
                 inFlight[index].isSealed = true
-                written(sealed)
+                written(entry)
             }
             self.flushSealed(count: reserved.count, streamingFrom: threshold) { inFlight[reserved.lowerBound + $0] }
         }
@@ -81,15 +83,15 @@ extension RegionWriter {
             self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
             return written
         }
-        var entry: Entry?
+        var written: InFlightEntry?
         _ = try self.writeDurably(
             count: 1,
             size: { _ in buffer.count },
             dataCopied: true,
-            data: { _, _, body in body(buffer) },
-            written: { entry = $0 }
+            data: { _, _, seal in seal(buffer) },
+            written: { written = $0 }
         )
-        return entry!
+        return self.madeEntry(for: written!)
     }
 
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch when no other entry is in flight: as
@@ -230,14 +232,14 @@ extension RegionWriter {
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry of `size` bytes whose data is in
     /// place at the tail already (a reservation's).
     func writeOneDurably(inPlace size: Int) throws(PMemStreamError) -> Entry {
-        var entry: Entry?
+        var written: InFlightEntry?
         _ = try self.writeDurably(
             count: 1,
             size: { _ in size },
             dataCopied: false,
-            data: { _, offset, body in body(self.medium.bytes(offset..<offset + size)) },
-            written: { entry = $0 }
+            data: { _, offset, seal in seal(self.medium.bytes(offset..<offset + size)) },
+            written: { written = $0 }
         )
-        return entry!
+        return self.madeEntry(for: written!)
     }
 }

@@ -85,8 +85,8 @@ extension RegionWriter {
             count: batch.count,
             size: { batch[$0].count },
             dataCopied: true,
-            data: { index, _, body in batch[index].withUnsafeBytes { body($0) } },
-            written: { places.append(InFlightEntry($0)) }
+            data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
+            written: { places.append($0) }
         )
         try await self.groupCommit.waitPersisted(written: last)
         return AppendedEntries(state: self.state, places: places)

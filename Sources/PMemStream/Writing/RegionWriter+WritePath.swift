@@ -107,18 +107,18 @@ extension RegionWriter {
     /// timestamp word last. No flush.
     func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
         self.inFlight[index].isSealed = true
-        return self.seal(self.inFlight[index], data: data)
+        self.seal(self.inFlight[index], data: data)
+        return self.madeEntry(for: self.inFlight[index])
     }
 
     /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
-    func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) -> Entry {
+    func seal(_ entry: InFlightEntry, data: UnsafeRawBufferPointer) {
         let checksum = EntryHeader.checksum(
             regionSequence: self.region.sequence,
             timestamp: entry.timestamp,
             data: data
         )
         Self.storeHeader(of: entry, checksum: checksum, base: self.base, sequence: self.region.sequence)
-        return self.madeEntry(for: entry)
     }
 
     /// A new ``Entry`` value for a reserved entry: it retains the region's state.

@@ -83,11 +83,6 @@ public actor RegionWriter {
             self.timestamp = timestamp
         }
 
-        /// The place of an entry already made; read through a pointer, with no copy of the ``Entry``.
-        init(_ entry: borrowing Entry) {
-            self.init(offset: entry.offset, size: entry.size, timestamp: entry.timestamp)
-        }
-
         var end: Int { self.offset + EntryHeader.footprint(dataSize: self.size)! }
 
         /// The entry reserved right after this one, with `size` bytes of data.
