@@ -96,11 +96,33 @@ extension RegionWriter {
 
     /// Zeroes and flushes the header at `position` if it carries this region's kind word.
     private func scrubStaleHeader(at position: Int) -> Bool {
-        guard position + EntryHeader.size <= self.state.dataEnd,
-            EntryHeader.hasKind(at: position, regionSequence: self.region.sequence, on: self.medium)
-        else { return false }
+        guard position + EntryHeader.size <= self.state.dataEnd else { return false }
+        self.settle(upTo: position + EntryHeader.size)
+        guard EntryHeader.hasKind(at: position, regionSequence: self.region.sequence, on: self.medium) else {
+            return false
+        }
         self.medium.fill(position..<position + EntryHeader.size, with: 0, flags: .noDrain)
         return true
+    }
+
+    /// How far ahead of the bytes it must read ``settle(upTo:)`` settles, at once.
+    static let settlingChunk = 64 * 1024
+
+    /// Makes the region's bytes up to `end` durable as this process sees them, from ``settledEnd`` on and
+    /// up to the next multiple of ``settlingChunk``: one flush and one drain per chunk, in a region
+    /// recovered rather than allocated in this session.
+    ///
+    /// A writer killed in an earlier session may have stored beyond the tail it left without flushing: this
+    /// process sees those bytes, while the medium may still hold older ones, a stale header among them (see
+    /// ``scrubStaleHeaders(count:size:)``). The scrubs read what the process sees; once settled, that is what
+    /// a power failure leaves too. Flushing a line early is what a spontaneous write-back does anyway.
+    private func settle(upTo end: Int) {
+        guard end > self.settledEnd else { return }
+        let chunk = Self.settlingChunk
+        let settled = min(self.state.dataEnd, (end + chunk - 1) / chunk * chunk)
+        self.medium.flush(self.settledEnd..<settled)
+        self.medium.drain()
+        self.settledEnd = settled
     }
 
     /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the

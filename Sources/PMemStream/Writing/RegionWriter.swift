@@ -55,6 +55,9 @@ public actor RegionWriter {
 
     /// Where the next entry goes.
     @exclusivity(unchecked) var tail: Int
+    /// Up to where the bytes beyond the tail that the scrubs read are known to be durable as this process
+    /// sees them (see ``settle(upTo:)``): the region's end for a region allocated in this session.
+    @exclusivity(unchecked) var settledEnd: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
     @exclusivity(unchecked) var inFlight: [InFlightEntry] = []
     /// This writer's lane among the tracker's floors: its unpublished floor holds back the watermarks over
@@ -113,6 +116,7 @@ public actor RegionWriter {
         try state.beginWrites()
         defer { state.endWrites() }
         self.tail = try Self.recover(state)
+        self.settledEnd = state.isNew ? state.dataEnd : self.tail
         // Last: a writer whose recovery fails claims no lane.
         self.queue = GroupCommit.RegionQueue(region: state, tracker: tracker)
         self.lane = self.queue.lane

@@ -1,0 +1,74 @@
+import PMemStreamTestKit
+import Testing
+
+@testable import PMemStream
+
+/// A writer killed with data stored over a stale header of an earlier crash, never flushed: the next writer
+/// sees that data, while the medium still holds the stale header. What it appends there must not let the
+/// stale entry come back after a power failure.
+@Suite("Stale headers under a killed writer's unflushed data")
+struct KilledWriterStaleHeaderTests {
+    static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
+
+    /// The medium a killed writer leaves: r1 holds [1], [2], [3] persisted, then stale entries A (timestamp
+    /// 5, 72 bytes) and B (timestamp 6, 40 bytes) of a first session, durable beyond its gap at 4. A second
+    /// session cut r1's tail at A and reserved an empty asynchronous entry there (held in its data mover);
+    /// its synchronous append of 200 bytes after it covered B's header, and the writer was killed just
+    /// before that append's drain.
+    private func killedOverAStaleHeader() async throws -> (medium: SimulatedMedium, r1: Region, r2: Region) {
+        let (medium, r1, r2) = try await sessionWithStaleTail([Self.staleA, Self.staleB])
+        let mover = HeldDataMover()
+        let stream = try PMemStream(
+            medium: medium,
+            configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+        )
+        let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
+        let held = Task { try await writer.appendAsync([]) }
+        await mover.waitUntilHolding()
+        medium.cutPower(atPersistPoint: medium.persistPointCount + 1)
+        let covering = Task { try await writer.append(testBytes(200, seed: 7)) }
+        while !medium.isPowerCut {
+            await Task.yield()
+        }
+        let killed = medium.killed()
+        mover.release()
+        _ = try await held.value
+        _ = try await covering.value
+        let staleBHeader = r1.offset + ExtentHeader.size + 3 * 32 + 96
+        #expect(killed.word(at: staleBHeader) != SimulatedMedium(image: killed.crash()).word(at: staleBHeader))
+        return (killed, r1, r2)
+    }
+
+    static let staleA = [UInt8](repeating: 0xAB, count: 72)
+    static let staleB = [UInt8](repeating: 0xCD, count: 40)
+
+    @Test(
+        "the next writer's entry whose terminator falls on the hidden stale header: power cut at every persist point",
+        arguments: [false, true]
+    )
+    func staleHeaderUnderUnflushedData(batch: Bool) async throws {
+        let (killed, r1, r2) = try await self.killedOverAStaleHeader()
+        let appended = testBytes(72, seed: 9)  // A's size: its terminator lies where B's header is
+        // Many random choices of lines: the state that matters keeps the entry's lines and loses the next one.
+        let modes = CrashMode.standardModes + (5...36).map { CrashMode.randomLines(seed: $0) }
+        let states = try await forEachCrashState(startingFrom: { killed.killed() }, modes: modes) { medium in
+            let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+            _ = try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44])
+            let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
+            // A lone entry is written with non-temporal stores; a batch of one with ordinary stores and a flush.
+            if batch {
+                _ = try await writer.append(contentsOf: [appended])
+            } else {
+                _ = try await writer.append(appended)
+            }
+        } check: { state in
+            let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
+            let entries = try await stream.entries().collect()
+            let expected: [[UInt8]] = [[1], [2], [3], [44], appended]
+            #expect(stream.persistedTimestamp <= 5, "\(state)")
+            #expect(entries.map(\.timestamp) == Array(1...stream.persistedTimestamp), "\(state)")
+            #expect(try entries.map { try $0.bytes } == Array(expected.prefix(entries.count)), "\(state)")
+        }
+        #expect(states > modes.count)
+    }
+}
