@@ -2,7 +2,9 @@
 ///
 /// Without `follow`, the sequence yields the entries committed when iteration starts and finishes. With
 /// `follow`, it then waits for new commits and yields them as they come, like `tail -f`; it finishes when
-/// the region is freed or the stream is closed, and returns `nil` when its task is cancelled.
+/// the region is freed or the stream is closed (also when the stream closed before its first step: it then
+/// yields the entries committed by then and finishes), and returns `nil` when its task is cancelled. Without
+/// `follow`, a first step after the stream closed throws ``PMemStreamError/Code/streamClosed``.
 ///
 /// The iterator reads the medium directly and verifies every entry's checksum; it hops to the stream actor
 /// only once, to start, and waits without polling. A damaged entry ends the iteration with
@@ -82,7 +84,7 @@ public struct EntrySequence: AsyncSequence, Sendable {
                 self.committed = committed
                 self.snapshotLimit = committed.value
                 self.cursor = RegionCursor(
-                    state: try await self.source.regionState(for: self.region, evenIfClosed: false)
+                    state: try await self.source.regionState(for: self.region, evenIfClosed: self.follow)
                 )
             }
             let committed = self.committed!

@@ -2,8 +2,9 @@
 ///
 /// It yields the entries with a timestamp greater than `since`. Without `follow`, it finishes after the
 /// entries committed when iteration starts; with `follow`, it waits for new commits, also in regions
-/// allocated later, and finishes when the stream is closed (after the entries committed by then) or its task
-/// is cancelled. Entries of a region freed during the iteration stop appearing. Every entry's checksum is
+/// allocated later, and finishes when the stream is closed (after the entries committed by then, also when it
+/// closed before the first step) or its task is cancelled. Without `follow`, a first step after the stream
+/// closed throws ``PMemStreamError/Code/streamClosed``. Entries of a region freed during the iteration stop appearing. Every entry's checksum is
 /// verified; a damaged entry ends the iteration with ``PMemStreamError/Code/corruptedEntry``, after every
 /// entry that surely comes before it in timestamp order: the entries of its region before it, and those of
 /// other regions up to the timestamp after the last of these. The iterator is single-pass.
@@ -75,7 +76,7 @@ public struct MergedEntrySequence: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
             if self.limit == nil {
-                try await self.extend(to: self.source.committedWatermark.value, evenIfClosed: false)
+                try await self.extend(to: self.source.committedWatermark.value, evenIfClosed: self.follow)
             }
             while true {
                 if let index = self.indexOfEarliestHead() {

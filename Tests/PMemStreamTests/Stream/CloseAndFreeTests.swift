@@ -276,6 +276,22 @@ struct CloseAndFreeTests {
         try await next.close()
     }
 
+    @Test("a follower whose first step comes after close() yields what was committed and finishes; a plain walk throws")
+    func followersStartedAfterClose() async throws {
+        let (stream, _) = try makeStream(size: 1 << 20)
+        let region = try await stream.allocateRegion(size: 4032)
+        _ = try await stream.writer(for: region).append([1])
+        _ = try await stream.writer(for: region).append([2])
+        let inRegion = stream.entries(in: region, follow: true)
+        let merged = stream.entries(since: 0, follow: true)
+        let plain = stream.entries(in: region)
+        try await stream.close()
+        #expect(try await inRegion.collect().map { try $0.bytes } == [[1], [2]])
+        #expect(try await merged.collect().map { try $0.bytes } == [[1], [2]])
+        #expect(await thrownErrorCode { try await plain.collect() } == .streamClosed)
+        #expect(await thrownErrorCode { try await stream.entries(since: 0).collect() } == .streamClosed)
+    }
+
     @Test("nothing writes to the medium once close() has returned, not even a round asked for after it")
     func noWritesAfterClose() async throws {
         let medium = SimulatedMedium(size: 64 * 1024)
