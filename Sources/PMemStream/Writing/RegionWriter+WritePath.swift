@@ -58,7 +58,8 @@ extension RegionWriter {
     /// An entry and its terminator are made durable by one drain; a crash inside it may keep the entry and
     /// lose the terminator, and the walk would then read on into such a stale header — whose timestamp
     /// the clock may hand out again. Scrubbing first closes that window. It costs a drain only when
-    /// such a header is found, which happens only where entries were cut after a crash; and nothing at
+    /// such a header is found, which happens only where entries were cut after a crash, and once per
+    /// ``settlingChunk`` of a region recovered in this session (see ``settle(upTo:)``); and nothing at
     /// all in a region allocated in this session, which holds no header of an earlier session.
     private func scrubStaleHeaders(count: Int, size: (_ index: Int) -> Int) {
         guard !self.state.isNew else { return }
