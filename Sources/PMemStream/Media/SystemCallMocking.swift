@@ -55,7 +55,7 @@ package struct SystemCallMocking: Sendable {
         /// The injected value for `call`, when this call of it is set to fail.
         static func injectedFailure(for call: Call) -> Int32? {
             guard let current = self.current, let value = current.failures[call] else { return nil }
-            return current.countdown?.take(call) ?? true ? value : nil
+            return (current.countdown?.take(call) ?? true) ? value : nil
         }
 
         /// The failures left of each call, shared by every copy of the setting.

@@ -9,6 +9,8 @@ import Testing
 @Suite("Stale headers under a killed writer's unflushed data")
 struct KilledWriterStaleHeaderTests {
     static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
+    static let staleA = [UInt8](repeating: 0xAB, count: 72)
+    static let staleB = [UInt8](repeating: 0xCD, count: 40)
 
     /// The medium a killed writer leaves: r1 holds [1], [2], [3] persisted, then stale entries A (timestamp
     /// 5, 72 bytes) and B (timestamp 6, 40 bytes) of a first session, durable beyond its gap at 4. A second
@@ -34,13 +36,11 @@ struct KilledWriterStaleHeaderTests {
         mover.release()
         _ = try await held.value
         _ = try await covering.value
+        // After the region header: [1], [2], [3] (32 bytes each), then A (24 + 72 bytes), then B's header.
         let staleBHeader = r1.offset + ExtentHeader.size + 3 * 32 + 96
         #expect(killed.word(at: staleBHeader) != SimulatedMedium(image: killed.crash()).word(at: staleBHeader))
         return (killed, r1, r2)
     }
-
-    static let staleA = [UInt8](repeating: 0xAB, count: 72)
-    static let staleB = [UInt8](repeating: 0xCD, count: 40)
 
     @Test(
         "the next writer's entry whose terminator falls on the hidden stale header: power cut at every persist point",
