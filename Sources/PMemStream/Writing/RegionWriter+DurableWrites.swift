@@ -108,22 +108,22 @@ extension RegionWriter {
     func writeEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
         -> (entries: AppendedEntries, last: UInt64)
     {
-        var reserved: InFlightEntry?
         let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
-        try self.reserve(count: batch.count, size: { batch[$0].count }, marking: !nonTemporal) {
-            if reserved == nil { reserved = $0 }
-        }
-        let first = reserved!
-        var last = first
+        // The places straight from the reservation, which makes each in turn: no second pass over the batch.
+        var refusal: PMemStreamError?
         let places = [InFlightEntry](unsafeUninitializedCapacity: batch.count) { places, initialized in
-            for index in batch.indices {
-                if index > 0 {
-                    last = last.next(size: batch[index].count)
+            do throws(PMemStreamError) {
+                try self.reserve(count: batch.count, size: { batch[$0].count }, marking: !nonTemporal) {
+                    places.initializeElement(at: initialized, to: $0)
+                    initialized += 1
                 }
-                places.initializeElement(at: index, to: last)
+            } catch {
+                refusal = error
             }
-            initialized = batch.count
         }
+        if let refusal { throw refusal }
+        let first = places[0]
+        let last = places[places.count - 1]
         places.withUnsafeBufferPointer { places in
             if nonTemporal {
                 Self.writeNonTemporally(
