@@ -32,6 +32,9 @@ struct RegionAllocator {
     /// The regions' offsets, in allocation order (increasing sequence numbers).
     private var regionOffsetsBySequence: [(sequence: UInt64, offset: Int)]
     private var nextSequence: UInt64
+    /// The offsets of the free extents that were merged from several on the medium when the chain was
+    /// loaded (see ``mergeFreeNeighbours()``).
+    private var mergedOnlyInMemory: [Int] = []
 
     /// Loads the chain of a valid stream. Reads only: a damaged chain throws and nothing is written.
     ///
@@ -72,6 +75,9 @@ struct RegionAllocator {
             )
             if extent.state == .free, let last = self.extents.last, last.state == .free {
                 self.extents[self.extents.count - 1].size += extent.size
+                if self.mergedOnlyInMemory.last != last.offset {
+                    self.mergedOnlyInMemory.append(last.offset)
+                }
             } else {
                 self.extents.append(extent)
             }
@@ -235,6 +241,29 @@ struct RegionAllocator {
         self.extents.replaceSubrange(first...last, with: [Extent(offset: start, size: size, state: .free, sequence: 0)])
         let position = self.regionOffsetsBySequence.firstIndex { $0.sequence == freed.sequence }!
         self.regionOffsetsBySequence.remove(at: position)
+    }
+
+    // MARK: - Merging free neighbours
+
+    /// Merges on the medium the adjacent free extents that loading merged in DRAM: for each run, one atomic
+    /// store of the first extent's state word with the size of the whole run. One persist point when there
+    /// was any, none otherwise.
+    ///
+    /// The allocator never leaves two free extents side by side, but the format allows them (`Docs/Format.md`,
+    /// "Valid chain"). An allocation from such a run would prepare the new region's terminator, or its free
+    /// remainder's header, where the next free extent's header still lies in the chain: a power failure before
+    /// its commit would then leave a chain broken there. Each store only makes one free extent cover its free
+    /// neighbours, so whichever of them reach the medium, the chain stays valid and holds the same regions.
+    mutating func mergeFreeNeighbours() {
+        for offset in self.mergedOnlyInMemory {
+            guard let index = self.index(of: offset), self.extents[index].state == .free else { continue }
+            self.medium.storeWord(ExtentHeader.stateWord(.free, extentSize: self.extents[index].size), at: offset)
+            self.medium.flush(offset..<offset + 8)
+        }
+        if !self.mergedOnlyInMemory.isEmpty {
+            self.medium.drain()
+            self.mergedOnlyInMemory = []
+        }
     }
 
     // MARK: - Timestamp caps

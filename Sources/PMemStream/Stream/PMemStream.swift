@@ -294,6 +294,8 @@ public actor PMemStream {
             }
             var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
             let persisted = try Self.recoverWatermark(medium: medium, allocator: &allocator)
+            // After the recovery, which made the headers it read durable: a merge changes only their size.
+            allocator.mergeFreeNeighbours()
             return (allocator, persisted)
         } catch {
             medium.endWriting()
