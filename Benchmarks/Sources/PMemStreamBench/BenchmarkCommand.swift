@@ -38,6 +38,9 @@ struct BenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Entries per append(contentsOf:), per drain of pmem2-ceiling-batch, per wait of pmemstream-async.")
     var batch = 64
 
+    @Flag(help: "PMemStream engines append to regions recovered by reopening the stream, as after a restart.")
+    var recoveredRegions = false
+
     @Option(help: "Engines, in the order they run: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var engines = CommaSeparatedList(EngineKind.allCases)
 
@@ -85,6 +88,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
             count: self.count,
             maxFileSize: self.maxFileSize.value,
             batchSize: self.batch,
+            recoveredRegions: self.recoveredRegions,
             path: self.filePath
         )
         let machine = MachineDescription.current(path: plan.path)

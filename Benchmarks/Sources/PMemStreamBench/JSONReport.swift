@@ -23,6 +23,7 @@ struct JSONReport: Encodable {
         let count: Int
         let maxFileSize: Int
         let batchSize: Int
+        let recoveredRegions: Bool
         let path: String
     }
 
@@ -39,6 +40,7 @@ struct JSONReport: Encodable {
             count: plan.count,
             maxFileSize: plan.maxFileSize,
             batchSize: plan.batchSize,
+            recoveredRegions: plan.recoveredRegions,
             path: plan.path
         )
         self.results = index.results.map { result in

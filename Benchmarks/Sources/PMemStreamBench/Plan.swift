@@ -14,6 +14,8 @@ struct Plan: Sendable {
     let maxFileSize: Int
     /// The entries per batch, drain or wait.
     let batchSize: Int
+    /// Whether the PMemStream engines append to regions of an earlier session (see ``Workload/recoveredRegions``).
+    let recoveredRegions: Bool
     /// The file each iteration creates and deletes.
     let path: String
 

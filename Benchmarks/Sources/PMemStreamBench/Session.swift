@@ -17,6 +17,7 @@ enum Session {
                     count: count,
                     configuration: configuration,
                     batchSize: plan.batchSize,
+                    recoveredRegions: plan.recoveredRegions,
                     path: plan.path,
                     payload: Payload(entrySize: size, count: count, seed: UInt64(size) &+ 0x5EED)
                 )

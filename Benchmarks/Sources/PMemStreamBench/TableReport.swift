@@ -20,6 +20,9 @@ struct TableReport {
             "- method: \(self.plan.iterations) iterations, engines interleaved; median ns per operation per thread; "
                 + "batches of \(self.plan.batchSize); ratios are time ratios (< 1 is faster than the peer)"
         )
+        if self.plan.recoveredRegions {
+            lines.append("- PMemStream appends to regions recovered by reopening the stream (`--recovered-regions`)")
+        }
         if self.machine.build != "release" {
             lines.append("- **warning: a debug build; these figures mean nothing. Build with `-c release`.**")
         }

@@ -9,6 +9,9 @@ struct Workload: Sendable {
     /// The entries per batch: per `append(contentsOf:)`, per drain of the batched ceiling, per wait of the
     /// async engine.
     let batchSize: Int
+    /// Whether the PMemStream engines close their new stream and open it again before timing, so that they
+    /// append to regions recovered from an earlier session, as an application does after a restart.
+    let recoveredRegions: Bool
     /// The file every engine creates afresh, and deletes, for each iteration.
     let path: String
     /// The entries' data.

@@ -17,11 +17,10 @@ enum EntryHeader {
         Self.marker ^ UInt32(truncatingIfNeeded: regionSequence)
     }
 
-    /// Whether the header at `offset` carries this region's kind word: a header of one of its entries,
-    /// current or stale.
-    static func hasKind(at offset: Int, regionSequence: UInt64, on medium: some PersistentMedium) -> Bool {
-        UInt32(truncatingIfNeeded: medium.loadWord(at: offset + Field.checksum) >> 32)
-            == Self.kind(regionSequence: regionSequence)
+    /// Whether the header at `offset` from `base` (a medium's base address) carries `kind`, a region's kind
+    /// word: a header of one of that region's entries, current or stale.
+    static func hasKind(at offset: Int, kind: UInt32, in base: UnsafeRawPointer) -> Bool {
+        UInt32(truncatingIfNeeded: base.loadWord(at: offset + Field.checksum) >> 32) == kind
     }
 
     /// Byte offsets of the header's fields, relative to the entry.

@@ -57,53 +57,86 @@ extension RegionWriter {
     ///
     /// An entry and its terminator are made durable by one drain; a crash inside it may keep the entry and
     /// lose the terminator, and the walk would then read on into such a stale header — whose timestamp
-    /// the clock may hand out again. Scrubbing first closes that window. It costs a drain only when
-    /// such a header is found, which happens only where entries were cut after a crash, and once per
-    /// ``settlingChunk`` of a region recovered in this session (see ``settle(upTo:)``); and nothing at
-    /// all in a region allocated in this session, which holds no header of an earlier session.
+    /// the clock may hand out again. Scrubbing first closes that window. Nothing at all is read in a region
+    /// allocated in this session, which holds no header of an earlier session. In a region recovered in
+    /// this session, small entries are covered by ``scan(upTo:)`` 64 KiB at a time, ahead of the appends,
+    /// which then read nothing beyond the tail; entries of ``pointCheckedFootprint`` bytes and more on
+    /// average have only their own positions read (the tail holds none: see ``scannedEnd``). Either way a
+    /// drain follows only when a header is found.
     private func scrubStaleHeaders(count: Int, size: (_ index: Int) -> Int) {
-        guard !self.state.isNew else { return }
-        var position = self.tail
-        var scrubbed = false
+        guard self.scannedEnd < self.state.dataEnd else { return }
+        var terminator = self.tail
         for index in 0..<count {
-            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
-            position += EntryHeader.footprint(dataSize: size(index))!
+            terminator += EntryHeader.footprint(dataSize: size(index))!
         }
-        scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+        guard terminator + EntryHeader.size > self.scannedEnd else { return }
+        guard terminator - self.tail >= count * Self.pointCheckedFootprint else {
+            self.scan(upTo: terminator + EntryHeader.size)
+            return
+        }
+        var scrubbed = false
+        var position = self.tail
+        for index in 0..<count {
+            position += EntryHeader.footprint(dataSize: size(index))!
+            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
+        }
         if scrubbed {
             self.medium.drain()
         }
+        // The entries end at `terminator`, the new tail, which now holds no header of this region.
+        self.scannedEnd = max(self.scannedEnd, terminator)
     }
+
+    /// The average footprint from which ``scrubStaleHeaders(count:size:)`` reads only the positions of the
+    /// new headers and terminator rather than scanning every byte up to them. Measured with cache-line
+    /// flushes on `/dev/shm`, synchronous appends in a recovered region, ns per append, scanned against
+    /// point-checked: 1 KiB 448 – 453 against 371 – 372, 2 KiB 605 against 419 – 423.
+    static let pointCheckedFootprint = 1024
 
     /// Zeroes, durably, any header of this region's earlier entries whose kind word has a byte in the room
     /// of `capacity` bytes about to be handed to a caller. The caller may write there and then not publish
-    /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, would hide such a
-    /// header from ``scrubStaleHeaders(count:size:)``, which reads what the program sees and looks for the
-    /// whole kind word: one byte changed in the room hides a header that reaches past it. A region allocated
-    /// in this session has no such header (see ``scrubStaleHeaders(count:size:)``).
+    /// it all (abandon, publish less, or throw); the bytes it wrote, never flushed, must not cover a header
+    /// that the medium still holds. A region allocated in this session has no such header.
     func scrubRoom(capacity: Int) {
-        guard !self.state.isNew else { return }
-        let roomEnd = self.tail + EntryHeader.size + capacity
-        var scrubbed = false
-        var position = self.tail + 8
-        while position + EntryHeader.Field.kind < roomEnd, position + EntryHeader.size <= self.state.dataEnd {
-            scrubbed = self.scrubStaleHeader(at: position) || scrubbed
-            position += 8
-        }
-        if scrubbed {
-            self.medium.drain()
-        }
+        guard self.scannedEnd < self.state.dataEnd else { return }
+        self.scan(upTo: self.tail + EntryHeader.size + capacity + EntryHeader.size)
     }
 
-    /// Zeroes and flushes the header at `position` if it carries this region's kind word.
+    /// Zeroes the header at `position` if it carries this region's kind word, and flushes it; the caller
+    /// drains. Settles up to it first (see ``settle(upTo:)``).
     private func scrubStaleHeader(at position: Int) -> Bool {
         guard position + EntryHeader.size <= self.state.dataEnd else { return false }
         self.settle(upTo: position + EntryHeader.size)
-        guard EntryHeader.hasKind(at: position, regionSequence: self.region.sequence, on: self.medium) else {
-            return false
-        }
+        let kind = EntryHeader.kind(regionSequence: self.region.sequence)
+        guard EntryHeader.hasKind(at: position, kind: kind, in: self.base) else { return false }
         self.medium.fill(position..<position + EntryHeader.size, with: 0, flags: .noDrain)
         return true
+    }
+
+    /// Zeroes, durably, every header of this region from the tail up to `end` and on to the next multiple
+    /// of ``settlingChunk``, and moves ``scannedEnd`` there: every header that ends beyond it and within the
+    /// new end, read at each 8-byte position. The bytes are settled too (see ``settle(upTo:)``), after the
+    /// scan, whose reads leave their lines in the caches, so that the flush takes them out again before
+    /// the appends store there. Only this writer stores there afterwards, and only entries below its tail.
+    private func scan(upTo end: Int) {
+        guard end > self.scannedEnd else { return }
+        let chunk = Self.settlingChunk
+        let scanned = min(self.state.dataEnd, (end + chunk - 1) / chunk * chunk)
+        let kind = EntryHeader.kind(regionSequence: self.region.sequence)
+        var scrubbed = false
+        var position = max(self.tail, self.scannedEnd - EntryHeader.size + 8)
+        while position + EntryHeader.size <= scanned {
+            if EntryHeader.hasKind(at: position, kind: kind, in: self.base) {
+                self.medium.fill(position..<position + EntryHeader.size, with: 0, flags: .noDrain)
+                scrubbed = true
+            }
+            position += 8
+        }
+        self.settle(upTo: scanned)
+        if scrubbed {
+            self.medium.drain()
+        }
+        self.scannedEnd = scanned
     }
 
     /// How far ahead of the bytes it must read ``settle(upTo:)`` settles, at once.

@@ -55,9 +55,13 @@ public actor RegionWriter {
 
     /// Where the next entry goes.
     @exclusivity(unchecked) var tail: Int
-    /// Up to where the bytes beyond the tail that the scrubs read are known to be durable as this process
-    /// sees them (see ``settle(upTo:)``): the region's end for a region allocated in this session.
+    /// Up to where the bytes beyond the tail are known to be durable as this process sees them (see
+    /// ``settle(upTo:)``): the region's end for a region allocated in this session.
     @exclusivity(unchecked) var settledEnd: Int
+    /// Up to where the bytes beyond the tail are known to hold no header of this region, on the medium and
+    /// as this process sees them (see ``scan(upTo:)``); the header at the tail holds none either. The
+    /// region's end for a region allocated in this session.
+    @exclusivity(unchecked) var scannedEnd: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
     @exclusivity(unchecked) var inFlight: [InFlightEntry] = []
     /// This writer's lane among the tracker's floors: its unpublished floor holds back the watermarks over
@@ -117,6 +121,7 @@ public actor RegionWriter {
         defer { state.endWrites() }
         self.tail = try Self.recover(state)
         self.settledEnd = state.isNew ? state.dataEnd : self.tail
+        self.scannedEnd = self.settledEnd
         // Last: a writer whose recovery fails claims no lane.
         self.queue = GroupCommit.RegionQueue(region: state, tracker: tracker)
         self.lane = self.queue.lane

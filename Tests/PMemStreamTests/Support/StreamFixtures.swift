@@ -26,15 +26,30 @@ func testBytes(_ count: Int, seed: Int) -> [UInt8] {
 /// there.
 /// - Returns: The medium after the restart, and the regions.
 func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, Region, Region) {
-    let (medium, stream, mover, r1, r2) = try await streamWithHeldMover()
+    try await sessionWithStaleTail { _ in tail }
+}
+
+/// ``sessionWithStaleTail(_:)`` on a medium of `mediumSize` bytes whose r1 has `firstRegionSize` bytes;
+/// `tail` makes the stale tail from the offset where it starts (r1's tail after [3]).
+func sessionWithStaleTail(
+    mediumSize: Int = 64 * 1024,
+    firstRegionSize: Int = 4032,
+    _ tail: (_ start: Int) -> [[UInt8]]
+) async throws -> (SimulatedMedium, Region, Region) {
+    let (medium, stream, mover, r1, r2) = try await streamWithHeldMover(
+        mediumSize: mediumSize,
+        firstRegionSize: firstRegionSize
+    )
     let writer = try await stream.writer(for: r1)
+    var start = 0
     for index in 1...3 {
-        _ = try await writer.append([UInt8(index)])
+        start = try await writer.append([UInt8(index)]).offset + 32  // a one-byte entry takes 32 bytes
     }
     let held = Task { try await stream.writer(for: r2).appendAsync([99]) }
     await mover.waitUntilHolding()
     let available = await writer.availableSize
-    let stale = Task { try await writer.append(contentsOf: tail) }
+    let staleTail = tail(start)
+    let stale = Task { try await writer.append(contentsOf: staleTail) }
     while await writer.availableSize == available {
         await Task.yield()  // until the batch is written and drained; it then waits for timestamp 4
     }
@@ -45,16 +60,20 @@ func sessionWithStaleTail(_ tail: [[UInt8]]) async throws -> (SimulatedMedium, R
     return (SimulatedMedium(image: image), r1, r2)
 }
 
-/// A stream on a new 64 KiB simulated medium, with no persist worker and a data mover that holds every
-/// copy until released, and two regions of 4032 bytes.
-func streamWithHeldMover() async throws -> (SimulatedMedium, PMemStream, HeldDataMover, Region, Region) {
-    let medium = SimulatedMedium(size: 64 * 1024)
+/// A stream on a new simulated medium of `mediumSize` bytes, with no persist worker and a data mover that
+/// holds every copy until released, and two regions: r1 of `firstRegionSize` bytes and r2 of 4032.
+func streamWithHeldMover(
+    mediumSize: Int = 64 * 1024,
+    firstRegionSize: Int = 4032
+) async throws -> (SimulatedMedium, PMemStream, HeldDataMover, Region, Region) {
+    let medium = SimulatedMedium(size: mediumSize)
     let mover = HeldDataMover()
     let stream = try PMemStream(
         medium: medium,
         configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
     )
     return (
-        medium, stream, mover, try await stream.allocateRegion(size: 4032), try await stream.allocateRegion(size: 4032)
+        medium, stream, mover, try await stream.allocateRegion(size: firstRegionSize),
+        try await stream.allocateRegion(size: 4032)
     )
 }

@@ -14,7 +14,7 @@ struct StreamFixture: Sendable {
     private let path: String
 
     /// Creates the stream at `workload.path` with room for `workload.count` entries per thread, laid out as
-    /// `layout` says.
+    /// `layout` says; with `workload.recoveredRegions`, closes it and opens it again before making the writers.
     ///
     /// - Throws: ``BenchmarkError`` when the regions would not hold the entries; the errors of the library.
     static func make(_ workload: Workload, layout: RegionLayout) async throws -> StreamFixture {
@@ -25,17 +25,27 @@ struct StreamFixture: Sendable {
         // 64 KiB of slack per region and for the stream header cover the rounding to any block size up to it.
         let slack = 64 << 10
         let size = (regionCount + 1) * slack + regionCount * regionData
-        let medium = try Pmem2Mapping(path: workload.path, size: size, options: .init(prefault: true))
-        let stream = try PMemStream(medium: medium)
+        let open = {
+            try PMemStream(medium: try Pmem2Mapping(path: workload.path, size: size, options: .init(prefault: true)))
+        }
+        var stream = try open()
         var created: [Region] = []
-        var createdWriters: [RegionWriter] = []
         for _ in 0..<regionCount {
-            let region = try await stream.allocateRegion(size: regionData)
+            created.append(try await stream.allocateRegion(size: regionData))
+        }
+        if workload.recoveredRegions {
+            try await stream.close()
+            stream = try open()
+            for (index, region) in created.enumerated() {
+                created[index] = try await stream.region(atOffset: region.offset)
+            }
+        }
+        var createdWriters: [RegionWriter] = []
+        for region in created {
             let writer = try await stream.writer(for: region)
             guard await writer.availableSize >= regionData - 64 else {
                 throw BenchmarkError("a region of \(regionData) bytes holds less than the benchmark expects")
             }
-            created.append(region)
             createdWriters.append(writer)
         }
         let regions = (0..<threads).map { created[$0 % regionCount] }
