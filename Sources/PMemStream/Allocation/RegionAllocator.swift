@@ -92,6 +92,9 @@ struct RegionAllocator {
         guard highWater < UInt64.max >> 1 else {
             throw Self.damaged("the region sequence high-water mark \(highWater) is impossible")
         }
+        if let last = regions.last, last.sequence >= UInt64.max >> 1 {
+            throw Self.damaged("the region at \(last.offset) has the impossible sequence number \(last.sequence)")
+        }
         let highest = max(regions.last?.sequence ?? 0, highWater)
         self.nextSequence = highest + 1
     }

@@ -27,10 +27,12 @@ struct StreamLayout: Hashable, Sendable {
     init(blockSize: Int, streamSize: Int) throws(PMemStreamError) {
         try Self.validate(blockSize: blockSize)
         let extentsStart = StreamHeader.reservedSize.alignedUp(to: blockSize)!
-        guard streamSize >= extentsStart + blockSize else {
+        // In `UInt`: with the largest block sizes, the sum is beyond `Int.max`.
+        let needed = UInt(extentsStart) + UInt(blockSize)
+        guard UInt(clamping: streamSize) >= needed else {
             throw PMemStreamError(
                 code: .mediumTooSmall,
-                message: "a stream with \(blockSize)-byte blocks needs at least \(extentsStart + blockSize) bytes, "
+                message: "a stream with \(blockSize)-byte blocks needs at least \(needed) bytes, "
                     + "the medium has \(streamSize)"
             )
         }

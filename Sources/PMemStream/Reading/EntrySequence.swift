@@ -80,12 +80,15 @@ public struct EntrySequence: AsyncSequence, Sendable {
         mutating func readNext(isolation actor: isolated (any Actor)?) async throws(PMemStreamError) -> Entry? {
             guard !self.isFinished else { return nil }
             if self.cursor == nil {
+                // The limit is read before the region; both are kept only once the region is found, so that
+                // a start that throws is tried again by the next call.
                 let committed = self.source.committedWatermark
-                self.committed = committed
-                self.snapshotLimit = committed.value
+                let snapshotLimit = committed.value
                 self.cursor = RegionCursor(
                     state: try await self.source.regionState(for: self.region, evenIfClosed: self.follow)
                 )
+                self.committed = committed
+                self.snapshotLimit = snapshotLimit
             }
             let committed = self.committed!
             while true {

@@ -16,11 +16,19 @@ enum WatermarkRecovery {
     /// - Returns: The watermark, and for each region the bytes the walk read: from its checkpoint tail
     ///   through the header-sized word run where the walk stopped (where the region's writer later cuts its
     ///   tail), within the region.
+    /// - Throws: ``PMemStreamError/Code/damagedStream`` for a checkpoint no stream can reach (2⁶³ or more:
+    ///   the clock would overflow).
     static func recoveredWatermark(
         checkpoint: UInt64,
         regions: [RegionAllocator.Extent],
         medium: any PersistentMedium
-    ) -> (watermark: UInt64, read: [Range<Int>]) {
+    ) throws(PMemStreamError) -> (watermark: UInt64, read: [Range<Int>]) {
+        guard checkpoint < UInt64.max >> 1 else {
+            throw PMemStreamError(
+                code: .damagedStream,
+                message: "the persisted watermark \(checkpoint) in the stream header is impossible"
+            )
+        }
         var found = Set<UInt64>()
         var read: [Range<Int>] = []
         let base = UnsafeRawPointer(medium.baseAddress)

@@ -79,7 +79,14 @@ public actor PMemStream {
         if case .valid(let header) = reading, configuration.blockSize == nil {
             blockSize = header.blockSize
         }
-        let layout = try StreamLayout(blockSize: blockSize, streamSize: medium.size)
+        let layout: StreamLayout
+        do {
+            layout = try StreamLayout(blockSize: blockSize, streamSize: medium.size)
+        } catch {
+            // A block size read from a header whose checksum matches, and still impossible: a crafted header.
+            guard case .valid = reading, configuration.blockSize == nil else { throw error }
+            throw PMemStreamError(code: .damagedStream, message: "the stream header is damaged: \(error.message)")
+        }
         var isUnformatted = false
         switch reading {
         case .valid(let header):
@@ -312,7 +319,7 @@ public actor PMemStream {
     ) throws(PMemStreamError) -> UInt64 {
         let field = StreamHeader.Field.persistedTimestamp
         let checkpoint = medium.loadWord(at: field)
-        let (recovered, walked) = WatermarkRecovery.recoveredWatermark(
+        let (recovered, walked) = try WatermarkRecovery.recoveredWatermark(
             checkpoint: checkpoint,
             regions: allocator.writableRegions,
             medium: medium

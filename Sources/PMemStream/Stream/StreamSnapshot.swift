@@ -76,7 +76,7 @@ struct StreamSnapshot {
                 atomicMemoryFence(ordering: .acquiring)
                 let allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
                 atomicMemoryFence(ordering: .acquiring)
-                let (watermark, _) = WatermarkRecovery.recoveredWatermark(
+                let (watermark, _) = try WatermarkRecovery.recoveredWatermark(
                     checkpoint: checkpoint,
                     regions: allocator.writableRegions,
                     medium: medium

@@ -119,6 +119,20 @@ struct ReadingTests {
         #expect(medium.allBytes == before)
     }
 
+    @Test(
+        "an iterator whose first step threw tries again on the next call, and throws again",
+        arguments: [false, true]
+    )
+    func iteratorStepAfterItsStartThrew(follow: Bool) async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        _ = try await stream.writer(for: region).append([1])
+        try await stream.free(region)
+        var iterator = stream.entries(in: region, follow: follow).makeAsyncIterator()
+        #expect(await thrownErrorCode { try await iterator.next() } == .regionFreed)
+        #expect(await thrownErrorCode { try await iterator.next() } == .regionFreed)
+    }
+
     @Test("a region with a reservation in progress cannot be freed until it ends")
     func freeDuringReservation() async throws {
         let (stream, _) = try makeStream()

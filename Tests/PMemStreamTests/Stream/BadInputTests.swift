@@ -1,6 +1,7 @@
-import PMemStream
 import PMemStreamTestKit
 import Testing
+
+@testable import PMemStream
 
 /// Every bad input of DESIGN.md §7, and the C library's bugs of reference §11 that are about bad input:
 /// the typed error, and the medium's bytes exactly as they were.
@@ -45,6 +46,44 @@ struct BadInputTests {
         },
         Row(name: "a medium too small for a header and one block", code: .mediumTooSmall) { _ in
             { _ = try open(SimulatedMedium(size: 8128)) }
+        },
+        Row(name: "block size 2^62: no medium holds the header's block and one more", code: .mediumTooSmall) { medium in
+            { _ = try open(medium, blockSize: 1 << 62) }
+        },
+        Row(name: "a header whose block size no medium holds, its checksum right", code: .damagedStream) { medium in
+            let header = StreamHeader(
+                formatVersion: StreamHeader.currentFormatVersion,
+                blockSize: 1 << 62,
+                streamSize: medium.size
+            )
+            header.encodedStaticLine().withUnsafeBytes { medium.copy(toOffset: 0, from: $0, flags: .persist) }
+            return { _ = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0, access: .readOnly)) }
+        },
+        Row(name: "a persisted watermark of 2^64 - 1 in the header", code: .damagedStream) { medium in
+            medium.fill(
+                StreamHeader.Field.persistedTimestamp..<StreamHeader.Field.persistedTimestamp + 8,
+                with: 0xFF,
+                flags: .persist
+            )
+            return { _ = try open(medium) }
+        },
+        Row(name: "a persisted watermark of 2^64 - 1, opened for reading", code: .damagedStream) { medium in
+            medium.fill(
+                StreamHeader.Field.persistedTimestamp..<StreamHeader.Field.persistedTimestamp + 8,
+                with: 0xFF,
+                flags: .persist
+            )
+            return { _ = try PMemStream(medium: medium, configuration: .init(access: .readOnly)) }
+        },
+        Row(name: "a region whose sequence number is 2^64 - 1", code: .damagedStream) { medium in
+            let field = 4096 + ExtentHeader.Field.sequence
+            medium.fill(field..<field + 8, with: 0xFF, flags: .persist)
+            return { _ = try open(medium) }
+        },
+        Row(name: "a region whose sequence number is 2^64 - 1, opened for reading", code: .damagedStream) { medium in
+            let field = 4096 + ExtentHeader.Field.sequence
+            medium.fill(field..<field + 8, with: 0xFF, flags: .persist)
+            return { _ = try PMemStream(medium: medium, configuration: .init(access: .readOnly)) }
         },
         Row(name: "a file that is not a stream (P3)", code: .notAStream) { medium in
             medium.fill(0..<medium.size, with: 0x41, flags: .persist)
