@@ -54,7 +54,8 @@ final class PersistWorkers: @unchecked Sendable {
         sem_post(self.wakeup)
     }
 
-    /// Stops the workers after their current round and waits for them. Idempotent.
+    /// Stops the workers after their current round and waits for them (except the calling thread, when it is
+    /// one of them). Idempotent.
     func stop() {
         let alreadyStopped = self.stopped.withLock { stopped in
             defer { stopped = true }
@@ -66,7 +67,12 @@ final class PersistWorkers: @unchecked Sendable {
             sem_post(self.wakeup)
         }
         for thread in self.threads {
-            pthread_join(thread, nil)
+            if pthread_equal(thread, pthread_self()) != 0 {
+                // The last reference went in this worker's own round: the thread ends by itself, unjoined.
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
         }
     }
 

@@ -55,8 +55,9 @@ public actor PMemStream {
     /// recovering, the stream takes the entries whole in the medium as they are (see ``refresh()``).
     ///
     /// A writing stream claims the medium (``PersistentMedium/beginWriting()``) until ``close()``: a stream
-    /// dropped without closing keeps its claim, since its region writers may still append, and another
-    /// stream on the same medium gets ``PMemStreamError/Code/streamInUse``.
+    /// dropped without closing keeps its claim, since its region writers may still append (its persist
+    /// workers go on making their entries durable, until the last writer and receipt are gone too), and
+    /// another stream on the same medium gets ``PMemStreamError/Code/streamInUse``.
     ///
     /// - Parameters:
     ///   - medium: The medium, for example a ``Pmem2Mapping`` of a DAX device.
@@ -159,8 +160,11 @@ public actor PMemStream {
                 count: configuration.persistWorkers,
                 node: placement.node,
                 interval: configuration.checkpointInterval
-            ) { groupCommit.round() }
-            groupCommit.setWakeHandler { [weak workers] in workers?.wake() }
+            ) { [weak groupCommit] in groupCommit?.round() }
+            // The group commit keeps its workers: they run rounds as long as a writer or a receipt can
+            // queue work or wait for it, also when the stream is dropped without closing, and stop with
+            // the last of them (or in `close()`).
+            groupCommit.setWakeHandler { workers.wake() }
             self.workers = workers
         } else {
             self.workers = nil
