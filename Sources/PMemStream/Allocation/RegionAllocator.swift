@@ -277,23 +277,38 @@ struct RegionAllocator {
     }
 
     /// Caps every region that was writable in the last session at the persisted watermark, so that entries
-    /// written after it stay hidden (see `Docs/Format.md`, "Recovery"). Regions that still carry a cap from
-    /// an earlier session keep it. One persist point when any region is capped, none otherwise; running it
+    /// written after it stay hidden, and stores its checkpoint tail from `checkpointTails` (by offset): the
+    /// end of its entries at or below the watermark, which the header's checkpoint now is, so that damage
+    /// to any of them is reported (see `Docs/Format.md`, "Recovery"). Regions that still carry a cap from an
+    /// earlier session keep it. One persist point when any region is capped, none otherwise; running it
     /// again with the same watermark changes nothing, so a crash part-way is harmless.
-    mutating func capWritableRegions(at watermark: UInt64) {
+    mutating func capWritableRegions(at watermark: UInt64, checkpointTails: [Int: Int]) {
         var capped = false
         for index in self.extents.indices
         where self.extents[index].state == .region
             && self.extents[index].timestampCap == ExtentHeader.noCap
         {
             let offset = self.extents[index].offset
+            let tail = checkpointTails[offset] ?? self.extents[index].checkpointTail
             self.medium.storeWord(watermark, at: offset + ExtentHeader.Field.timestampCap)
-            self.medium.flush(offset + ExtentHeader.Field.timestampCap..<offset + ExtentHeader.Field.timestampCap + 8)
+            self.medium.storeWord(UInt64(tail), at: offset + ExtentHeader.Field.checkpointTail)
+            self.medium.flush(offset + ExtentHeader.Field.timestampCap..<offset + ExtentHeader.Field.checkpointTail + 8)
             self.extents[index].timestampCap = watermark
+            self.extents[index].checkpointTail = tail
             capped = true
         }
         if capped {
             self.medium.drain()
+        }
+    }
+
+    /// Moves checkpoint tails forward in this allocator only, by offset: for a read-only stream, which writes
+    /// nothing, the end of the entries its snapshot found whole in each region it walked.
+    mutating func assumeCheckpointTails(_ tails: [Int: Int]) {
+        for index in self.extents.indices {
+            if let tail = tails[self.extents[index].offset] {
+                self.extents[index].checkpointTail = max(self.extents[index].checkpointTail, tail)
+            }
         }
     }
 

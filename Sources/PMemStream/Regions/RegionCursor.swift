@@ -18,16 +18,35 @@ struct RegionCursor {
 
     /// The next entry with a timestamp up to `limit`, or `nil` when there is none (yet).
     ///
-    /// Below the published tail every entry must be valid, so an invalid one there is damage; beyond it, or
-    /// when no writer has recovered the region, the first invalid entry is the end of the region's entries.
+    /// Before the region's ``RegionState/wholeEntriesEnd`` every entry is whole, so one that fails
+    /// validation there is damage; beyond it, the first entry that fails is the end of the region's entries,
+    /// whatever it claims: a header torn by a power failure may join a new kind word to a stale timestamp.
     /// - Throws: ``PMemStreamError/Code/corruptedEntry`` for a damaged entry; its bytes are never returned.
     mutating func next(limit: UInt64) throws(PMemStreamError) -> Entry? {
         let publishedTail = self.state.publishedTail
         if let publishedTail, self.position >= publishedTail {
             return nil
         }
-        let limit = min(limit, self.state.timestampCap)
-        let reading = EntryHeader.read(
+        switch self.reading(limit: min(limit, self.state.timestampCap)) {
+        case .entry(let timestamp, let size):
+            let entry = Entry(state: self.state, offset: self.position, timestamp: timestamp, size: size)
+            self.position += EntryHeader.footprint(dataSize: size)!
+            self.lastTimestamp = timestamp
+            return entry
+        case .end, .corrupted:
+            guard self.position < self.state.wholeEntriesEnd else { return nil }
+            // Whole but above this reader's limit: not committed yet (below the published tail), or
+            // checkpointed after the reader's watermark was taken (below a checkpoint tail it read since).
+            if case .entry = self.reading(limit: .max) {
+                return nil
+            }
+            throw self.corrupted()
+        }
+    }
+
+    /// What lies at ``position``, read with `limit`.
+    private func reading(limit: UInt64) -> EntryHeader.Reading {
+        EntryHeader.read(
             at: self.position,
             regionEnd: self.state.dataEnd,
             regionSequence: self.state.region.sequence,
@@ -35,19 +54,6 @@ struct RegionCursor {
             limit: limit,
             from: self.base
         )
-        switch reading {
-        case .entry(let timestamp, let size):
-            let entry = Entry(state: self.state, offset: self.position, timestamp: timestamp, size: size)
-            self.position += EntryHeader.footprint(dataSize: size)!
-            self.lastTimestamp = timestamp
-            return entry
-        case .end:
-            // Below the published tail, an entry that is not valid yet is one not committed yet.
-            guard publishedTail != nil, self.base.loadWord(at: self.position) <= limit else { return nil }
-            throw self.corrupted()
-        case .corrupted:
-            throw self.corrupted()
-        }
     }
 
     private func corrupted() -> PMemStreamError {

@@ -30,6 +30,9 @@ final class RegionState: Sendable {
     private let cap: Atomic<UInt64>
     /// The offset past the last published entry, or -1 until a writer has recovered the region.
     private let publishedEnd = Atomic(-1)
+    /// The region's checkpoint tail as read at open (for a read-only stream, moved over what its snapshot
+    /// found whole): every entry before it is whole.
+    private let wholeEnd: Atomic<Int>
     /// How many writes are under way, with ``beingFreedFlag`` and ``freedFlag`` in its high bits: an append
     /// begins and ends its writes with one atomic operation each, and sees a free under way in the same one.
     private let writeCount = Atomic(0)
@@ -48,6 +51,7 @@ final class RegionState: Sendable {
         region: Region,
         medium: any PersistentMedium,
         timestampCap: UInt64,
+        checkpointTail: Int,
         isWrittenElsewhere: Bool = false,
         isNew: Bool = false
     ) {
@@ -58,6 +62,7 @@ final class RegionState: Sendable {
         self.dataStart = region.offset + ExtentHeader.size
         self.dataEnd = region.offset + ExtentHeader.size + region.size
         self.cap = Atomic(timestampCap)
+        self.wholeEnd = Atomic(checkpointTail)
     }
 
     /// Records that another process may write the region from now on: the stream that wrote it closes.
@@ -76,6 +81,14 @@ final class RegionState: Sendable {
         return end < 0 ? nil : end
     }
 
+    /// The offset before which every entry is whole: the furthest of the published tail and the checkpoint
+    /// tail read at open (or by a read-only stream's latest snapshot). An entry there that fails validation
+    /// is damage; beyond it, the first one that fails ends the region's entries (see `Docs/Format.md`,
+    /// "Entries").
+    var wholeEntriesEnd: Int {
+        max(self.publishedEnd.load(ordering: .acquiring), self.wholeEnd.load(ordering: .acquiring))
+    }
+
     /// Whether the region was freed.
     var isFreed: Bool {
         self.freed.load(ordering: .acquiring)
@@ -87,9 +100,11 @@ final class RegionState: Sendable {
         self.publishedEnd.store(tail, ordering: .releasing)
     }
 
-    /// Takes the cap another process stored in the region's header, for a read-only stream.
-    func adoptTimestampCap(_ cap: UInt64) {
+    /// Takes the cap and the checkpoint tail another process stored in the region's header, for a read-only
+    /// stream. The tail only moves forward while the region lives.
+    func adopt(timestampCap cap: UInt64, checkpointTail: Int) {
         self.cap.store(cap, ordering: .releasing)
+        self.wholeEnd.max(checkpointTail, ordering: .releasing)
     }
 
     /// Records that entries up to `tail` are complete in the medium, for readers.

@@ -13,16 +13,17 @@ enum WatermarkRecovery {
     ///   - checkpoint: The watermark stored in the stream header.
     ///   - regions: The regions that were writable in the last session.
     ///   - medium: The medium.
-    /// - Returns: The watermark, and for each region the bytes the walk read: from its checkpoint tail
-    ///   through the header-sized word run where the walk stopped (where the region's writer later cuts its
-    ///   tail), within the region.
+    /// - Returns: The watermark; for each region the bytes the walk read: from its checkpoint tail through
+    ///   the header-sized word run where the walk stopped (where the region's writer later cuts its tail),
+    ///   within the region; and for each region its checkpoint tail at the watermark: the end of the last
+    ///   entry the walk found at or below it (its checkpoint tail when none).
     /// - Throws: ``PMemStreamError/Code/damagedStream`` for a checkpoint no stream can reach (2⁶³ or more:
     ///   the clock would overflow).
     static func recoveredWatermark(
         checkpoint: UInt64,
         regions: [RegionAllocator.Extent],
         medium: any PersistentMedium
-    ) throws(PMemStreamError) -> (watermark: UInt64, read: [Range<Int>]) {
+    ) throws(PMemStreamError) -> (watermark: UInt64, read: [Range<Int>], tails: [Int]) {
         guard checkpoint < UInt64.max >> 1 else {
             throw PMemStreamError(
                 code: .damagedStream,
@@ -31,10 +32,13 @@ enum WatermarkRecovery {
         }
         var found = Set<UInt64>()
         var read: [Range<Int>] = []
+        // Per region, the entries the walk found, in offset order: their timestamps increase the same way.
+        var walked: [[(timestamp: UInt64, end: Int)]] = []
         let base = UnsafeRawPointer(medium.baseAddress)
         for region in regions {
             var offset = region.checkpointTail
             var previous: UInt64 = 0
+            var entries: [(timestamp: UInt64, end: Int)] = []
             walk: while true {
                 let reading = EntryHeader.read(
                     at: offset,
@@ -50,13 +54,18 @@ enum WatermarkRecovery {
                 }
                 previous = timestamp
                 offset += EntryHeader.footprint(dataSize: size)!
+                entries.append((timestamp, offset))
             }
             read.append(region.checkpointTail..<min(offset + EntryHeader.size, region.offset + region.size))
+            walked.append(entries)
         }
         var recovered = checkpoint
         while found.contains(recovered + 1) {
             recovered += 1
         }
-        return (recovered, read)
+        let tails = zip(regions, walked).map { region, entries in
+            entries.last { $0.timestamp <= recovered }?.end ?? region.checkpointTail
+        }
+        return (recovered, read, tails)
     }
 }

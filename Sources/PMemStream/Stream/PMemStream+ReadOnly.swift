@@ -37,7 +37,7 @@ extension PMemStream {
         // Caps first, then the watermark: a reader that sees the new watermark must see the caps it relies on.
         for (offset, state) in self.regionStates {
             if let extent = snapshot.allocator.region(at: offset), extent.sequence == state.region.sequence {
-                state.adoptTimestampCap(extent.timestampCap)
+                state.adopt(timestampCap: extent.timestampCap, checkpointTail: extent.checkpointTail)
             } else {
                 state.confirmFreed()
                 self.regionStates[offset] = nil

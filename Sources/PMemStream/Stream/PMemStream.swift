@@ -315,17 +315,18 @@ public actor PMemStream {
     }
 
     /// Finds the persisted watermark after a restart, makes durable what recovery read, makes the watermark
-    /// the header's checkpoint, and caps the regions written in the last session at it (see
-    /// `Docs/Format.md`, "Recovery").
+    /// the header's checkpoint, and caps the regions written in the last session at it, moving their
+    /// checkpoint tails over the entries it covers (see `Docs/Format.md`, "Recovery").
     private static func recoverWatermark(
         medium: any PersistentMedium,
         allocator: inout RegionAllocator
     ) throws(PMemStreamError) -> UInt64 {
         let field = StreamHeader.Field.persistedTimestamp
         let checkpoint = medium.loadWord(at: field)
-        let (recovered, walked) = try WatermarkRecovery.recoveredWatermark(
+        let writable = allocator.writableRegions
+        let (recovered, walked, tails) = try WatermarkRecovery.recoveredWatermark(
             checkpoint: checkpoint,
-            regions: allocator.writableRegions,
+            regions: writable,
             medium: medium
         )
         let extentHeaders = allocator.extents.map { $0.offset..<$0.offset + ExtentHeader.size }
@@ -341,7 +342,10 @@ public actor PMemStream {
             medium.storeWord(recovered, at: field)
             medium.persist(field..<field + 8)
         }
-        allocator.capWritableRegions(at: recovered)
+        allocator.capWritableRegions(
+            at: recovered,
+            checkpointTails: Dictionary(uniqueKeysWithValues: zip(writable.map(\.offset), tails))
+        )
         atomicMemoryFence(ordering: .releasing)
         medium.storeWord(recoveries &+ 2, at: count)
         medium.flush(count..<count + 8)
@@ -544,10 +548,12 @@ extension PMemStream: ReadingSource {
     /// Makes and keeps the state of a region of the allocator; `isNew` when this stream just allocated it.
     @discardableResult
     private func makeRegionState(for region: Region, isNew: Bool) -> RegionState {
+        let extent = self.allocator.region(at: region.offset)!
         let state = RegionState(
             region: region,
             medium: self.medium,
-            timestampCap: self.allocator.region(at: region.offset)!.timestampCap,
+            timestampCap: extent.timestampCap,
+            checkpointTail: extent.checkpointTail,
             isWrittenElsewhere: self.configuration.access == .readOnly || !self.isOpen,
             isNew: isNew
         )

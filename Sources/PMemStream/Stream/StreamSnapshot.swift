@@ -8,7 +8,8 @@ import Synchronization
 /// region chain, and the watermark up to which every entry is whole in the medium. Reading it writes
 /// nothing (see `Docs/Format.md`, "One writer, and readers in other processes").
 struct StreamSnapshot {
-    /// The region chain, with each region's timestamp cap as the writer left it.
+    /// The region chain, with each region's timestamp cap as the writer left it, and the checkpoint tails of
+    /// the regions without a cap moved over the entries the snapshot found whole (in memory only).
     let allocator: RegionAllocator
     /// The watermark checkpoint in the stream header: every entry up to it is durable.
     let checkpoint: UInt64
@@ -74,11 +75,12 @@ struct StreamSnapshot {
             do throws(PMemStreamError) {
                 let checkpoint = medium.loadWord(at: StreamHeader.Field.persistedTimestamp)
                 atomicMemoryFence(ordering: .acquiring)
-                let allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
+                var allocator = try RegionAllocator(loadingFrom: medium, layout: layout)
                 atomicMemoryFence(ordering: .acquiring)
-                let (watermark, _) = try WatermarkRecovery.recoveredWatermark(
+                let writable = allocator.writableRegions
+                let (watermark, _, tails) = try WatermarkRecovery.recoveredWatermark(
                     checkpoint: checkpoint,
-                    regions: allocator.writableRegions,
+                    regions: writable,
                     medium: medium
                 )
                 atomicMemoryFence(ordering: .acquiring)
@@ -87,6 +89,9 @@ struct StreamSnapshot {
                 if Self.shape(of: again) == Self.shape(of: allocator),
                     medium.loadWord(at: StreamHeader.Field.recoveryCount) == recoveries
                 {
+                    // The entries the walk found whole are as good as checkpointed for this reader.
+                    let walkedTails = Dictionary(uniqueKeysWithValues: zip(writable.map(\.offset), tails))
+                    allocator.assumeCheckpointTails(walkedTails)
                     return StreamSnapshot(allocator: allocator, checkpoint: checkpoint, watermark: watermark)
                 }
                 sawChange = true

@@ -10,7 +10,8 @@ struct CheckpointTailCandidatesTests {
         RegionState(
             region: Region(offset: 4096, size: 60_000, sequence: 1, streamInstance: 1),
             medium: SimulatedMedium(size: 64 * 1024),
-            timestampCap: ExtentHeader.noCap
+            timestampCap: ExtentHeader.noCap,
+            checkpointTail: 4096 + ExtentHeader.size
         )
     }
 

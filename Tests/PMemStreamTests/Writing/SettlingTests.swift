@@ -81,4 +81,46 @@ struct SettlingTests {
             }
         }
     }
+
+    /// A first session whose stale tail in r1 is L (1008 bytes, timestamp 5), an empty entry (6) and [7]; a
+    /// second one appends [44] to r2 (timestamp 4), then to r1 1008 bytes (5: its places are checked one by
+    /// one) and an empty entry (6), whose terminator goes where the stale [7]'s header starts, on a line
+    /// of its own. Power is cut at persist point `cut` of the empty entry's append, when given.
+    /// - Returns: The medium, and the persist points of the empty entry's append.
+    static func smallAfterLarge(cut: Int?) async throws -> (SimulatedMedium, Int) {
+        var start = 0
+        let (medium, r1, r2) = try await sessionWithStaleTail {
+            start = $0
+            return [Array(repeating: Self.staleByte, count: 1008), [], [7]]
+        }
+        let stream = try PMemStream(medium: medium, configuration: Self.configuration)
+        #expect(try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44]).timestamp == 4)
+        let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
+        let large = try await writer.append(Array(repeating: 0x50, count: 1008))
+        #expect(large.timestamp == 5 && large.offset == start)
+        let before = medium.persistPointCount
+        if let cut {
+            medium.cutPower(atPersistPoint: before + cut)
+        }
+        let small = try await writer.append([UInt8]())
+        #expect(small.offset == start + 1032 && (small.offset + 24) % 64 == 0)
+        return (medium, medium.persistPointCount - before)
+    }
+
+    @Test("a small entry right after a large one: the stale header just beyond its terminator never comes back")
+    func smallAfterLargeEntry() async throws {
+        let modes = [CrashMode.everythingWritten] + (0..<16).flatMap { [.randomLines(seed: $0), .tornWords(seed: $0)] }
+        let (_, points) = try await Self.smallAfterLarge(cut: nil)
+        for point in 1...points {
+            let (medium, _) = try await Self.smallAfterLarge(cut: point)
+            for mode in modes {
+                let reopened = try PMemStream(
+                    medium: SimulatedMedium(image: medium.crash(mode)),
+                    configuration: Self.configuration
+                )
+                let bytes = try await reopened.entries().collect().map { try $0.bytes }
+                #expect(!bytes.contains([7]), "point \(point) of \(points), \(mode): the stale [7] came back")
+            }
+        }
+    }
 }
