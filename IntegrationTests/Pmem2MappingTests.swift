@@ -1,7 +1,9 @@
 import CMappingProbe
+import Dispatch
 import Glibc
 import PMemStream
 import PMemStreamTestKit
+import Synchronization
 import Testing
 
 /// The real libpmem2 mapping on files in a temporary directory.
@@ -105,16 +107,7 @@ struct Pmem2MappingTests {
 
     @Test("the copies of a cache-line-granular mapping, in a child process with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
     func cacheLineMappingInAChildProcess() async throws {
-        let child = Spawned(
-            Spawned.testExecutable,
-            ["--testing-library", "swift-testing", "--filter", "copiesOnCacheLineMapping"],
-            environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
-        )
-        child.write("")
-        let run = child.finish()
-        let report = run.output + run.errors
-        #expect(run.status == 0, "\(report.suffix(2000))")
-        #expect(report.contains("Test run with 1 test"), "the child ran no test: \(report.suffix(2000))")
+        Spawned.expectTestPassesInChild("copiesOnCacheLineMapping", environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"])
     }
 
     @Test("a file opens for writing again as soon as its last mapping went, even while the process spawns children")
@@ -321,6 +314,34 @@ struct Pmem2MappingTests {
         await withTemporaryDirectory { directory in
             let error = #expect(throws: PMemStreamError.self) { try Pmem2Mapping(path: directory.path) }
             #expect(error?.code == .cannotOpenFile)
+        }
+    }
+
+    @Test(
+        "a FIFO is refused at once, also read-only, where opening it would wait for a writer",
+        arguments: [true, false]
+    )
+    func fifoIsRejectedAtOnce(readOnly: Bool) async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("fifo")
+            try #require(mkfifo(path, 0o644) == 0)
+            let opened = DispatchSemaphore(value: 0)
+            let code = Mutex<PMemStreamError.Code?>(nil)
+            DispatchQueue.global().async {
+                do {
+                    _ = try Pmem2Mapping(path: path, options: .init(readOnly: readOnly))
+                } catch {
+                    code.withLock { $0 = (error as? PMemStreamError)?.code }
+                }
+                opened.signal()
+            }
+            let returned = opened.wait(timeout: .now() + .seconds(5)) == .success
+            #expect(returned, "still waiting in open() for a writer of the FIFO")
+            if !returned {
+                close(open(path, O_WRONLY | O_NONBLOCK))  // lets the open return, so the thread ends
+                opened.wait()
+            }
+            #expect(code.withLock { $0 } == .cannotOpenFile)
         }
     }
 

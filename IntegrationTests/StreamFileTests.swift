@@ -6,6 +6,13 @@ import Testing
 /// Streams in real files mapped through libpmem2.
 @Suite("PMemStream on real files")
 struct StreamFileTests {
+    /// Creates a file of `size` bytes, all of them a hole, and returns it open for reading and writing.
+    private func sparseFile(_ path: String, size: Int) throws -> Int32 {
+        let fd = open(path, O_CREAT | O_RDWR, 0o644)
+        try #require(fd >= 0 && ftruncate(fd, off_t(size)) == 0)
+        return fd
+    }
+
     private func contents(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
@@ -90,14 +97,38 @@ struct StreamFileTests {
         }
     }
 
+    @Test("a hole that blocks allocated beyond the file's end make up for in its block count gets its blocks too")
+    func holeHiddenByBlocksBeyondTheEnd() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let size = 64 << 10
+            let fd = try self.sparseFile(path, size: size)
+            defer { close(fd) }
+            let data = [UInt8](repeating: 0x5A, count: size / 2)
+            try #require(data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(size / 2)) } == size / 2)
+            // `fallocate` with FALLOC_FL_KEEP_SIZE (1): blocks past the end, counted in st_blocks, no data.
+            let fallocate = unsafeBitCast(
+                try #require(dlsym(nil, "fallocate")),
+                to: (@convention(c) (Int32, Int32, off_t, off_t) -> Int32).self
+            )
+            try #require(fallocate(fd, 1, off_t(size), off_t(size / 2)) == 0)
+            var status = stat()
+            try #require(fstat(fd, &status) == 0)
+            try #require(Int(status.st_blocks) * 512 >= size, "the block count hides the hole")
+            let medium = try Pmem2Mapping(path: path)
+            try #require(fstat(fd, &status) == 0)
+            #expect(Int(status.st_blocks) * 512 >= size + size / 2, "the hole at the start was not allocated")
+            #expect(Int(status.st_size) == size)
+            withExtendedLifetime(medium) {}
+        }
+    }
+
     @Test("an existing file with holes gets its blocks when it is opened for writing, and keeps its size")
     func sparseFileIsAllocated() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory.path("log")
             let size = 16 << 20
-            let fd = open(path, O_CREAT | O_RDWR, 0o644)
-            #expect(ftruncate(fd, off_t(size)) == 0)
-            close(fd)
+            close(try self.sparseFile(path, size: size))
             let stream = try await PMemStream.open(path: path, size: size)
             var status = stat()
             #expect(stat(path, &status) == 0)
@@ -107,9 +138,7 @@ struct StreamFileTests {
 
             // Asked for another size, the open fails before it allocates anything.
             let other = directory.path("other")
-            let descriptor = open(other, O_CREAT | O_RDWR, 0o644)
-            #expect(ftruncate(descriptor, off_t(size)) == 0)
-            close(descriptor)
+            close(try self.sparseFile(other, size: size))
             let code = await thrownErrorCode { try await PMemStream.open(path: other, size: size / 2) }
             #expect(code == .sizeMismatch)
             #expect(stat(other, &status) == 0)

@@ -224,17 +224,23 @@
 
         /// Opens `path` for reading and writing, creating it (exclusively) when it is absent and `creating` is
         /// set; or, with `readOnly`, opens an existing `path` for reading.
+        ///
+        /// Never blocks: a FIFO opened for reading would wait for a writer to appear, and a file under another
+        /// process's lease for the lease to be broken. With `O_NONBLOCK` the first opens and is refused as no
+        /// stream right after, and the second fails at once; the flag changes nothing else for the files and
+        /// devices a stream lives on.
         private static func openOrCreate(_ path: String, creating: Bool, readOnly: Bool) throws(PMemStreamError) -> (
             fd: Int32, created: Bool
         ) {
+            let flags = O_NONBLOCK | O_NOCTTY
             do throws(PMemStreamError) {
-                return (try SystemCalls.open(path, flags: readOnly ? O_RDONLY : O_RDWR), false)
+                return (try SystemCalls.open(path, flags: flags | (readOnly ? O_RDONLY : O_RDWR)), false)
             } catch .fileNotFound where creating && !readOnly {
                 do throws(PMemStreamError) {
-                    return (try SystemCalls.open(path, flags: O_RDWR | O_CREAT | O_EXCL), true)
+                    return (try SystemCalls.open(path, flags: flags | O_RDWR | O_CREAT | O_EXCL), true)
                 } catch let error where error.errno == EEXIST {
                     // Another process created it in between: open theirs (its writer's lock decides).
-                    return (try SystemCalls.open(path, flags: O_RDWR), false)
+                    return (try SystemCalls.open(path, flags: flags | O_RDWR), false)
                 }
             }
         }
@@ -268,16 +274,19 @@
 
         /// Gives the holes of an existing file its blocks (a file made with `truncate`, or copied sparse), so
         /// that a store into the mapping never meets a full file system (a `SIGBUS`): the open fails with
-        /// ``PMemStreamError/Code/outOfSpace`` instead. Blocks the file has are kept, and so is its size. When
-        /// the file system has less room free than the holes need, nothing is allocated: `posix_fallocate`
-        /// keeps what it allocated before it failed.
+        /// ``PMemStreamError/Code/outOfSpace`` instead. Blocks the file has are kept, and so is its size.
+        ///
+        /// The file's block count shows its holes, less the blocks it has that hold no data (extended
+        /// attributes, blocks allocated beyond its end), which can hide them all; so `posix_fallocate` runs
+        /// every time, and changes nothing for a file whose blocks are all there. When the file system has
+        /// less room free than the holes the block count shows, nothing is allocated; when hidden holes need
+        /// more than it has, `posix_fallocate` keeps what it allocated before it failed.
         private static func allocateHoles(_ fd: Int32, status: stat, path: String) throws(PMemStreamError) {
-            let missing = Int(status.st_size) - Int(status.st_blocks) * 512
-            guard missing > 0 else { return }
-            guard try SystemCalls.availableBytes(fd, path: path) >= missing else {
+            let shown = Int(status.st_size) - Int(status.st_blocks) * 512
+            if shown > 0, try SystemCalls.availableBytes(fd, path: path) < shown {
                 throw PMemStreamError(
                     code: .outOfSpace,
-                    message: "\(path) has holes of about \(missing) bytes, more than its file system has free"
+                    message: "\(path) has holes of about \(shown) bytes, more than its file system has free"
                 )
             }
             try SystemCalls.allocate(fd, size: Int(status.st_size), path: path)
@@ -317,7 +326,7 @@
                     message: "\(path) holds \(existingSize) bytes, not the \(size) bytes asked for"
                 )
             }
-            if status.st_mode & S_IFMT == S_IFREG, !options.readOnly {
+            if status.st_mode & S_IFMT == S_IFREG, status.st_size > 0, !options.readOnly {
                 try Self.allocateHoles(fd, status: status, path: path)
             }
             let (address, synchronous) = try SystemCalls.mapShared(
