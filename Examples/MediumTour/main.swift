@@ -33,7 +33,8 @@ let directory =
     : template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
 
 let numa = NUMATopology.system
-print("NUMA: \(numa.isAvailable ? "available, \(numa.nodeCount) node(s)" : "not available")")
+let nodes = numa.nodesWithProcessors.sorted().map(String.init).joined(separator: ", ")
+print("NUMA: \(numa.isAvailable ? "available, node(s) with processors: \(nodes)" : "not available")")
 do {
     try tour(path: "\(directory)/tour.pmem", label: "an ordinary file", message: "hello, persistent world")
     // /dev/shm with forced cache-line granularity is how persistent memory is emulated without the hardware.

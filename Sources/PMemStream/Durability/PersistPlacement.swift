@@ -13,7 +13,7 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
     /// Anywhere the scheduler puts them.
     public static let unbound = PersistPlacement(kind: .unbound)
 
-    /// On NUMA node `node`, when the machine has it; anywhere otherwise.
+    /// On NUMA node `node`, when it has processors this process may run on; anywhere otherwise.
     ///
     /// - Parameter node: The node's number.
     /// - Returns: The placement.
@@ -55,8 +55,11 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
         guard topology.isAvailable else {
             return ResolvedPlacement(node: nil, reason: "unbound: NUMA is not available on this machine")
         }
-        guard wanted >= 0, wanted < topology.nodeCount else {
-            return ResolvedPlacement(node: nil, reason: "unbound: the machine has no NUMA node \(wanted)")
+        guard topology.nodesWithProcessors.contains(wanted) else {
+            return ResolvedPlacement(
+                node: nil,
+                reason: "unbound: NUMA node \(wanted) has no processor this process may run on"
+            )
         }
         return ResolvedPlacement(node: wanted, reason: "bound to NUMA node \(wanted)")
     }

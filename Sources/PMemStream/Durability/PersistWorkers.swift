@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if os(Linux)
@@ -14,20 +15,22 @@ final class PersistWorkers: @unchecked Sendable {
     // @unchecked Sendable: the threads and the semaphore are created in `init` and only joined in `stop()`;
     // the stop flag is atomic.
 
-    private let wakeup: UnsafeMutablePointer<sem_t>
+    private let wakeup = DispatchSemaphore(value: 0)
     private let context: WorkerContext
     private var threads: [pthread_t] = []
     private let stopped = Lock(false)
 
     /// Starts `count` threads that run `round` whenever woken, and at least every `interval`.
-    init(count: Int, node: Int?, interval: Duration, round: @escaping @Sendable () -> Void) {
-        self.wakeup = .allocate(capacity: 1)
-        sem_init(self.wakeup, 0, 0)
+    ///
+    /// - Throws: ``PMemStreamError/Code/outOfResources`` when a thread cannot be started; the threads started
+    ///   before it are stopped again.
+    init(count: Int, node: Int?, interval: Duration, round: @escaping @Sendable () -> Void) throws(PMemStreamError) {
         let context = WorkerContext(
             wakeup: self.wakeup,
             node: node,
-            intervalNanoseconds: Int(interval.components.seconds) * 1_000_000_000
-                + Int(interval.components.attoseconds / 1_000_000_000),
+            interval: .nanoseconds(
+                Int(interval.components.seconds) * 1_000_000_000 + Int(interval.components.attoseconds / 1_000_000_000)
+            ),
             round: round
         )
         self.context = context
@@ -44,14 +47,23 @@ final class PersistWorkers: @unchecked Sendable {
                 },
                 argument
             )
-            precondition(status == 0, "pthread_create failed with \(status)")
+            guard status == 0 else {
+                Unmanaged<WorkerContext>.fromOpaque(argument).release()
+                // `deinit` stops and joins the threads already started.
+                throw PMemStreamError(
+                    code: .outOfResources,
+                    message: "persist worker \(self.threads.count + 1) of \(count) could not be started: "
+                        + String(cString: strerror(status)),
+                    errno: status
+                )
+            }
             self.threads.append(thread)
         }
     }
 
     /// Wakes one worker to run a round now.
     func wake() {
-        sem_post(self.wakeup)
+        self.wakeup.signal()
     }
 
     /// Stops the workers after their current round and waits for them (except the calling thread, when it is
@@ -64,7 +76,7 @@ final class PersistWorkers: @unchecked Sendable {
         guard !alreadyStopped else { return }
         self.context.stopping.store(true, ordering: .releasing)
         for _ in self.threads {
-            sem_post(self.wakeup)
+            self.wakeup.signal()
         }
         for thread in self.threads {
             if pthread_equal(thread, pthread_self()) != 0 {
@@ -78,29 +90,27 @@ final class PersistWorkers: @unchecked Sendable {
 
     deinit {
         self.stop()
-        sem_destroy(self.wakeup)
-        self.wakeup.deallocate()
     }
 }
 
 /// What a worker thread needs: the semaphore, the stop flag, its node, its interval and its round.
 private final class WorkerContext: @unchecked Sendable {
     // @unchecked Sendable: immutable after init but for the atomic flag; the semaphore is thread-safe.
-    let wakeup: UnsafeMutablePointer<sem_t>
+    let wakeup: DispatchSemaphore
     let stopping = Atomic(false)
     let node: Int?
-    let intervalNanoseconds: Int
+    let interval: DispatchTimeInterval
     let round: @Sendable () -> Void
 
     init(
-        wakeup: UnsafeMutablePointer<sem_t>,
+        wakeup: DispatchSemaphore,
         node: Int?,
-        intervalNanoseconds: Int,
+        interval: DispatchTimeInterval,
         round: @escaping @Sendable () -> Void
     ) {
         self.wakeup = wakeup
         self.node = node
-        self.intervalNanoseconds = intervalNanoseconds
+        self.interval = interval
         self.round = round
     }
 
@@ -110,12 +120,8 @@ private final class WorkerContext: @unchecked Sendable {
             _ = numa_run_on_node(Int32(node))
         }
         while !self.stopping.load(ordering: .acquiring) {
-            var deadline = timespec()
-            clock_gettime(CLOCK_REALTIME, &deadline)
-            let nanoseconds = deadline.tv_nsec + self.intervalNanoseconds
-            deadline.tv_sec += nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
-            _ = sem_timedwait(self.wakeup, &deadline)
+            // A deadline on the monotonic clock: a wall clock set back would hold up the timed rounds.
+            _ = self.wakeup.wait(timeout: .now() + self.interval)
             self.round()
         }
     }

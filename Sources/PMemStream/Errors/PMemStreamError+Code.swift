@@ -38,6 +38,7 @@ extension PMemStreamError {
             case regionInUse
             case streamInUse
             case readOnlyStream
+            case outOfResources
         }
 
         private let wrapped: Wrapped
@@ -112,6 +113,9 @@ extension PMemStreamError {
         /// The stream was opened read-only: it cannot be formatted, and regions cannot be allocated, freed or
         /// written.
         public static let readOnlyStream = Code(.readOnlyStream)
+        /// The system refused something the stream needs besides memory and space: a thread for a persist
+        /// worker (`EAGAIN`: a limit on processes, threads or address space); see ``PMemStreamError/errno``.
+        public static let outOfResources = Code(.outOfResources)
         /// The task was cancelled while waiting.
         public static let cancelled = Code(.cancelled)
 

@@ -71,7 +71,9 @@ public actor PMemStream {
     ///   writes the medium (see ``PersistentMedium/beginWriting()``) — or, for a read-only open, when the
     ///   writer changed the region structure during every read of it for a second —, or
     ///   ``PMemStreamError/Code/invalidArgument`` for a configuration out of its ranges; in every one of these
-    ///   cases the medium is left exactly as it was.
+    ///   cases the medium is left exactly as it was. ``PMemStreamError/Code/outOfResources`` when a persist
+    ///   worker's thread cannot be started, after recovery: the medium is then recovered, and free for the
+    ///   next writer.
     public init(medium: any PersistentMedium, configuration: Configuration = Configuration()) throws(PMemStreamError) {
         try configuration.validate()
         let readOnly = configuration.access == .readOnly
@@ -156,11 +158,17 @@ public actor PMemStream {
         )
         let placement = configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
         if configuration.persistWorkers > 0, !readOnly {
-            let workers = PersistWorkers(
-                count: configuration.persistWorkers,
-                node: placement.node,
-                interval: configuration.checkpointInterval
-            ) { [weak groupCommit] in groupCommit?.round() }
+            let workers: PersistWorkers
+            do throws(PMemStreamError) {
+                workers = try PersistWorkers(
+                    count: configuration.persistWorkers,
+                    node: placement.node,
+                    interval: configuration.checkpointInterval
+                ) { [weak groupCommit] in groupCommit?.round() }
+            } catch {
+                medium.endWriting()  // the next writer may open the stream at once
+                throw error
+            }
             // The group commit keeps its workers: they run rounds as long as a writer or a receipt can
             // queue work or wait for it, also when the stream is dropped without closing, and stop with
             // the last of them (or in `close()`).

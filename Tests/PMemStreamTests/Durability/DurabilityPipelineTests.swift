@@ -398,7 +398,7 @@ struct DurabilityPipelineTests {
 
 @Suite("Persist worker placement")
 struct PersistPlacementTests {
-    static let twoNodes = NUMATopology(isAvailable: true, nodeCount: 2)
+    static let twoNodes = NUMATopology(isAvailable: true, nodesWithProcessors: [0, 1])
 
     @Test("automatic placement uses the medium's node when NUMA knows it, and explains otherwise")
     func automatic() {
@@ -408,7 +408,7 @@ struct PersistPlacementTests {
         #expect(unknown.reason.contains("unknown"))
         let noNUMA = PersistPlacement.automatic.resolve(
             mediumNode: 0,
-            topology: NUMATopology(isAvailable: false, nodeCount: 1)
+            topology: NUMATopology(isAvailable: false, nodesWithProcessors: [])
         )
         #expect(noNUMA.node == nil)
         #expect(noNUMA.reason.contains("not available"))
@@ -420,6 +420,23 @@ struct PersistPlacementTests {
         #expect(PersistPlacement.node(0).resolve(mediumNode: 1, topology: Self.twoNodes).node == 0)
         #expect(PersistPlacement.node(5).resolve(mediumNode: 1, topology: Self.twoNodes).node == nil)
         #expect(PersistPlacement.unbound.resolve(mediumNode: 1, topology: Self.twoNodes).node == nil)
+    }
+
+    @Test("only a node with processors is chosen: node numbers may have gaps, and a node may have memory only")
+    func nodesWithoutProcessors() {
+        let sparse = NUMATopology(isAvailable: true, nodesWithProcessors: [0, 2])
+        #expect(PersistPlacement.automatic.resolve(mediumNode: 2, topology: sparse).node == 2)
+        let memoryOnly = PersistPlacement.automatic.resolve(mediumNode: 1, topology: sparse)
+        #expect(memoryOnly.node == nil)
+        #expect(memoryOnly.reason.contains("no processor"))
+        #expect(PersistPlacement.node(1).resolve(mediumNode: nil, topology: sparse).node == nil)
+        #expect(PersistPlacement.node(-1).resolve(mediumNode: nil, topology: sparse).node == nil)
+    }
+
+    @Test("this machine's topology lists the nodes its processors are on")
+    func systemTopology() {
+        let system = NUMATopology.system
+        #expect(!system.isAvailable || !system.nodesWithProcessors.isEmpty, "the process runs on some node")
     }
 
     @Test("a stream reports the placement it chose on this machine")
