@@ -42,10 +42,11 @@ test: build lint
 	$(CRASH_REPORT) $(SWIFT) test --explicit-target-dependency-import-check error
 
 ## The unit and property tests under ThreadSanitizer, in a build folder of their own; any report fails.
-## (The process-level tests, which kill and spawn processes, run in `make test`.)
+## (The process-level tests, which kill and spawn processes or cap the address space that ThreadSanitizer's
+## shadow memory fills, run in `make test`.)
 tsan: deps
 	TSAN_OPTIONS="halt_on_error=1 abort_on_error=1" $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
-		--skip 'KillTests|CommandLineTests'
+		--skip 'KillTests|CommandLineTests|ResourceLimitTests'
 
 ## The DocC catalog of the library, built with warnings as errors (the DocC plugin is resolved only here).
 docs: deps

@@ -50,7 +50,8 @@ struct ResourceLimitTests {
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         let line = String(decoding: buffer[0..<max(count, 0)], as: UTF8.self)
             .split(separator: "\n").first { $0.hasPrefix("VmSize:") }
-        let kibibytes = try #require(line.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } })
+        let fields = line?.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        let kibibytes = try #require(fields.flatMap { $0.dropFirst().first.flatMap { Int($0) } })
         return kibibytes << 10
     }
 }
