@@ -249,8 +249,14 @@ final class Spawned {
     private let errors: Int32
 
     /// Starts `executable` with `arguments`, and `environment` (`NAME=value` entries) added to this
-    /// process's environment.
-    init(_ executable: String, _ arguments: [String], environment: [String] = []) {
+    /// process's environment; with its standard output written to the file `standardOutput` (such as
+    /// `/dev/full`) instead of a pipe when one is given.
+    init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String] = [],
+        standardOutput: String? = nil
+    ) {
         var inPipe: [Int32] = [0, 0]
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
@@ -260,7 +266,11 @@ final class Spawned {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        if let standardOutput {
+            posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY, 0)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        }
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         for fd in inPipe + outPipe + errPipe {
             posix_spawn_file_actions_addclose(&actions, fd)

@@ -33,34 +33,34 @@ struct AppendCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stream = try await self.stream.open()
-            let region = try await self.targetRegion(of: stream)
-            let writer = try await stream.writer(for: region)
-            var progress = ProgressReport(verb: "appended", forced: self.progress)
-            var first: UInt64?
-            var last: UInt64?
-            var count = 0
-            try await self.forEachEntry { entry in
-                let timestamp =
-                    self.async
-                    ? try await writer.appendAsync(entry).timestamp : try await writer.append(entry).timestamp
-                first = first ?? timestamp
-                last = timestamp
-                count += 1
-                progress.advance()
+            try await self.stream.withStream(.readWrite) { stream in
+                let region = try await self.targetRegion(of: stream)
+                let writer = try await stream.writer(for: region)
+                var progress = ProgressReport(verb: "appended", forced: self.progress)
+                var first: UInt64?
+                var last: UInt64?
+                var count = 0
+                try await self.forEachEntry { entry in
+                    let timestamp =
+                        self.async
+                        ? try await writer.appendAsync(entry).timestamp : try await writer.append(entry).timestamp
+                    first = first ?? timestamp
+                    last = timestamp
+                    count += 1
+                    progress.advance()
+                }
+                progress.finish()
+                if let first, let last {
+                    try await stream.waitPersisted(last)
+                    let what = count == 1 ? "1 entry" : "\(count) entries"
+                    let timestamps = count == 1 ? "timestamp \(last)" : "timestamps \(first)…\(last)"
+                    print(
+                        "appended \(what) to region \(region.offset), \(timestamps); persisted up to \(stream.persistedTimestamp)"
+                    )
+                } else {
+                    print("nothing to append")
+                }
             }
-            progress.finish()
-            if let first, let last {
-                try await stream.waitPersisted(last)
-                let what = count == 1 ? "1 entry" : "\(count) entries"
-                let timestamps = count == 1 ? "timestamp \(last)" : "timestamps \(first)…\(last)"
-                print(
-                    "appended \(what) to region \(region.offset), \(timestamps); persisted up to \(stream.persistedTimestamp)"
-                )
-            } else {
-                print("nothing to append")
-            }
-            try await stream.close()
         }
     }
 

@@ -35,25 +35,26 @@ struct CatCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stream = try await self.stream.openForReading()
-            if let offset = self.region {
-                let region = try await stream.region(atOffset: offset)
-                for try await entry in stream.entries(in: region, follow: self.follow)
-                where entry.timestamp > self.since {
-                    self.print(try self.render(entry))
-                }
-            } else {
-                for try await entry in stream.entries(since: self.since, follow: self.follow) {
-                    self.print(try self.render(entry))
+            try await self.stream.withStream(.readOnly) { stream in
+                if let offset = self.region {
+                    let region = try await stream.region(atOffset: offset)
+                    for try await entry in stream.entries(in: region, follow: self.follow)
+                    where entry.timestamp > self.since {
+                        try self.print(try self.render(entry))
+                    }
+                } else {
+                    for try await entry in stream.entries(since: self.since, follow: self.follow) {
+                        try self.print(try self.render(entry))
+                    }
                 }
             }
-            try await stream.close()
         }
     }
 
-    /// Prints a line straight to standard output, so that a follower's reader sees each entry at once.
-    private func print(_ line: String) {
-        FileStream.standardOutput.write(line + "\n")
+    /// Prints a line and writes it out at once, so that a follower's reader sees each entry as it comes.
+    private func print(_ line: String) throws(PMemStreamError) {
+        Swift.print(line)
+        try flushStandardOutput()
     }
 
     private func render(_ entry: Entry) throws(PMemStreamError) -> String {

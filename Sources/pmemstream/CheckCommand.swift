@@ -15,20 +15,23 @@ struct CheckCommand: AsyncParsableCommand {
     var progress = false
 
     func run() async throws {
-        let report: StreamReport.Check
-        do {
-            let stream = try await self.stream.openForReading()
-            var progress = ProgressReport(verb: "checked", forced: self.progress)
-            report = try await StreamReport.check(stream) { progress.advance() }
-            progress.finish()
-            try await stream.close()
-        } catch {
-            printError("pmemstream: \(self.stream.path) cannot be opened: \(error.code): \(error.message)")
-            throw ExitCode.failure
-        }
-        print(report.description)
-        if !report.damage.isEmpty {
-            throw ExitCode.failure
+        try await reportingErrors {
+            let report: StreamReport.Check
+            do {
+                report = try await self.stream.withStream(.readOnly) { stream in
+                    var progress = ProgressReport(verb: "checked", forced: self.progress)
+                    let report = try await StreamReport.check(stream) { progress.advance() }
+                    progress.finish()
+                    return report
+                }
+            } catch let error as PMemStreamError {
+                printError("pmemstream: \(self.stream.path) cannot be opened: \(error.code): \(error.message)")
+                throw ExitCode.failure
+            }
+            print(report.description)
+            if !report.damage.isEmpty {
+                throw ExitCode.failure
+            }
         }
     }
 }

@@ -19,15 +19,15 @@ struct CreateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stream = try await PMemStream.open(
+            try await withPMemStream(
                 path: self.path,
                 size: self.size.value,
                 configuration: .init(blockSize: self.blockSize)
-            )
-            print(
-                "created \(self.path): \(stream.size) bytes, block size \(stream.blockSize), \(await stream.freeSize) bytes free for regions"
-            )
-            try await stream.close()
+            ) { stream in
+                print(
+                    "created \(self.path): \(stream.size) bytes, block size \(stream.blockSize), \(await stream.freeSize) bytes free for regions"
+                )
+            }
         }
     }
 }

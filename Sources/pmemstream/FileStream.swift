@@ -6,18 +6,21 @@
 struct FileStream {
     let descriptor: Int32
 
-    static let standardOutput = FileStream(descriptor: 1)
     static let standardError = FileStream(descriptor: 2)
 
-    /// Writes all of `string`.
+    /// Writes all of `string`, writing again when a signal interrupts it. It stops at the first failure,
+    /// which it ignores: standard error is where failures are reported, so there is nowhere left to report it.
     func write(_ string: String) {
         var string = string
         string.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
                 let written = Glibc.write(self.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                guard written > 0 else { return }
-                offset += written
+                if written > 0 {
+                    offset += written
+                } else if written == 0 || errno != EINTR {
+                    return
+                }
             }
         }
     }

@@ -12,9 +12,9 @@ struct InfoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let stream = try await self.stream.openForReading()
-            print(try await StreamReport.info(of: stream, path: self.stream.path))
-            try await stream.close()
+            try await self.stream.withStream(.readOnly) { stream in
+                print(try await StreamReport.info(of: stream, path: self.stream.path))
+            }
         }
     }
 }

@@ -20,10 +20,10 @@ struct RegionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let stream = try await self.stream.open()
-                let region = try await stream.allocateRegion(size: self.size.value)
-                print("allocated region at offset \(region.offset), size \(region.size)")
-                try await stream.close()
+                try await self.stream.withStream(.readWrite) { stream in
+                    let region = try await stream.allocateRegion(size: self.size.value)
+                    print("allocated region at offset \(region.offset), size \(region.size)")
+                }
             }
         }
     }
@@ -39,10 +39,10 @@ struct RegionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let stream = try await self.stream.open()
-                try await stream.free(try await stream.region(atOffset: self.offset))
-                print("freed region at offset \(self.offset)")
-                try await stream.close()
+                try await self.stream.withStream(.readWrite) { stream in
+                    try await stream.free(try await stream.region(atOffset: self.offset))
+                    print("freed region at offset \(self.offset)")
+                }
             }
         }
     }
@@ -55,11 +55,11 @@ struct RegionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingErrors {
-                let stream = try await self.stream.openForReading()
-                for try await region in stream.regions {
-                    print("\(region.offset) \(region.size)")
+                try await self.stream.withStream(.readOnly) { stream in
+                    for try await region in stream.regions {
+                        print("\(region.offset) \(region.size)")
+                    }
                 }
-                try await stream.close()
             }
         }
     }

@@ -1,6 +1,10 @@
 import ArgumentParser
 import PMemStream
 
+#if os(Linux)
+    @preconcurrency import Glibc
+#endif
+
 /// The options every command that opens a stream shares.
 struct StreamOptions: ParsableArguments {
     @Argument(help: "The stream: a file or a DAX device.")
@@ -12,16 +16,20 @@ struct StreamOptions: ParsableArguments {
     )
     var blockSize: Int?
 
-    /// Opens the stream, which must exist, for writing: it fails with `streamInUse` while another process
-    /// writes it.
-    func open() async throws(PMemStreamError) -> PMemStream {
-        try await PMemStream.open(path: self.path, configuration: .init(blockSize: self.blockSize, persistWorkers: 1))
-    }
-
-    /// Opens the stream, which must exist, for reading only: it writes nothing and works while another
-    /// process writes the stream.
-    func openForReading() async throws(PMemStreamError) -> PMemStream {
-        try await PMemStream.open(path: self.path, configuration: .init(blockSize: self.blockSize, access: .readOnly))
+    /// Opens the stream, which must exist, runs `body` with it, and closes it however `body` ends: what
+    /// `body` committed is persisted before this returns, also when `body` throws (its error is rethrown).
+    ///
+    /// - Parameters:
+    ///   - access: ``PMemStream/Access/readWrite`` recovers the stream first if its last writer did not close
+    ///     it, and fails with `streamInUse` while another process writes it. ``PMemStream/Access/readOnly``
+    ///     writes nothing and works while another process writes the stream.
+    ///   - body: The command's work on the stream.
+    /// - Returns: What `body` returns.
+    func withStream<Value>(
+        _ access: PMemStream.Access,
+        _ body: (PMemStream) async throws -> Value
+    ) async throws -> Value {
+        try await withPMemStream(path: self.path, configuration: .init(blockSize: self.blockSize, access: access), body)
     }
 }
 
@@ -46,13 +54,36 @@ struct ByteCount: ExpressibleByArgument {
     }
 }
 
-/// Runs a command's body and turns a ``PMemStreamError`` into one clear line and exit status 1.
+/// Runs a command's body and turns a ``PMemStreamError`` into one clear line and exit status 1. What the body
+/// printed is written out before this returns: a failure to write it is an error too.
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
+        try flushStandardOutput()
     } catch let error as PMemStreamError {
         printError("pmemstream: \(error.code): \(error.message)")
         throw ExitCode.failure
+    }
+}
+
+/// Writes out what was printed to standard output and still waits in its buffer, and checks that every
+/// write to it so far succeeded, so that output lost to a full disk, say, is not mistaken for success.
+///
+/// - Throws: ``PMemStreamError/Code/ioError`` when standard output refused some of it.
+func flushStandardOutput() throws(PMemStreamError) {
+    while fflush(stdout) != 0 {
+        let failure = errno
+        guard failure == EINTR else {
+            throw PMemStreamError(
+                code: .ioError,
+                message: "cannot write to standard output: \(String(cString: strerror(failure)))",
+                errno: failure
+            )
+        }
+        clearerr(stdout)
+    }
+    guard ferror(stdout) == 0 else {
+        throw PMemStreamError(code: .ioError, message: "cannot write to standard output: an earlier write failed")
     }
 }
 
