@@ -37,6 +37,57 @@ extension CommandLineTests {
     }
 
     @Test(
+        "a --file that cannot be read appends nothing, not even the files before it",
+        arguments: [("a directory", "Is a directory"), ("absent", "No such file or directory")]
+    )
+    func unreadableFile(name: String, reason: String) async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            Self.createSmallStream(path)
+            Self.createFile(directory.path("ok"), Array("ok".utf8))
+            mkdir(directory.path("a directory"), 0o755)
+            let bad = directory.path(name)
+            let run = Self.run(["append", path, "--file", directory.path("ok"), "--file", bad])
+            #expect(run.status == 1)
+            #expect(run.errors == "pmemstream: cannotOpenFile: cannot read \(bad): \(reason)\n")
+            #expect(Self.dumpedHex(path).isEmpty)
+        }
+    }
+
+    @Test(
+        "an input larger than the region can still hold fails at once with entryTooLarge, without reading to its end",
+        arguments: [["--file", "/dev/stdin"], []]
+    )
+    func inputLargerThanTheRegion(source: [String]) async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            Self.createSmallStream(path)
+            // Standard input stays open: a tool that read to its end would wait forever.
+            let appender = Spawned(Self.tool, ["append", path] + source)
+            appender.send([UInt8](repeating: UInt8(ascii: "x"), count: 13_000))
+            let errors = appender.readErrors(until: "\n", within: .seconds(30))
+            appender.write("")
+            let run = appender.finish()
+            #expect(errors?.hasPrefix("pmemstream: entryTooLarge: ") == true, "\(errors ?? "no error in time")")
+            #expect(run.status == 1)
+            #expect(Self.dumpedHex(path).isEmpty)
+        }
+    }
+
+    @Test("lines of standard input are stored byte for byte, split only at newlines")
+    func rawLines() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            Self.createSmallStream(path)
+            let appender = Spawned(Self.tool, ["append", path])
+            appender.send(Array("a".utf8) + [0xFF] + Array("b\nc\r\n\nd".utf8))
+            appender.write("")
+            #expect(appender.finish().status == 0)
+            #expect(Self.dumpedHex(path) == ["61ff62", "630d", "", "64"])
+        }
+    }
+
+    @Test(
         "a command whose standard output fails ends with ioError",
         arguments: [
             (["cat"], []), (["info"], []), (["check"], []), (["region", "list"], []),

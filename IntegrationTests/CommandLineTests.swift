@@ -122,11 +122,7 @@ struct CommandLineTests {
             let appended = Self.run(["append", path] + files, environment: cacheLine)
             #expect(appended.status == 0, "\(appended.errors)")
             #expect(appended.output.contains("appended \(sizes.count) entries"))
-            let dump = Self.run(["dump", path, "--format", "json"])
-            let hex = dump.output.split(separator: "\n").map { line in
-                String(line.split(separator: "\"hex\":\"").last?.dropLast(2) ?? "")
-            }
-            #expect(hex == expected)
+            #expect(Self.dumpedHex(path) == expected)
             let check = Self.run(["check", path])
             #expect(check.output == "ok: 1 regions, \(sizes.count) entries with valid checksums\n")
         }
@@ -209,6 +205,13 @@ struct CommandLineTests {
             #expect(checked.status == 0, "\(checked.output) \(checked.errors)")
             #expect(checked.output.hasPrefix("ok: "), "\(checked.output)")
             #expect(checked.output.contains(", \(count) entries with valid checksums"), "\(checked.output)")
+        }
+    }
+
+    /// The data of every entry of the stream at `path`, in hex, in timestamp order (from `dump --format json`).
+    static func dumpedHex(_ path: String) -> [String] {
+        Self.run(["dump", path, "--format", "json"]).output.split(separator: "\n").map { line in
+            String(line.split(separator: "\"hex\":\"").last?.dropLast(2) ?? "")
         }
     }
 
@@ -317,8 +320,12 @@ final class Spawned {
 
     /// Writes `text` to the child's standard input and leaves it open.
     func send(_ text: String) {
-        var text = text
-        text.withUTF8 { _ = Glibc.write(self.input, $0.baseAddress, $0.count) }
+        self.send(Array(text.utf8))
+    }
+
+    /// Writes `bytes` to the child's standard input and leaves it open.
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.write(self.input, $0.baseAddress, $0.count) }
     }
 
     /// The next line the child prints on standard output, without its newline; `nil` when none comes in

@@ -1,17 +1,13 @@
 import ArgumentParser
 import PMemStream
 
-#if os(Linux)
-    import Glibc
-#endif
-
 /// `pmemstream append`: appends entries from arguments, files or standard input.
 struct AppendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "append",
         abstract: "Append entries to a region.",
         discussion:
-            "Each TEXT argument is one entry; with --file, each file is one entry; with neither, each line of standard input is one entry, appended as it is read."
+            "Each TEXT argument is one entry; with --file, each file is one entry, and all are read before the first is appended; with neither, each line of standard input is one entry (its bytes, without the newline), appended as it is read."
     )
 
     @OptionGroup var stream: StreamOptions
@@ -40,7 +36,7 @@ struct AppendCommand: AsyncParsableCommand {
                 var first: UInt64?
                 var last: UInt64?
                 var count = 0
-                try await self.forEachEntry { entry in
+                try await self.forEachEntry(limit: await writer.availableSize) { entry in
                     let timestamp =
                         self.async
                         ? try await writer.appendAsync(entry).timestamp : try await writer.append(entry).timestamp
@@ -77,48 +73,23 @@ struct AppendCommand: AsyncParsableCommand {
         )
     }
 
-    /// Calls `body` with each entry in turn: the files, or the arguments, or each line of standard input as
-    /// soon as it is read.
-    private func forEachEntry(_ body: ([UInt8]) async throws -> Void) async throws {
+    /// Calls `body` with each entry in turn: the files, all read before the first is appended, or the
+    /// arguments, or each line of standard input as soon as it is read. A file or line of more than `limit`
+    /// bytes fails with ``PMemStreamError/Code/entryTooLarge`` once that much is read.
+    private func forEachEntry(limit: Int, _ body: ([UInt8]) async throws -> Void) async throws {
         if !self.files.isEmpty {
-            for file in self.files {
-                try await body(try Self.contents(of: file))
+            let contents = try self.files.map { path throws(PMemStreamError) in
+                try EntryInput.contents(of: path, limit: limit)
+            }
+            for entry in contents {
+                try await body(entry)
             }
         } else if !self.texts.isEmpty {
             for text in self.texts {
                 try await body(Array(text.utf8))
             }
         } else {
-            while let line = readLine(strippingNewline: true) {
-                try await body(Array(line.utf8))
-            }
+            try await EntryInput(descriptor: 0, name: "standard input", limit: limit).forEachLine(body)
         }
-    }
-
-    private static func contents(of path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw PMemStreamError(errno: errno, path: path)
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            bytes += chunk[0..<count]
-        }
-        return bytes
-    }
-}
-
-extension PMemStreamError {
-    /// The error for a file the CLI could not read.
-    init(errno: Int32, path: String) {
-        self.init(
-            code: .cannotOpenFile,
-            message: "cannot read \(path): \(String(cString: strerror(errno)))",
-            errno: errno
-        )
     }
 }
