@@ -107,4 +107,23 @@ extension CommandLineTests {
         }
     }
 
+    @Test(
+        "bench passes its arguments to pmemstream-bench, without a leading --",
+        arguments: [(["--", "--help", "x"], "--help\nx\n"), (["--help"], "--help\n"), ([], "")]
+    )
+    func benchArguments(arguments: [String], passed: String) async {
+        await withTemporaryDirectory { directory in
+            // A stand-in for the benchmark, found in the current directory: it prints its arguments.
+            Self.createFile(
+                directory.path("pmemstream-bench"),
+                Array("#!/bin/sh\nfor a; do printf '%s\\n' \"$a\"; done\n".utf8)
+            )
+            chmod(directory.path("pmemstream-bench"), 0o755)
+            let bench = Spawned("/usr/bin/env", ["-C", directory.path, Self.tool, "bench"] + arguments)
+            bench.write("")
+            let run = bench.finish()
+            #expect(run.status == 0, "\(run.errors)")
+            #expect(run.output == passed)
+        }
+    }
 }

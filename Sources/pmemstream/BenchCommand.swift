@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run the benchmark against libpmemlog and the libpmem2 ceiling (see `make bench`).",
-        discussion: "Arguments after `--` are passed to pmemstream-bench."
+        discussion: "Every argument goes to pmemstream-bench, `--help` included; a leading `--` is dropped."
     )
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments for pmemstream-bench.")
@@ -21,7 +21,8 @@ struct BenchCommand: AsyncParsableCommand {
             printError("pmemstream: the benchmark is not built; run `make bench` in the PMemStream checkout")
             throw ExitCode.failure
         }
-        var argv: [UnsafeMutablePointer<CChar>?] = ([binary] + self.arguments).map { strdup($0) } + [nil]
+        let arguments = self.arguments.first == "--" ? Array(self.arguments.dropFirst()) : self.arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
         execv(binary, &argv)
         printError("pmemstream: cannot run \(binary): \(String(cString: strerror(errno)))")
         throw ExitCode.failure

@@ -6,7 +6,8 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Verify the header, the region structure and every entry's checksum.",
-        discussion: "Exits with status 0 when the stream is sound, 1 when it is damaged or cannot be opened."
+        discussion:
+            "Exits with status 0 when the stream is sound, 1 when it is damaged, cannot be opened, or fails otherwise."
     )
 
     @OptionGroup var stream: StreamOptions
@@ -16,15 +17,17 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
+            var opened = false
             let report: StreamReport.Check
             do {
                 report = try await self.stream.withStream(.readOnly) { stream in
+                    opened = true
                     var progress = ProgressReport(verb: "checked", forced: self.progress)
                     let report = try await StreamReport.check(stream) { progress.advance() }
                     progress.finish()
                     return report
                 }
-            } catch let error as PMemStreamError {
+            } catch let error as PMemStreamError where !opened {
                 printError("pmemstream: \(self.stream.path) cannot be opened: \(error.code): \(error.message)")
                 throw ExitCode.failure
             }

@@ -12,7 +12,7 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "A short tour: create, allocate, append from several tasks, restart, read back, info, check."
     )
 
-    @Option(help: "Where to put the temporary stream (default: /dev/shm when it exists, else /tmp).")
+    @Option(help: "Where to put the temporary stream (default: /dev/shm when it is writable, else /tmp).")
     var directory: String?
 
     func run() async throws {
