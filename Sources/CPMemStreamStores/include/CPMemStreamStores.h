@@ -10,9 +10,9 @@ bool pmemstream_nontemporal_stores_available(void);
 /* Copies `length` bytes from `source` to `destination` with non-temporal stores only, and no flush: the
  * bytes bypass the caches and are written back on their own; an `sfence` (a libpmem2 drain) waits for
  * them. `destination` must be 8-byte aligned and `length` a multiple of 8, so that every store is a whole,
- * aligned 8- or 16-byte `movnti` or `movntdq` and no byte beside the range is touched; `source` may have any
- * alignment and must not overlap the destination (a debug build asserts the alignment and the length). Call
- * it only when pmemstream_nontemporal_stores_available() is true; elsewhere it aborts. */
+ * aligned 8- or 32-byte `movnti` or `vmovntdq` and no byte beside the range is touched; `source` may
+ * have any alignment and must not overlap the destination (a debug build asserts the alignment and the
+ * length). Call it only when pmemstream_nontemporal_stores_available() is true; elsewhere it aborts. */
 void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length);
 
 #endif

@@ -134,7 +134,7 @@
         /// Copies as libpmem2's copy does, except for ``MemoryCopyFlags/nonTemporal`` copies of whole words
         /// (an 8-byte-aligned offset and a length that is a multiple of 8) without ``MemoryCopyFlags/noFlush``
         /// or ``MemoryCopyFlags/temporal``, on x86-64 with cache-line or byte granularity: those are made of
-        /// non-temporal stores alone, 8 and 16 bytes wide, and need no flush.
+        /// non-temporal stores alone, 8 or 32 bytes wide, and need no flush.
         ///
         /// libpmem2 copies the partial cache lines at either end of a range with ordinary stores and flushes
         /// them; a drain then waits for those flushes, which took a synchronous append's full write-back

@@ -22,7 +22,7 @@ struct NonTemporalCopyTests {
         }
         for sourceShift in [0, 1, 3, 8, 13] {
             for start in stride(from: 0, to: 64, by: 8) {
-                // Short copies use 8-byte stores only; from 2 KiB, 16-byte ones after the first 16-byte boundary.
+                // Short copies use 8-byte stores only; from 256 bytes, 32-byte ones from the first 32-byte boundary.
                 for length in Array(stride(from: 0, through: 400, by: 8)) + [2040, 2048, 2056, 2104, 4096, 4104] {
                     destination.initializeMemory(as: UInt8.self, repeating: 0xEE)
                     pmemstream_copy_nontemporal(
