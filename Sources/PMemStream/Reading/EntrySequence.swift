@@ -4,7 +4,8 @@
 /// `follow`, it then waits for new commits and yields them as they come, like `tail -f`; it finishes when
 /// the region is freed or the stream is closed (also when the stream closed before its first step: it then
 /// yields the entries committed by then and finishes), and returns `nil` when its task is cancelled. Without
-/// `follow`, a first step after the stream closed throws ``PMemStreamError/Code/streamClosed``.
+/// `follow`, a first step after the stream closed throws ``PMemStreamError/Code/streamClosed``, and any step
+/// after the region was freed throws ``PMemStreamError/Code/regionFreed``.
 ///
 /// The iterator reads the medium directly and verifies every entry's checksum; it hops to the stream actor
 /// only once, to start, and waits without polling. A damaged entry ends the iteration with
@@ -66,11 +67,11 @@ public struct EntrySequence: AsyncSequence, Sendable {
         }
 
         /// The next entry if it is committed and reads back valid, without waiting; `nil` in every other
-        /// case (not started, finished, nothing committed yet, an error), which ``readNext(isolation:)``
-        /// then sorts out, reading the same place again.
+        /// case (not started, finished, nothing committed yet, the region freed, an error), which
+        /// ``readNext(isolation:)`` then sorts out, reading the same place again.
         @usableFromInline
         mutating func nextCommitted() -> Entry? {
-            guard !self.isFinished, let committed = self.committed else { return nil }
+            guard !self.isFinished, let committed = self.committed, !self.cursor!.state.isFreed else { return nil }
             return try? self.cursor!.next(limit: self.limit(committed))
         }
 
@@ -94,6 +95,12 @@ public struct EntrySequence: AsyncSequence, Sendable {
             while true {
                 let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
                 let limit = self.limit(committed)
+                // A region freed since the iteration started: a follower's end, an error for a walk, as when
+                // it was freed before the start (the entries left in it would still read valid).
+                guard !self.cursor!.state.isFreed else {
+                    guard self.follow else { throw self.cursor!.state.freedError() }
+                    break
+                }
                 let next: Entry?
                 do {
                     next = try self.cursor!.next(limit: limit)

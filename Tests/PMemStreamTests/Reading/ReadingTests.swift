@@ -133,6 +133,32 @@ struct ReadingTests {
         #expect(await thrownErrorCode { try await iterator.next() } == .regionFreed)
     }
 
+    @Test("an iteration of a region freed after its first entry yields nothing more", arguments: [false, true])
+    func regionFreedDuringIteration(follow: Bool) async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        for index in 0..<4 {
+            _ = try await writer.append([UInt8(index)])
+        }
+        var iterator = stream.entries(in: region, follow: follow).makeAsyncIterator()
+        #expect(try await iterator.next()?.timestamp == 1)
+        try await stream.free(region)
+        var yielded: [UInt64] = []
+        let code = await thrownErrorCode {
+            while let entry = try await iterator.next() {
+                yielded.append(entry.timestamp)
+            }
+        }
+        #expect(yielded.isEmpty, "entries of the freed region: \(yielded)")
+        // A walk throws as its first step would have; a follower finishes, as it does when the free wakes it.
+        #expect(code == (follow ? nil : .regionFreed))
+        // And so does every later step.
+        var later: Entry?
+        let again = await thrownErrorCode { later = try await iterator.next() }
+        #expect(again == code && later == nil)
+    }
+
     @Test("a region with a reservation in progress cannot be freed until it ends")
     func freeDuringReservation() async throws {
         let (stream, _) = try makeStream()
