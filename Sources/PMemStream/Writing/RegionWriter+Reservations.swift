@@ -20,12 +20,13 @@ extension RegionWriter {
         self.scrubRoom(capacity: capacity)
         let id = self.nextReservationID
         self.nextReservationID += 1
-        self.reservation = (id, capacity)
+        let end = ReservationEnd()
+        self.reservation = (id, capacity, end)
         let room = UnsafeMutableRawBufferPointer(
             start: self.medium.baseAddress + self.tail + EntryHeader.size,
             count: capacity
         )
-        return Reservation(writer: self, id: id, room: room)
+        return Reservation(writer: self, id: id, end: end, room: room)
     }
 
     /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.
@@ -63,11 +64,12 @@ extension RegionWriter {
         }
     }
 
-    /// Ends the reservation `id` without publishing it.
+    /// Ends the reservation `id` without publishing it (its write with the region may have ended already,
+    /// when it was dropped).
     func endReservation(_ id: UInt64) {
-        guard self.reservation?.id == id else { return }
+        guard let reservation = self.reservation, reservation.id == id else { return }
         self.releaseRegion()
-        self.state.endWrites()
+        reservation.end.endWrite(in: self.state)
     }
 
     /// Lets the appends that wait for the region go on.

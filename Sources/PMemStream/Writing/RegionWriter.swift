@@ -71,7 +71,7 @@ public actor RegionWriter {
     let queue: GroupCommit.RegionQueue
     var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
-    @exclusivity(unchecked) var reservation: (id: UInt64, capacity: Int)?
+    @exclusivity(unchecked) var reservation: (id: UInt64, capacity: Int, end: ReservationEnd)?
     var nextReservationID: UInt64 = 1
     /// The appends that wait for the region while a reservation has it, by the number each took.
     var reservationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]

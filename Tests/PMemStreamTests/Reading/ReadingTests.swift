@@ -169,6 +169,19 @@ struct ReadingTests {
         try await stream.free(region)
     }
 
+    @Test("a region whose reservation was dropped unpublished can be freed at once")
+    func freeAfterDroppedReservation() async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        do {
+            let dropped = try await writer.reserve(100)
+            #expect(dropped.capacity == 100)
+        }
+        try await stream.free(region)
+        #expect(await thrownErrorCode { try await writer.append([1]) } == .regionFreed)
+    }
+
     @Test("waits return once the watermark is reached, refuse timestamps never handed out, and end with the stream")
     func waits() async throws {
         let (stream, _) = try makeStream()
