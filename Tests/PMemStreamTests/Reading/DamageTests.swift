@@ -51,8 +51,14 @@ struct DamageTests {
     }
 
     /// Reopens every state of `seeds` random lines of `medium`'s cut round, and returns the seeds whose
-    /// stream threw when read, or when `region`'s writer recovered it.
-    static func seedsReadAsDamage(_ medium: SimulatedMedium, region: Region, seeds: Range<UInt64>) async -> [UInt64] {
+    /// stream threw when read, or when `region`'s writer recovered it; the stream must start with the
+    /// entries of `durable`, every time.
+    static func seedsReadAsDamage(
+        _ medium: SimulatedMedium,
+        region: Region,
+        durable: [[UInt8]] = [],
+        seeds: Range<UInt64>
+    ) async -> [UInt64] {
         var damaged: [UInt64] = []
         for seed in seeds {
             do {
@@ -60,6 +66,7 @@ struct DamageTests {
                 let stream = try PMemStream(medium: restarted, configuration: Self.configuration)
                 let bytes = try await stream.entries().collect().map { try $0.bytes }
                 #expect(!bytes.contains { $0.contains(0xA5) }, "seed \(seed): the stale Y came back")
+                #expect(bytes.starts(with: durable), "seed \(seed): durable entries were lost")
                 _ = try await stream.writer(for: try await stream.region(atOffset: region.offset))
             } catch {
                 damaged.append(seed)
@@ -81,7 +88,7 @@ struct DamageTests {
             firstEntry: Array(repeating: 0x50, count: 120),
             p: p
         )
-        let damaged = await Self.seedsReadAsDamage(medium, region: r1, seeds: 0..<64)
+        let damaged = await Self.seedsReadAsDamage(medium, region: r1, durable: [[1], [2], [3]], seeds: 0..<64)
         #expect(damaged.isEmpty, "random-lines seeds \(damaged): a torn header read as damage, the region unusable")
     }
 
@@ -198,6 +205,23 @@ struct DamageTests {
         try await reader.refresh()
         #expect(try await walk.next() == nil, "entry 2 is whole, beyond the walk's watermark: not damage")
         #expect(try await reader.entries().collect().map(\.timestamp) == [1, 2])
+    }
+
+    @Test("a read-only stream reports damage to an entry its own snapshot found whole, not yet checkpointed")
+    func readerReportsDamageToEntryItWalked() async throws {
+        let (medium, writer, region, _) = try await Self.writerAndReader()
+        let regionWriter = try await writer.writer(for: region)
+        let second = try await regionWriter.append(testBytes(40, seed: 2))
+        _ = try await regionWriter.append([3])
+        #expect(
+            Int(medium.word(at: region.offset + ExtentHeader.Field.checkpointTail)) == region.offset + 64,
+            "no checkpoint covers the entries yet"
+        )
+        let reader = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+        let handle = try await reader.region(atOffset: region.offset)
+        #expect(try await reader.entries(in: handle).collect().map(\.timestamp) == [1, 2, 3])
+        medium.fill(second.offset + EntryHeader.size..<second.offset + EntryHeader.size + 1, with: 0xFF, flags: [])
+        #expect(await thrownErrorCode { try await reader.entries(in: handle).collect() } == .corruptedEntry)
     }
 
     @Test("a read-only stream reports damage to an entry it first saw after a refresh")
