@@ -4,8 +4,9 @@
 /// `follow`, it then waits for new commits and yields them as they come, like `tail -f`; it finishes when
 /// the region is freed or the stream is closed (also when the stream closed before its first step: it then
 /// yields the entries committed by then and finishes), and returns `nil` when its task is cancelled. Without
-/// `follow`, a first step after the stream closed throws ``PMemStreamError/Code/streamClosed``, and any step
-/// after the region was freed throws ``PMemStreamError/Code/regionFreed``.
+/// `follow`, a first step after the stream closed throws ``PMemStreamError/Code/streamClosed``, and a step
+/// that finds an entry after the region was freed throws ``PMemStreamError/Code/regionFreed`` (one at the end
+/// returns `nil`).
 ///
 /// The iterator reads the medium directly and verifies every entry's checksum; it hops to the stream actor
 /// only once, to start, and waits without polling. A damaged entry ends the iteration with
@@ -95,12 +96,6 @@ public struct EntrySequence: AsyncSequence, Sendable {
             while true {
                 let nudgeCount = committed.nudgeCount  // before looking: a free after it ends the wait
                 let limit = self.limit(committed)
-                // A region freed since the iteration started: a follower's end, an error for a walk, as when
-                // it was freed before the start (the entries left in it would still read valid).
-                guard !self.cursor!.state.isFreed else {
-                    guard self.follow else { throw self.cursor!.state.freedError() }
-                    break
-                }
                 let next: Entry?
                 do {
                     next = try self.cursor!.next(limit: limit)
@@ -110,7 +105,11 @@ public struct EntrySequence: AsyncSequence, Sendable {
                     break  // a followed region that was freed: the end
                 }
                 if let next {
-                    return next
+                    // An entry left in a region freed since the iteration started still reads valid: a
+                    // follower ends there, a walk throws, as when the region was freed before the start.
+                    guard self.cursor!.state.isFreed else { return next }
+                    guard self.follow else { throw self.cursor!.state.freedError() }
+                    break
                 }
                 guard self.follow, !self.cursor!.state.isFreed else { break }
                 do {

@@ -36,8 +36,9 @@ extension PMemStream {
     /// - Parameters:
     ///   - region: The region to read.
     ///   - follow: Whether to wait for new entries after the committed ones (see ``EntrySequence``).
-    /// - Returns: The sequence; without `follow`, it throws ``PMemStreamError/Code/regionFreed`` at any
-    ///   step after the region was freed; with `follow`, it then finishes (or throws at its first step).
+    /// - Returns: The sequence; without `follow`, it throws ``PMemStreamError/Code/regionFreed`` at a step
+    ///   that finds an entry after the region was freed; with `follow`, it then finishes (or throws at its
+    ///   first step).
     public nonisolated func entries(in region: Region, follow: Bool = false) -> EntrySequence {
         EntrySequence(source: self, region: region, follow: follow)
     }

@@ -169,6 +169,24 @@ struct ReadingTests {
         try await stream.free(region)
     }
 
+    @Test("a walk that yielded every entry of its region ends normally when its consumer then frees the region")
+    func walkFreedByItsConsumerAtTheEnd() async throws {
+        let (stream, _) = try makeStream()
+        let region = try await stream.allocateRegion(size: 4032)
+        let writer = try await stream.writer(for: region)
+        for index in 0..<3 {
+            _ = try await writer.append([UInt8(index)])
+        }
+        var seen: [UInt64] = []
+        for try await entry in stream.entries(in: region) {
+            seen.append(entry.timestamp)
+            if entry.timestamp == 3 {
+                try await stream.free(region)
+            }
+        }
+        #expect(seen == [1, 2, 3])
+    }
+
     @Test("a region whose reservation was dropped unpublished can be freed at once")
     func freeAfterDroppedReservation() async throws {
         let (stream, _) = try makeStream()

@@ -408,9 +408,7 @@ struct AppendCrashTests {
             let queued = testBytes(7, seed: 50)
             journal.record(try await writerB.appendAsync(queued).entry, bytes: queued, on: medium, synchronous: false)
             try await stream.free(regionA)
-            while let entry = try await reader.next() {
-                #expect(await thrownErrorCode { try entry.bytes } == .regionFreed, "an entry of a freed region read")
-            }
+            #expect(await thrownErrorCode { _ = try await reader.next() } == .regionFreed, "a freed region walked on")
             let regionC = try await stream.allocateRegion(size: 8000)
             let reused = testBytes(300, seed: 51)
             journal.record(try await stream.writer(for: regionC).append(reused), bytes: reused, on: medium)
