@@ -4,7 +4,8 @@
 #
 # installs libpmemlog-dev and the library's system packages when missing, builds the Benchmarks package in
 # release mode, runs the standard matrix on /dev/shm with PMEM2_FORCE_GRANULARITY=CACHE_LINE and with the
-# default page granularity, counts heap allocations per append, and writes everything to Benchmarks/results/.
+# default page granularity, appends once more to regions recovered after a reopen, counts heap allocations per
+# append, and writes everything to Benchmarks/results/.
 
 BENCH_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BENCH_APT_PACKAGES := libpmemlog-dev $(APT_PACKAGES)
@@ -14,13 +15,16 @@ BENCH_BINARY := $(BENCH_DIR)/.build/release/pmemstream-bench
 BENCH_PATH ?= /dev/shm/pmemstream-bench-make
 # The standard matrix: 8 B … 64 KiB, 1 thread, 2 threads with a region each, 2 threads on one region.
 BENCH_MATRIX ?= --threads 1,2 --layouts per-thread,one-region --count 20000 --iterations 11
+# PMemStream in regions recovered by reopening the stream, as after a restart, with libpmemlog beside it.
+BENCH_RECOVERED ?= --recovered-regions --threads 1 --count 20000 --iterations 11 \
+	--engines pmemlog,pmemstream-sync,pmemstream-sync-isolated,pmemstream-async,pmemstream-batch
 BENCH_CACHE_LINE_ENV := PMEM2_FORCE_GRANULARITY=CACHE_LINE PMEM_IS_PMEM_FORCE=1
 BENCH_PAGE_ENV := env -u PMEM2_FORCE_GRANULARITY PMEM_IS_PMEM_FORCE=0
 
-.PHONY: bench bench-deps bench-build bench-matrix bench-allocations bench-smoke bench-clean
+.PHONY: bench bench-deps bench-build bench-matrix bench-recovered bench-allocations bench-smoke bench-clean
 
-## Everything: the matrix at both granularities, then the allocation counts.
-bench: bench-matrix bench-allocations
+## Everything: the matrix at both granularities, recovered regions, then the allocation counts.
+bench: bench-matrix bench-recovered bench-allocations
 	@echo "Results in $(BENCH_RESULTS)/"
 
 ## Install the apt packages the benchmarks link against, when any is missing.
@@ -39,6 +43,13 @@ bench-matrix: bench-build
 	$(BENCH_PAGE_ENV) $(BENCH_BINARY) $(BENCH_MATRIX) --path $(BENCH_PATH) \
 		--json-output $(BENCH_RESULTS)/page.json > $(BENCH_RESULTS)/page.md
 	@sed -n '/^## Against/,$$p' $(BENCH_RESULTS)/cache-line.md
+
+## One thread appending to regions recovered after a reopen, with cache-line flushes.
+bench-recovered: bench-build
+	@mkdir -p $(BENCH_RESULTS)
+	$(BENCH_CACHE_LINE_ENV) $(BENCH_BINARY) $(BENCH_RECOVERED) --path $(BENCH_PATH) \
+		--json-output $(BENCH_RESULTS)/cache-line-recovered.json > $(BENCH_RESULTS)/cache-line-recovered.md
+	@sed -n '/^## 1 thread/,/^## Against/p' $(BENCH_RESULTS)/cache-line-recovered.md
 
 ## Heap allocations per append in steady state (package-benchmark's malloc interposer).
 bench-allocations: bench-deps
