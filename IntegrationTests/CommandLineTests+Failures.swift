@@ -87,6 +87,26 @@ extension CommandLineTests {
         }
     }
 
+    @Test("lines read from standard input are cut right when they span many reads")
+    func longLines() async {
+        await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            #expect(Self.run(["create", path, "--size", "2M"]).status == 0)
+            #expect(Self.run(["region", "allocate", path, "--size", "1M"]).status == 0)
+            // Lines longer than a read (64 KiB), the first ending where a read ends, an empty one after it.
+            let lines = [
+                [UInt8](repeating: 0x61, count: 131_072), [], [UInt8](repeating: 0x62, count: 65_535),
+                [UInt8](repeating: 0x63, count: 65_536), [0x64],
+            ]
+            let appender = Spawned(Self.tool, ["append", path])
+            appender.send(Array(lines.joined(separator: [0x0A])))
+            appender.write("")
+            #expect(appender.finish().status == 0)
+            let hex = lines.map { line in line.map { String($0, radix: 16) }.joined() }
+            #expect(Self.dumpedHex(path) == hex)
+        }
+    }
+
     @Test(
         "a command whose standard output fails ends with ioError",
         arguments: [

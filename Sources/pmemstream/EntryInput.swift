@@ -46,13 +46,18 @@ struct EntryInput {
     ///   ``PMemStreamError/Code/entryTooLarge`` when a line grows beyond ``limit`` bytes.
     func forEachLine(_ body: ([UInt8]) async throws -> Void) async throws {
         var pending: [UInt8] = []
+        // The bytes of `pending` known to hold no newline: each byte is searched once, however long its line.
+        var searched = 0
         while try self.read(appendingTo: &pending) {
-            var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            var start = 0
+            var from = searched
+            while let newline = pending[from...].firstIndex(of: UInt8(ascii: "\n")) {
                 try await body(Array(pending[start..<newline]))
                 start = newline + 1
+                from = start
             }
             pending.removeSubrange(..<start)
+            searched = pending.count
             try self.checkLimit(pending)
         }
         if !pending.isEmpty {
