@@ -43,6 +43,8 @@ final class RegionState: Sendable {
     /// The freeing transitions and the checkpoint tail (stored only while no free is under way), and the
     /// region's recent durable entries.
     private let checkpointLock = Lock(DurableEnds())
+    /// The durable entries the region's writer recorded, not yet taken into ``checkpointLock``'s.
+    private let writerRecords = WriterDurableRecords()
     private let freed = Atomic(false)
     /// The largest timestamp reserved in the region this session.
     private let lastTimestampReserved = Atomic<UInt64>(0)
@@ -143,13 +145,14 @@ final class RegionState: Sendable {
         self.writeCount.wrappingSubtract(count, ordering: .releasing)
     }
 
-    /// Records that the entry with `timestamp`, ending at `end`, is durable, then that `count` writes
-    /// ended: ``recordDurable(timestamp:end:)`` and ``endWrites(_:)``.
+    /// Records that the writer's entry with `timestamp`, ending at `end`, is durable, then that `count` writes
+    /// ended. Called by the region's writer only: its records take no lock (see ``WriterDurableRecords``).
     ///
-    /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
+    /// - Returns: Whether the caller must register the region for the next checkpoint: the checkpoint had
+    ///   found no record of the writer waiting.
     func endWrites(_ count: Int, recordingDurable timestamp: UInt64, end: Int) -> Bool {
         defer { self.endWrites(count) }
-        return self.recordDurable(timestamp: timestamp, end: end)
+        return self.writerRecords.record(timestamp: timestamp, end: end)
     }
 
     /// Marks the region as being freed: writes are refused from now on, while readers go on until
@@ -197,9 +200,10 @@ final class RegionState: Sendable {
 
     // MARK: - Checkpoint tails
 
-    /// Records that the entry with `timestamp`, ending at `end`, is durable.
+    /// Records that the entry with `timestamp`, ending at `end`, is durable (for a group-commit round; the
+    /// region's writer records its own with ``endWrites(_:recordingDurable:end:)``).
     ///
-    /// - Returns: Whether the region had no durable entry waiting for a checkpoint before.
+    /// - Returns: Whether the region had no durable entry of a round waiting for a checkpoint before.
     func recordDurable(timestamp: UInt64, end: Int) -> Bool {
         self.checkpointLock.withLock { $0.record(timestamp: timestamp, end: end) }
     }
@@ -225,9 +229,16 @@ final class RegionState: Sendable {
     /// timestamp at or below it (every entry before that end has a smaller timestamp). `nil` when no
     /// recorded entry qualifies.
     ///
-    /// - Returns: The tail, and whether entries above the watermark still wait for a later checkpoint.
+    /// - Returns: The tail, and whether entries above the watermark, or records the writer made meanwhile,
+    ///   still wait for a later checkpoint.
     func checkpointTail(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
-        self.checkpointLock.withLock { $0.take(upTo: watermark) }
+        self.checkpointLock.withLock { ends in
+            ends.writerRecordsRead = self.writerRecords.read(after: ends.writerRecordsRead) {
+                _ = ends.record(timestamp: $0, end: $1)
+            }
+            let (tail, pending) = ends.take(upTo: watermark)
+            return (tail, pending || !self.writerRecords.markIdle(consumed: ends.writerRecordsRead))
+        }
     }
 }
 
@@ -239,6 +250,8 @@ private struct DurableEnds {
     private var entries: [(timestamp: UInt64, end: Int)] = []
     /// The slot the next entry takes once ``entries`` is full: the oldest one's.
     private var replaced = 0
+    /// How many of the writer's records were taken from ``WriterDurableRecords`` so far.
+    var writerRecordsRead: UInt64 = 0
 
     mutating func record(timestamp: UInt64, end: Int) -> Bool {
         let wasEmpty = self.entries.isEmpty
