@@ -23,8 +23,12 @@ BENCH_PAGE_ENV := env -u PMEM2_FORCE_GRANULARITY PMEM_IS_PMEM_FORCE=0
 
 .PHONY: bench bench-deps bench-build bench-matrix bench-recovered bench-allocations bench-smoke bench-clean
 
-## Everything: the matrix at both granularities, recovered regions, then the allocation counts.
-bench: bench-matrix bench-recovered bench-allocations
+## Everything: the matrix at both granularities, recovered regions, then the allocation counts — one after
+## another even under `make -j`, since each would time the others and they share BENCH_PATH.
+bench:
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) bench-matrix
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) bench-recovered
+	$(MAKE) -f $(firstword $(MAKEFILE_LIST)) bench-allocations
 	@echo "Results in $(BENCH_RESULTS)/"
 
 ## Install the apt packages the benchmarks link against, when any is missing.

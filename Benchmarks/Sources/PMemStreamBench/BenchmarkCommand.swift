@@ -95,14 +95,10 @@ struct BenchmarkCommand: AsyncParsableCommand {
         let index = ResultIndex(try await Session.run(plan))
         let report = JSONReport(machine: machine, plan: plan, index: index)
         if let jsonOutput {
-            let text = try report.render()
-            guard let file = fopen(jsonOutput, "w") else { throw BenchmarkError.system("fopen", path: jsonOutput) }
-            fputs(text, file)
-            fclose(file)
+            try ReportOutput.write(try report.render(), toFileAt: jsonOutput)
         }
-        print(
-            self.json ? try report.render() : TableReport(machine: machine, plan: plan, index: index).render(),
-            terminator: ""
+        try ReportOutput.print(
+            self.json ? try report.render() : TableReport(machine: machine, plan: plan, index: index).render()
         )
     }
 
