@@ -27,11 +27,11 @@ let benchmarks: @Sendable () -> Void = {
             entrySize: size,
             iterations: size <= 64 ? 20_000 : 5_000
         ) {
-            blackHole(try? await $0.writer.append($0.entry))
+            blackHole(try await $0.writer.append($0.entry))
         }
     }
     appendBenchmark("pmemstream-async appendAsync(_:) 64 B", entrySize: 64, iterations: 20_000) {
-        blackHole(try? await $0.writer.appendAsync($0.entry))
+        blackHole(try await $0.writer.appendAsync($0.entry))
     }
     appendBenchmark(
         "pmemstream-batch append(contentsOf:) 64 × 64 B",
@@ -39,7 +39,7 @@ let benchmarks: @Sendable () -> Void = {
         entriesPerCall: 64,
         iterations: 2_000
     ) {
-        blackHole(try? await $0.writer.append(contentsOf: $0.batch))
+        blackHole(try await $0.writer.append(contentsOf: $0.batch))
     }
 }
 
@@ -50,19 +50,19 @@ let benchmarks: @Sendable () -> Void = {
 ///   - entrySize: The bytes of each entry.
 ///   - entriesPerCall: The entries one call appends; the fixture's region holds them all.
 ///   - iterations: The most iterations after the warm-up.
-///   - call: One measured call.
+///   - call: One measured call; an error fails the benchmark rather than being counted in its place.
 func appendBenchmark(
     _ name: String,
     entrySize: Int,
     entriesPerCall: Int = 1,
     iterations: Int,
-    call: @escaping @Sendable (AllocationFixture) async -> Void
+    call: @escaping @Sendable (AllocationFixture) async throws -> Void
 ) {
     let configuration = AllocationFixture.configuration(iterations: iterations)
     Benchmark(name, configuration: configuration) { benchmark, fixture in
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            await call(fixture)
+            try await call(fixture)
         }
         benchmark.stopMeasurement()
     } setup: {
