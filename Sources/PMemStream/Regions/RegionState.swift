@@ -242,14 +242,14 @@ final class RegionState: Sendable {
     }
 }
 
-/// A few recent durable entries of a region, as (timestamp, end offset), candidates for its next checkpoint
-/// tail. Once full, a new entry takes the place of the oldest one (a lost candidate only leaves a
-/// checkpoint tail further back).
+/// A few durable entries of a region, as (timestamp, end offset), candidates for its next checkpoint tail:
+/// those of the group-commit rounds as they are made durable, and the writer's as a checkpoint takes them
+/// from ``WriterDurableRecords``, so not in timestamp order. Once full, the entry with the smallest timestamp
+/// gives way to a newer one (a lost candidate only leaves a checkpoint tail further back; the newest are the
+/// ones a later checkpoint needs).
 private struct DurableEnds {
     private static let capacity = 8
     private var entries: [(timestamp: UInt64, end: Int)] = []
-    /// The slot the next entry takes once ``entries`` is full: the oldest one's.
-    private var replaced = 0
     /// How many of the writer's records were taken from ``WriterDurableRecords`` so far.
     var writerRecordsRead: UInt64 = 0
 
@@ -258,8 +258,10 @@ private struct DurableEnds {
         if self.entries.count < Self.capacity {
             self.entries.append((timestamp, end))
         } else {
-            self.entries[self.replaced] = (timestamp, end)
-            self.replaced = (self.replaced + 1) % Self.capacity
+            let smallest = self.entries.indices.min { self.entries[$0].timestamp < self.entries[$1].timestamp }!
+            if self.entries[smallest].timestamp < timestamp {
+                self.entries[smallest] = (timestamp, end)
+            }
         }
         return wasEmpty
     }
@@ -268,14 +270,6 @@ private struct DurableEnds {
     /// asynchronous one's round), so this takes the furthest end among those covered.
     mutating func take(upTo watermark: UInt64) -> (tail: Int?, pending: Bool) {
         let tail = self.entries.lazy.filter { $0.timestamp <= watermark }.map(\.end).max()
-        // Oldest first again (the slot to replace next holds the oldest), so that once full the ones kept
-        // are replaced in the order they came; rotated in place by three reversals, allocating nothing.
-        if self.replaced > 0 {
-            self.entries[..<self.replaced].reverse()
-            self.entries[self.replaced...].reverse()
-            self.entries.reverse()
-            self.replaced = 0
-        }
         self.entries.removeAll { $0.timestamp <= watermark }
         return (tail, !self.entries.isEmpty)
     }
