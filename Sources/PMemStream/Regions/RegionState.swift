@@ -237,6 +237,7 @@ final class RegionState: Sendable {
                 _ = ends.record(timestamp: $0, end: $1)
             }
             let (tail, pending) = ends.take(upTo: watermark)
+            // Marked idle only when nothing waits: while something does, the caller keeps the region registered.
             return (tail, pending || !self.writerRecords.markIdle(consumed: ends.writerRecordsRead))
         }
     }
