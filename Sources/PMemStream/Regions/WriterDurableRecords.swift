@@ -17,13 +17,15 @@ import Synchronization
 struct WriterDurableRecords: ~Copyable, @unchecked Sendable {
     // @unchecked Sendable: the words are read and written only through their atomics.
 
+    /// What a reader copies the records into; its size is the ring's.
+    private typealias Copies = InlineArray<8, (timestamp: UInt64, end: Int)>
     /// How many records are kept.
-    static let capacity = 8
+    static var capacity: Int { Copies.count }
 
-    /// Line 0 holds the head; lines 1 and 2 the records, each a timestamp and an end.
+    /// Line 0 holds the head; the lines after it the records, each a timestamp and an end.
     private let words: UnsafeMutablePointer<Atomic<UInt64>>
-    private static let wordCount = 24
     private static let firstRecordWord = 8
+    private static var wordCount: Int { Self.firstRecordWord + 2 * Self.capacity }
     private static let idleMark: UInt64 = 1
 
     init() {
@@ -76,7 +78,7 @@ struct WriterDurableRecords: ~Copyable, @unchecked Sendable {
         let written = self.head.pointee.load(ordering: .acquiring) >> 1
         let capacity = UInt64(Self.capacity)
         let first = max(consumed, written >= capacity ? written - capacity : 0)
-        var copies = InlineArray<8, (timestamp: UInt64, end: Int)>(repeating: (0, 0))
+        var copies = Copies(repeating: (0, 0))
         for number in first..<written {
             let place = self.record(number)
             copies[Int(number - first)] = (
