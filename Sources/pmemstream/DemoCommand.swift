@@ -22,13 +22,43 @@ struct DemoCommand: AsyncParsableCommand {
         try await reportingErrors { try await Self.tour(path: path) }
     }
 
-    /// The tour, step by step, on the stream at `path`.
+    /// The tour, step by step, on the stream at `path`. Each stream is closed however its step ends.
     @concurrent
     static func tour(path: String) async throws {
         print("1. create a 16 MiB stream at \(path)")
-        let stream = try await PMemStream.open(path: path, size: 16 << 20)
-        print("   granularity: \(stream.granularity); persist workers: \(stream.persistPlacement)")
+        try await withPMemStream(path: path, size: 16 << 20) { stream in
+            print("   granularity: \(stream.granularity); persist workers: \(stream.persistPlacement)")
+            try await Self.appendFromSixTasks(to: stream)
+        }
 
+        print("4. restart: reopen the file, as a new process would, and read back in timestamp order")
+        try await withPMemStream(path: path) { reopened in
+            var count = 0
+            var previous: UInt64 = 0
+            for try await entry in reopened.entries(since: 0) {
+                precondition(entry.timestamp == previous + 1)
+                previous = entry.timestamp
+                count += 1
+                if count <= 3 {
+                    print(
+                        "   #\(entry.timestamp) region \(entry.region.offset): \(String(decoding: try entry.bytes, as: UTF8.self))"
+                    )
+                }
+            }
+            print("   … \(count) entries, timestamps 1…\(previous), none missing, all checksums valid")
+
+            print("5. pmemstream info")
+            print(
+                try await StreamReport.info(of: reopened, path: path).split(separator: "\n").map { "   " + $0 }
+                    .joined(separator: "\n")
+            )
+            print("6. pmemstream check")
+            print("   " + (try await StreamReport.check(reopened)).description)
+        }
+    }
+
+    /// Steps 2 and 3: three regions, and six tasks appending to them at once.
+    private static func appendFromSixTasks(to stream: PMemStream) async throws {
         print("2. allocate three regions of different sizes")
         var regions: [Region] = []
         for size in [64 << 10, 128 << 10, 256 << 10] {
@@ -57,32 +87,5 @@ struct DemoCommand: AsyncParsableCommand {
         }
         try await stream.waitPersisted(last)
         print("   120 entries; committed \(stream.committedTimestamp), persisted \(stream.persistedTimestamp)")
-        try await stream.close()
-
-        print("4. restart: reopen the file, as a new process would, and read back in timestamp order")
-        let reopened = try await PMemStream.open(path: path)
-        var count = 0
-        var previous: UInt64 = 0
-        for try await entry in reopened.entries(since: 0) {
-            precondition(entry.timestamp == previous + 1)
-            previous = entry.timestamp
-            count += 1
-            if count <= 3 {
-                print(
-                    "   #\(entry.timestamp) region \(entry.region.offset): \(String(decoding: try entry.bytes, as: UTF8.self))"
-                )
-            }
-        }
-        print("   … \(count) entries, timestamps 1…\(previous), none missing, all checksums valid")
-
-        print("5. pmemstream info")
-        print(
-            try await StreamReport.info(of: reopened, path: path).split(separator: "\n").map { "   " + $0 }.joined(
-                separator: "\n"
-            )
-        )
-        print("6. pmemstream check")
-        print("   " + (try await StreamReport.check(reopened)).description)
-        try await reopened.close()
     }
 }
