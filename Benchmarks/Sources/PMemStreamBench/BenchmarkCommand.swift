@@ -15,7 +15,7 @@ struct BenchmarkCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Entry sizes in bytes (suffixes K, M).")
-    var sizes = CommaSeparatedList([8, 64, 256, 1024, 4096, 65536].map(ByteCount.init))
+    var sizes = CommaSeparatedList(Plan.defaultSizes.map(ByteCount.init))
 
     @Option(help: "Operations per thread in each iteration (fewer for entries too large for --max-file-size).")
     var count = 10_000

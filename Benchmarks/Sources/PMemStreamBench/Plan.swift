@@ -1,5 +1,9 @@
 /// Everything one invocation of the benchmark measures.
 struct Plan: Sendable {
+    /// The entry sizes measured when `--sizes` is not given: 8 B to 64 KiB. A goal that covers a range of sizes
+    /// is met only when each of these within it was measured (``GoalCheck``).
+    static let defaultSizes = [8, 64, 256, 1024, 4096, 65536]
+
     /// The entry sizes, in bytes.
     let sizes: [Int]
     /// The thread configurations.
