@@ -49,14 +49,22 @@ enum Session {
     }
 
     /// One timed iteration of one engine, started with its file out of the caches and its data in them (see
-    /// ``CacheEviction``), its file deleted afterwards even when it fails.
+    /// ``CacheEviction``), finished (its stream or pool closed, its file deleted) even when its timed loop
+    /// throws, and its file deleted when anything else fails.
     private static func measure(_ kind: EngineKind, _ workload: Workload) async throws -> UInt64 {
         do {
             let run = try await kind.engine.prepare(workload)
             CacheEviction.evict()
             workload.payload.warm()
             run.warm()
-            let nanoseconds = try await Stopwatch.time(run, threads: workload.threads)
+            let nanoseconds: UInt64
+            do {
+                nanoseconds = try await Stopwatch.time(run, threads: workload.threads)
+            } catch {
+                // The loop's error is the one to report; a failure to finish after it would only hide it.
+                try? await run.finish()
+                throw error
+            }
             try await run.finish()
             return nanoseconds
         } catch {
