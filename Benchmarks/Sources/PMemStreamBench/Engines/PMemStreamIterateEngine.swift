@@ -9,10 +9,16 @@ struct PMemStreamIterateEngine: Engine {
     func prepare(_ workload: Workload) async throws -> any PreparedRun {
         let fixture = try await StreamFixture.make(workload, layout: .perThread)
         let batches = workload.payload.batches(count: workload.count, batchSize: 256)
-        for writer in fixture.writers {
-            for batch in batches {
-                _ = try await writer.append(contentsOf: batch)
+        do {
+            for writer in fixture.writers {
+                for batch in batches {
+                    _ = try await writer.append(contentsOf: batch)
+                }
             }
+        } catch {
+            // The stream is closed; the session deletes the file.
+            try? await fixture.stream.close()
+            throw error
         }
         return Run(fixture: fixture, workload: workload)
     }

@@ -15,6 +15,7 @@ struct StreamFixture: Sendable {
 
     /// Creates the stream at `workload.path` with room for `workload.count` entries per thread, laid out as
     /// `layout` says; with `workload.recoveredRegions`, closes it and opens it again before making the writers.
+    /// A set-up that fails after the stream opened closes it.
     ///
     /// - Throws: ``BenchmarkError`` when the regions would not hold the entries; the errors of the library.
     static func make(_ workload: Workload, layout: RegionLayout) async throws -> StreamFixture {
@@ -29,28 +30,34 @@ struct StreamFixture: Sendable {
             try PMemStream(medium: try Pmem2Mapping(path: workload.path, size: size, options: .init(prefault: true)))
         }
         var stream = try open()
-        var created: [Region] = []
-        for _ in 0..<regionCount {
-            created.append(try await stream.allocateRegion(size: regionData))
-        }
-        if workload.recoveredRegions {
-            try await stream.close()
-            stream = try open()
-            for (index, region) in created.enumerated() {
-                created[index] = try await stream.region(atOffset: region.offset)
+        do {
+            var created: [Region] = []
+            for _ in 0..<regionCount {
+                created.append(try await stream.allocateRegion(size: regionData))
             }
-        }
-        var createdWriters: [RegionWriter] = []
-        for region in created {
-            let writer = try await stream.writer(for: region)
-            guard await writer.availableSize >= regionData - 64 else {
-                throw BenchmarkError("a region of \(regionData) bytes holds less than the benchmark expects")
+            if workload.recoveredRegions {
+                try await stream.close()
+                stream = try open()
+                for (index, region) in created.enumerated() {
+                    created[index] = try await stream.region(atOffset: region.offset)
+                }
             }
-            createdWriters.append(writer)
+            var createdWriters: [RegionWriter] = []
+            for region in created {
+                let writer = try await stream.writer(for: region)
+                guard await writer.availableSize >= regionData - 64 else {
+                    throw BenchmarkError("a region of \(regionData) bytes holds less than the benchmark expects")
+                }
+                createdWriters.append(writer)
+            }
+            let regions = (0..<threads).map { created[$0 % regionCount] }
+            let writers = (0..<threads).map { createdWriters[$0 % regionCount] }
+            return StreamFixture(stream: stream, regions: regions, writers: writers, path: workload.path)
+        } catch {
+            // The stream is closed (again, when reopening it failed); the session deletes the file.
+            try? await stream.close()
+            throw error
         }
-        let regions = (0..<threads).map { created[$0 % regionCount] }
-        let writers = (0..<threads).map { createdWriters[$0 % regionCount] }
-        return StreamFixture(stream: stream, regions: regions, writers: writers, path: workload.path)
     }
 
     /// Closes the stream and deletes its file.
