@@ -24,11 +24,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CPMemLog", pkgConfig: "libpmemlog", providers: [.apt(["libpmemlog-dev"])]),
         .systemLibrary(name: "CPMem2Bench", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
+        // Deletes the benchmark's files when SIGINT or SIGTERM ends it, from a C signal handler.
+        .target(name: "CPMemStreamBenchSignals"),
         .executableTarget(
             name: "PMemStreamBench",
             dependencies: [
                 "CPMemLog",
                 "CPMem2Bench",
+                "CPMemStreamBenchSignals",
                 .product(name: "PMemStream", package: "PMemStream"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -91,6 +91,8 @@ struct BenchmarkCommand: AsyncParsableCommand {
             recoveredRegions: self.recoveredRegions,
             path: self.filePath
         )
+        try ScratchFile.removeOnInterrupt(plan.path)
+        try ScratchFile.removeOnInterrupt(MachineDescription.probePath(near: plan.path))
         let machine = MachineDescription.current(path: plan.path)
         let index = ResultIndex(try await Session.run(plan))
         let report = JSONReport(machine: machine, plan: plan, index: index)

@@ -68,9 +68,14 @@ struct MachineDescription: Encodable, Sendable {
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The one-page file next to `path` that ``current(path:)`` maps and deletes.
+    static func probePath(near path: String) -> String {
+        path + ".probe"
+    }
+
     /// Maps a one-page file next to `path` through libpmem2 and reports the granularity it got.
     private static func probeGranularity(near path: String) -> String {
-        let probe = path + ".probe"
+        let probe = Self.probePath(near: path)
         try? ScratchFile.remove(probe)
         guard let file = try? Pmem2File(creating: probe, size: 4096, prefault: false) else { return "unknown" }
         defer { try? file.remove() }
