@@ -93,6 +93,12 @@ extension PMemStream.Configuration {
                 message: "maxQueuedAppends \(self.maxQueuedAppends): at least 1"
             )
         }
+        if let mover = self.dataMover as? ThreadedDataMover, mover.threshold < 1 || mover.parts < 1 {
+            throw PMemStreamError(
+                code: .invalidArgument,
+                message: "ThreadedDataMover threshold \(mover.threshold), parts \(mover.parts): both at least 1"
+            )
+        }
         for (name, interval) in [
             ("checkpointInterval", self.checkpointInterval), ("followInterval", self.followInterval),
         ]

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // MARK: - Asynchronous appends: written on return, durable by group commit
 
 extension RegionWriter {
@@ -39,6 +43,7 @@ extension RegionWriter {
             return self.sealForGroupCommit(at: index)
         }
         await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
+        self.completeCopy(of: bytes, at: dataOffset)
         // Other appends may have been reserved, sealed and published while the copy ran: find it again.
         return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
     }
@@ -75,6 +80,16 @@ extension RegionWriter {
         self.tracker.published(in: &self.lane, next: LaneFloors.none)
         self.state.endWrites(1)
         return AppendReceipt(entry: written, writer: self)
+    }
+
+    /// Copies `bytes` to `offset` again, itself, unless the data mover left them all in place there: a mover
+    /// that gave up, failed or was cancelled halfway does not get an entry sealed over other bytes.
+    private func completeCopy(of bytes: [UInt8], at offset: Int) {
+        guard !bytes.isEmpty else { return }
+        let inPlace = self.medium.bytes(offset..<offset + bytes.count)
+        let complete = bytes.withUnsafeBytes { memcmp($0.baseAddress!, inPlace.baseAddress!, bytes.count) == 0 }
+        guard !complete else { return }
+        bytes.withUnsafeBytes { self.medium.copy(toOffset: offset, from: $0, flags: .noFlush) }
     }
 
     /// Seals the reserved entry at `index` in ``inFlight``, whose data is in place, queues it for group
