@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 #if os(Linux)
@@ -15,7 +14,7 @@ final class PersistWorkers: @unchecked Sendable {
     // @unchecked Sendable: the threads and the semaphore are created in `init` and only joined in `stop()`;
     // the stop flag is atomic.
 
-    private let wakeup = DispatchSemaphore(value: 0)
+    private let wakeup = MonotonicSemaphore()
     private let context: WorkerContext
     private var threads: [pthread_t] = []
     private let stopped = Lock(false)
@@ -28,9 +27,7 @@ final class PersistWorkers: @unchecked Sendable {
         let context = WorkerContext(
             wakeup: self.wakeup,
             node: node,
-            interval: .nanoseconds(
-                Int(interval.components.seconds) * 1_000_000_000 + Int(interval.components.attoseconds / 1_000_000_000)
-            ),
+            interval: interval,
             round: round
         )
         self.context = context
@@ -96,16 +93,16 @@ final class PersistWorkers: @unchecked Sendable {
 /// What a worker thread needs: the semaphore, the stop flag, its node, its interval and its round.
 private final class WorkerContext: @unchecked Sendable {
     // @unchecked Sendable: immutable after init but for the atomic flag; the semaphore is thread-safe.
-    let wakeup: DispatchSemaphore
+    let wakeup: MonotonicSemaphore
     let stopping = Atomic(false)
     let node: Int?
-    let interval: DispatchTimeInterval
+    let interval: Duration
     let round: @Sendable () -> Void
 
     init(
-        wakeup: DispatchSemaphore,
+        wakeup: MonotonicSemaphore,
         node: Int?,
-        interval: DispatchTimeInterval,
+        interval: Duration,
         round: @escaping @Sendable () -> Void
     ) {
         self.wakeup = wakeup
@@ -120,8 +117,8 @@ private final class WorkerContext: @unchecked Sendable {
             _ = numa_run_on_node(Int32(node))
         }
         while !self.stopping.load(ordering: .acquiring) {
-            // A deadline on the monotonic clock: a wall clock set back would hold up the timed rounds.
-            _ = self.wakeup.wait(timeout: .now() + self.interval)
+            // On the monotonic clock: a wall clock set back would hold up the timed rounds.
+            self.wakeup.wait(timeout: self.interval)
             self.round()
         }
     }
