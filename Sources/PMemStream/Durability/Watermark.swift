@@ -37,6 +37,14 @@ final class Watermark: Sendable {
         self.current = Atomic(value)
     }
 
+    /// Finishes the progress streams of a stream dropped without ``close(with:)``: their consumers end, rather
+    /// than wait for values that will never come. (No waiter is left: a waiting task holds the watermark.)
+    deinit {
+        for subscriber in self.state.withLock({ Array($0.subscribers.values) }) {
+            subscriber.finish()
+        }
+    }
+
     /// The current value.
     var value: UInt64 {
         self.current.load(ordering: .acquiring)

@@ -156,7 +156,15 @@ public actor PMemStream {
             capacity: configuration.maxQueuedAppends,
             hasWorkers: configuration.persistWorkers > 0 && !readOnly
         )
-        let placement = configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
+        let placement =
+            configuration.persistWorkers > 0 && !readOnly
+            ? configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
+            : ResolvedPlacement(
+                node: nil,
+                reason: readOnly
+                    ? "no persist workers: the stream is read-only"
+                    : "no persist workers (persistWorkers 0): appenders run the rounds"
+            )
         if configuration.persistWorkers > 0, !readOnly {
             let workers: PersistWorkers
             do throws(PMemStreamError) {

@@ -212,6 +212,29 @@ struct DurabilityPipelineTests {
         try await stream.close()
     }
 
+    @Test("the progress streams of a stream dropped without close finish", .timeLimit(.minutes(1)))
+    func progressOfDroppedStream() async throws {
+        var stream: PMemStream? = try PMemStream(medium: SimulatedMedium(size: 1 << 20))
+        let progress = [stream!.committedTimestamps, stream!.persistedTimestamps]
+        let consumers = progress.map { values in
+            Task {
+                var last: UInt64?
+                for await value in values {
+                    last = value
+                }
+                return last
+            }
+        }
+        do {
+            let writer = try await stream!.writer(for: try await stream!.allocateRegion(size: 4096))
+            _ = try await writer.append([1, 2, 3])
+        }
+        stream = nil
+        for consumer in consumers {
+            #expect(await consumer.value != nil)
+        }
+    }
+
     @Test("with no persist worker, an appender that finds the queue full runs the round itself")
     func backPressureWithoutWorkers() async throws {
         let stream = try PMemStream(
@@ -440,10 +463,22 @@ struct PersistPlacementTests {
     }
 
     @Test("a stream reports the placement it chose on this machine")
-    func streamReportsPlacement() throws {
+    func streamReportsPlacement() async throws {
         let onFile = try PMemStream(medium: SimulatedMedium(size: 1 << 16))
         #expect(onFile.persistPlacement.node == nil)
-        let onNode = try PMemStream(medium: SimulatedMedium(size: 1 << 16, numaNode: 0))
+        let medium = SimulatedMedium(size: 1 << 16, numaNode: 0)
+        let onNode = try PMemStream(medium: medium)
         #expect(onNode.persistPlacement.node == (NUMATopology.system.isAvailable ? 0 : nil))
+        // No worker to place: nothing is reported bound.
+        let noWorkers = try PMemStream(
+            medium: SimulatedMedium(size: 1 << 16, numaNode: 0),
+            configuration: .init(persistWorkers: 0)
+        )
+        #expect(noWorkers.persistPlacement.node == nil)
+        #expect(noWorkers.persistPlacement.reason.hasPrefix("no persist workers"))
+        try await onNode.close()
+        let readOnly = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+        #expect(readOnly.persistPlacement.node == nil)
+        #expect(readOnly.persistPlacement.reason == "no persist workers: the stream is read-only")
     }
 }
