@@ -1,3 +1,4 @@
+import Dispatch
 import PMemStreamTestKit
 import Synchronization
 import Testing
@@ -98,7 +99,7 @@ struct WriterCheckpointTailCandidatesTests {
         "a checkpoint racing the writer takes only whole records at or below its watermark, and the last one",
         .timeLimit(.minutes(1))
     )
-    func racingCheckpoints() async throws {
+    func racingCheckpoints() throws {
         let state = RegionState.candidatesFixture()
         let count: UInt64 = 1_000_000
         let shared = RacingProgress()
@@ -112,13 +113,16 @@ struct WriterCheckpointTailCandidatesTests {
             }
             return tail
         }
-        let writer = Task.detached {
+        // A thread of its own: the loop below spins on this task's thread, and the tasks' pool may have no other.
+        let writerFinished = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "PMemStreamTests.racingWriter").async {
             for timestamp in 1...count {
                 if state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 64) {
                     shared.registered.store(true, ordering: .releasing)
                 }
                 shared.recorded.store(timestamp, ordering: .releasing)
             }
+            writerFinished.signal()
         }
         var furthest = 0
         var torn: [(watermark: UInt64, tail: Int)] = []
@@ -137,7 +141,7 @@ struct WriterCheckpointTailCandidatesTests {
                 furthest = max(furthest, tail)
             }
         }
-        await writer.value
+        writerFinished.wait()  // at once: the writer's last store is behind it
         while let tail = checkpoint(count) {
             furthest = max(furthest, tail)
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 
 @testable import PMemStream
@@ -5,7 +6,7 @@ import Testing
 @Suite("The persist workers' semaphore")
 struct MonotonicSemaphoreTests {
     @Test("a wait takes a signal given before it or during it, one per signal, and otherwise times out")
-    func signalsAndTimeouts() async throws {
+    func signalsAndTimeouts() async {
         let semaphore = MonotonicSemaphore()
         semaphore.signal()
         semaphore.signal()
@@ -18,9 +19,16 @@ struct MonotonicSemaphoreTests {
         #expect(clock.now - start >= .milliseconds(30))
         #expect(!semaphore.wait(timeout: .zero))
 
-        let waiter = Task.detached { semaphore.wait(timeout: .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(10))
-        semaphore.signal()
-        #expect(await waiter.value)
+        // Threads of their own: a wait blocks its thread, and the tasks' pool may have no other.
+        let taken = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "PMemStreamTests.semaphoreWaiter").async {
+                continuation.resume(returning: semaphore.wait(timeout: .seconds(60)))
+            }
+            DispatchQueue(label: "PMemStreamTests.semaphoreSignaller").asyncAfter(deadline: .now() + .milliseconds(10))
+            {
+                semaphore.signal()
+            }
+        }
+        #expect(taken)
     }
 }
