@@ -50,6 +50,11 @@ final class Watermark: Sendable {
         self.current.load(ordering: .acquiring)
     }
 
+    /// Whether a task waits for the watermark to move.
+    var hasWaiters: Bool {
+        self.waiterCount.load(ordering: .acquiring) > 0
+    }
+
     /// A count of the nudges so far: a follower reads it before it looks at what it follows, and hands it to
     /// ``wait(until:followsNudgesSince:)``, so that a nudge between its look and its wait is not missed.
     var nudgeCount: UInt64 {

@@ -123,11 +123,19 @@ extension PMemStream {
     }
 
     /// Makes every entry committed so far persisted now, without waiting for a persist worker: runs a
-    /// group-commit round and a checkpoint on the calling thread.
+    /// group-commit round and a checkpoint on the calling thread. On return ``persistedTimestamp`` is at
+    /// least the ``committedTimestamp`` of the call.
+    ///
+    /// The round makes those entries durable; the watermark can still be held back for a moment by another
+    /// writer that is between taking its timestamp and publishing (see `DurabilityTracker`), and the call
+    /// waits for it, without a cancellation point: that writer does not suspend in between. It returns early
+    /// only when the stream closes meanwhile, which persists what was committed anyway.
     @concurrent
     public nonisolated func persistCommitted() async {
         guard self.configuration.access == .readWrite else { return }
+        let committed = self.tracker.committed.value
         self.groupCommit.round()
+        try? await self.tracker.persisted.wait(until: committed, cancellable: false)
     }
 
     /// The committed watermark's progress: its current value, then a value whenever a group-commit round

@@ -417,6 +417,40 @@ struct DurabilityPipelineTests {
         try await beforeClose.value  // closing persisted it first
         #expect(await thrownErrorCode { try await writer.appendAsync([3]) } == .streamClosed)
     }
+
+    @Test("persistCommitted returns with persisted at the committed of its call, also while a writer holds it back")
+    func persistCommittedReachesCommitted() async throws {
+        let stream = try PMemStream(medium: SimulatedMedium(size: 1 << 20), configuration: .init(persistWorkers: 0))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        for index in 0..<3 {
+            _ = try await writer.appendAsync([UInt8(index)])
+        }
+        let tracker = await stream.tracker
+        #expect(tracker.committed.value == 3 && tracker.persisted.value == 0)
+        // A writer that read the clock at 2 before the appends took 2 and 3, and stores its floor only now:
+        // until it takes its timestamps and raises the floor, the watermarks cannot pass 1 by the floors.
+        var lagging = tracker.floors.claim()
+        tracker.floors.hold(&lagging, at: 2)
+        let returned = ReturnFlag()
+        let call = Task {
+            await stream.persistCommitted()
+            returned.value.store(true, ordering: .releasing)
+            return stream.persistedTimestamp
+        }
+        while !returned.value.load(ordering: .acquiring), !tracker.persisted.hasWaiters {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let returnedEarly = returned.value.load(ordering: .acquiring)
+        #expect(!returnedEarly, "returned with persisted behind committed")
+        tracker.published(in: &lagging, next: LaneFloors.none)
+        #expect(await call.value == 3)
+        try await stream.close()
+    }
+}
+
+/// Whether a call returned, set from the task that made it.
+private final class ReturnFlag: Sendable {
+    let value = Atomic(false)
 }
 
 @Suite("Persist worker placement")
