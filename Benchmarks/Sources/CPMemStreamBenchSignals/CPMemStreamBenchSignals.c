@@ -9,6 +9,10 @@
 
 enum { path_capacity = 4 };
 
+/* The signals that end a run by default and that a user or a terminal sends: Ctrl-C, `kill`, a closed
+ * terminal, Ctrl-\. */
+static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
 /* The paths to delete. A path is written before the count that covers it is published (release), and the
  * handler reads the count first (acquire), so it reads only whole paths. */
 static char recorded_paths[path_capacity][PATH_MAX];
@@ -35,8 +39,9 @@ static int handle(int signal_number) {
     }
     struct sigaction action = {.sa_handler = remove_recorded_files, .sa_flags = SA_RESETHAND};
     sigemptyset(&action.sa_mask);
-    sigaddset(&action.sa_mask, SIGINT);
-    sigaddset(&action.sa_mask, SIGTERM);
+    for (size_t index = 0; index < sizeof(handled_signals) / sizeof(handled_signals[0]); index++) {
+        sigaddset(&action.sa_mask, handled_signals[index]);
+    }
     return sigaction(signal_number, &action, NULL);
 }
 
@@ -53,5 +58,10 @@ int pmemstream_bench_remove_on_interrupt(const char *path) {
     }
     memcpy(recorded_paths[count], path, length + 1);
     atomic_store_explicit(&recorded_count, count + 1, memory_order_release);
-    return handle(SIGINT) == 0 && handle(SIGTERM) == 0 ? 0 : -1;
+    for (size_t index = 0; index < sizeof(handled_signals) / sizeof(handled_signals[0]); index++) {
+        if (handle(handled_signals[index]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }

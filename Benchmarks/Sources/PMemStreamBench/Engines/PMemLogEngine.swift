@@ -35,13 +35,18 @@ struct PMemLogEngine: Engine {
         }
 
         /// Writes the whole log once with 1 MiB appends, then rewinds it.
+        ///
+        /// - Throws: ``BenchmarkError`` when an append fails: the timed loop would fault pages in.
         func warmUp() throws {
             let chunk = [UInt8](repeating: 0xA5, count: 1 << 20)
             let capacity = Int(pmemlog_nbyte(self.pool))
             var written = Int(pmemlog_tell(self.pool))
             while written < capacity {
                 let size = min(chunk.count, capacity - written)
-                guard chunk.withUnsafeBytes({ pmemlog_append(self.pool, $0.baseAddress, size) }) == 0 else { break }
+                guard chunk.withUnsafeBytes({ pmemlog_append(self.pool, $0.baseAddress, size) }) == 0 else {
+                    let call = "pmemlog_append of \(size) bytes at \(written) to warm the log"
+                    throw BenchmarkError.system(call, path: self.path)
+                }
                 written += size
             }
             pmemlog_rewind(self.pool)
