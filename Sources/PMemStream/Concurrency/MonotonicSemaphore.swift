@@ -37,6 +37,16 @@ final class MonotonicSemaphore: @unchecked Sendable {
         pthread_mutex_unlock(self.mutex)
     }
 
+    /// Takes one from the count, waiting while it is 0.
+    func wait() {
+        pthread_mutex_lock(self.mutex)
+        defer { pthread_mutex_unlock(self.mutex) }
+        while self.count == 0 {
+            pthread_cond_wait(self.condition, self.mutex)
+        }
+        self.count -= 1
+    }
+
     /// Takes one from the count, waiting while it is 0 for at most `duration` on the monotonic clock.
     ///
     /// - Returns: Whether it took one; `false` when the time ran out first.

@@ -32,6 +32,9 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
 
     /// The node to bind the workers to, given the medium's node and the machine's topology, and why.
     ///
+    /// This is the plan. The workers then bind themselves, which can still fail; the stream's
+    /// ``PMemStream/persistPlacement`` reports the outcome.
+    ///
     /// - Parameters:
     ///   - mediumNode: The medium's NUMA node, when known.
     ///   - topology: The machine's NUMA topology.
@@ -65,9 +68,14 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The placement the persist workers ended up with.
+/// Where the persist workers run, and why.
+///
+/// ``PersistPlacement/resolve(mediumNode:topology:)`` gives the plan; ``PMemStream/persistPlacement`` gives
+/// what the workers ended up with once they had bound themselves. When binding fails, that one says so and
+/// why: `unbound: binding to NUMA node 1 failed: numa_run_on_node: Invalid argument`, for example (or
+/// `partly bound: binding 1 of 2 persist workers to NUMA node 1 failed: …` when only some failed).
 public struct ResolvedPlacement: Sendable, Hashable, CustomStringConvertible {
-    /// The NUMA node the workers run on, or `nil` when they are not bound.
+    /// The NUMA node the workers run on, or `nil` when they are not all bound to one.
     public let node: Int?
     /// Why: for logs and the CLI.
     public let reason: String
@@ -75,5 +83,25 @@ public struct ResolvedPlacement: Sendable, Hashable, CustomStringConvertible {
     /// The reason.
     public var description: String {
         self.reason
+    }
+}
+
+// MARK: - Outcome
+
+extension ResolvedPlacement {
+    /// This placement as the workers meant to take it found it: when binding any of them to the node failed,
+    /// not bound, saying which failed and why.
+    ///
+    /// - Parameter workers: Where each worker ended up.
+    /// - Returns: This placement, or the failure's.
+    func confirmed(by workers: [WorkerPlacement]) -> ResolvedPlacement {
+        let failures = workers.compactMap(\.bindingFailure)
+        guard let node = self.node, let failure = failures.first else { return self }
+        let reason =
+            failures.count == workers.count
+            ? "unbound: binding to NUMA node \(node) failed: \(failure.message)"
+            : "partly bound: binding \(failures.count) of \(workers.count) persist workers to NUMA node \(node) "
+                + "failed: \(failure.message)"
+        return ResolvedPlacement(node: nil, reason: reason)
     }
 }

@@ -20,6 +20,9 @@ package struct SystemCallMocking: Sendable {
         /// A deep flush: `pmem2_deep_flush`, or `msync` for a page-granular mapping; the injected value is a
         /// libpmem2 status (`-errno` or `PMEM2_E_*`).
         case deepFlush
+        /// Binding a persist worker's thread to the processors of its NUMA node; the injected value is an
+        /// `errno`. The worker thread sees the failures in force for the task that opens the stream.
+        case bindThread
     }
 
     #if ENABLE_MOCKING

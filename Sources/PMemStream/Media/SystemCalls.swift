@@ -1,5 +1,6 @@
 #if os(Linux)
     @preconcurrency import Glibc
+    import CNuma
     import CPMem2
 #else
     #error("PMemStream requires Linux: it maps persistent memory through libpmem2")
@@ -271,6 +272,47 @@ enum SystemCalls {
         try self.check(pmem2_deep_flush(map, address, count), operation: operation)
     }
 
+    // MARK: - NUMA
+
+    /// Binds the calling thread to the processors of NUMA node `node`.
+    ///
+    /// The corresponding C function is `numa_run_on_node`.
+    /// - Throws: The error of the failed call, with its `errno`.
+    static func bindCurrentThread(toNode node: Int) throws(PMemStreamError) {
+        let operation = "numa_run_on_node"
+        try self.failIfInjected(.bindThread, operation: operation)
+        guard numa_run_on_node(Int32(node)) == 0 else {
+            throw PMemStreamError(
+                errno: Glibc.errno,
+                operation: operation,
+                location: .init(fileID: #fileID, line: #line)
+            )
+        }
+    }
+
+    /// The processors the calling thread may run on, as the kernel reports them, in increasing order.
+    ///
+    /// The corresponding C function is `numa_sched_getaffinity`.
+    /// - Throws: The error of the failed call, with its `errno`.
+    static func processorsOfCurrentThread() throws(PMemStreamError) -> [Int] {
+        let mask = numa_allocate_cpumask()
+        defer { numa_bitmask_free(mask) }
+        guard numa_sched_getaffinity(0, mask) >= 0 else {
+            throw PMemStreamError(
+                errno: Glibc.errno,
+                operation: "numa_sched_getaffinity",
+                location: .init(fileID: #fileID, line: #line)
+            )
+        }
+        return Self.processors(in: mask)
+    }
+
+    /// The processors set in a libnuma processor mask, in increasing order.
+    private static func processors(in mask: UnsafeMutablePointer<bitmask>?) -> [Int] {
+        let count = UInt32(max(numa_num_possible_cpus(), 0))
+        return (0..<count).filter { numa_bitmask_isbitset(mask, $0) != 0 }.map { Int($0) }
+    }
+
     /// Throws the failure a test injected for `call` through ``SystemCallMocking``; does nothing in release builds.
     @inline(__always)
     private static func failIfInjected(_ call: SystemCallMocking.Call, operation: String) throws(PMemStreamError) {
@@ -278,7 +320,7 @@ enum SystemCalls {
             guard let injected = SystemCallMocking.injectedFailure(for: call) else { return }
             let location = PMemStreamError.SourceLocation(fileID: #fileID, line: #line)
             switch call {
-            case .open, .fallocate:
+            case .open, .fallocate, .bindThread:
                 throw PMemStreamError(errno: injected, operation: operation, location: location)
             case .mmap:
                 throw Self.mappingError(errno: injected, operation: operation)

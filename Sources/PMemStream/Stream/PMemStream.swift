@@ -34,12 +34,16 @@ public actor PMemStream {
     public nonisolated let numaNode: Int?
 
     /// Where the persist workers run, and why.
+    ///
+    /// What the workers ended up with: they have bound themselves, or failed to, before the stream's
+    /// initializer returns. When binding fails, the workers run unbound and this says why (see
+    /// ``ResolvedPlacement``); it also says when there is no worker to place.
     public nonisolated let persistPlacement: ResolvedPlacement
 
     let medium: any PersistentMedium
     let tracker: DurabilityTracker
     let groupCommit: GroupCommit
-    private let workers: PersistWorkers?
+    let workers: PersistWorkers?
     var allocator: RegionAllocator
     /// The regions read or written in this session, by offset.
     var regionStates: [Int: RegionState] = [:]
@@ -156,7 +160,7 @@ public actor PMemStream {
             capacity: configuration.maxQueuedAppends,
             hasWorkers: configuration.persistWorkers > 0 && !readOnly
         )
-        let placement =
+        var placement =
             configuration.persistWorkers > 0 && !readOnly
             ? configuration.placement.resolve(mediumNode: medium.numaNode, topology: .system)
             : ResolvedPlacement(
@@ -182,6 +186,7 @@ public actor PMemStream {
             // the last of them (or in `close()`).
             groupCommit.setWakeHandler { workers.wake() }
             self.workers = workers
+            placement = placement.confirmed(by: workers.placements)
         } else {
             self.workers = nil
         }
