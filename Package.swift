@@ -70,7 +70,13 @@ let package = Package(
         ),
         .testTarget(
             name: "PMemStreamTests",
-            dependencies: ["PMemStream", "PMemStreamTestKit", "CPMemStreamStores"],
+            dependencies: [
+                "PMemStream",
+                "PMemStreamTestKit",
+                "CPMemStreamStores",
+                // Restricts a test thread's processors, to check that the persist workers keep within them.
+                .target(name: "CNuma", condition: linuxOnly),
+            ],
             swiftSettings: upcomingFeatures + mockingSettings
         ),
         // Counts failed `MAP_FIXED` mappings in the integration tests' process (see its header).

@@ -9,11 +9,16 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
     private let kind: Kind
 
     /// On the medium's NUMA node when the platform reports it and NUMA is available; anywhere otherwise.
+    ///
+    /// As with ``node(_:)``, the workers keep to the processors the thread opening the stream may run on.
     public static let automatic = PersistPlacement(kind: .automatic)
     /// Anywhere the scheduler puts them.
     public static let unbound = PersistPlacement(kind: .unbound)
 
     /// On NUMA node `node`, when it has processors this process may run on; anywhere otherwise.
+    ///
+    /// The workers then run on those of the node's processors that the thread opening the stream may run
+    /// on, never on others: under `taskset` or a cpuset they keep to the process's processors.
     ///
     /// - Parameter node: The node's number.
     /// - Returns: The placement.
@@ -72,7 +77,7 @@ public struct PersistPlacement: Sendable, Hashable, CustomStringConvertible {
 ///
 /// ``PersistPlacement/resolve(mediumNode:topology:)`` gives the plan; ``PMemStream/persistPlacement`` gives
 /// what the workers ended up with once they had bound themselves. When binding fails, that one says so and
-/// why: `unbound: binding to NUMA node 1 failed: numa_run_on_node: Invalid argument`, for example (or
+/// why: `unbound: binding to NUMA node 1 failed: numa_sched_setaffinity: Invalid argument`, for example (or
 /// `partly bound: binding 1 of 2 persist workers to NUMA node 1 failed: …` when only some failed).
 public struct ResolvedPlacement: Sendable, Hashable, CustomStringConvertible {
     /// The NUMA node the workers run on, or `nil` when they are not all bound to one.

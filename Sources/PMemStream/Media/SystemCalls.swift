@@ -274,19 +274,45 @@ enum SystemCalls {
 
     // MARK: - NUMA
 
-    /// Binds the calling thread to the processors of NUMA node `node`.
+    /// Binds the calling thread to the processors of NUMA node `node` that it may run on already.
     ///
-    /// The corresponding C function is `numa_run_on_node`.
-    /// - Throws: The error of the failed call, with its `errno`.
+    /// The thread then runs on the node, and never on a processor it was kept from: a process started with
+    /// `taskset`, or confined by a cpuset, keeps its persist workers within its own processors, and so does a
+    /// thread restricted by itself (a new thread starts with the processors of the thread that creates it).
+    /// `numa_run_on_node` would widen the thread's processors to all of the node's.
+    ///
+    /// The corresponding C functions are `numa_node_to_cpus`, `numa_sched_getaffinity` and
+    /// `numa_sched_setaffinity`.
+    /// - Throws: The error of the failed call, with its `errno`; ``PMemStreamError/Code/invalidArgument``
+    ///   when the thread may run on none of the node's processors.
     static func bindCurrentThread(toNode node: Int) throws(PMemStreamError) {
-        let operation = "numa_run_on_node"
-        try self.failIfInjected(.bindThread, operation: operation)
-        guard numa_run_on_node(Int32(node)) == 0 else {
+        try self.failIfInjected(.bindThread, operation: "numa_sched_setaffinity")
+        let location = PMemStreamError.SourceLocation(fileID: #fileID, line: #line)
+        let nodeProcessors = numa_allocate_cpumask()
+        let allowed = numa_allocate_cpumask()
+        defer {
+            numa_bitmask_free(nodeProcessors)
+            numa_bitmask_free(allowed)
+        }
+        guard numa_node_to_cpus(Int32(node), nodeProcessors) == 0 else {
+            throw PMemStreamError(errno: Glibc.errno, operation: "numa_node_to_cpus", location: location)
+        }
+        guard numa_sched_getaffinity(0, allowed) >= 0 else {
+            throw PMemStreamError(errno: Glibc.errno, operation: "numa_sched_getaffinity", location: location)
+        }
+        for processor in Self.processors(in: allowed)
+        where numa_bitmask_isbitset(nodeProcessors, UInt32(processor)) == 0 {
+            numa_bitmask_clearbit(allowed, UInt32(processor))
+        }
+        guard !Self.processors(in: allowed).isEmpty else {
             throw PMemStreamError(
-                errno: Glibc.errno,
-                operation: operation,
-                location: .init(fileID: #fileID, line: #line)
+                code: .invalidArgument,
+                message: "none of the node's processors is one this thread may run on",
+                location: location
             )
+        }
+        guard numa_sched_setaffinity(0, allowed) == 0 else {
+            throw PMemStreamError(errno: Glibc.errno, operation: "numa_sched_setaffinity", location: location)
         }
     }
 
