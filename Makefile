@@ -35,11 +35,11 @@ demo: deps
 	$(SWIFT) build --product pmemstream
 	$(SWIFT) run pmemstream demo
 
-## Every test: unit and property tests, integration tests, and the format check.
+## Every test: unit and property tests, integration tests, and the format check; warnings are errors here too.
 ## A crash prints the top of the crashed thread's stack last, where the end of a CI log shows it.
 CRASH_REPORT := SWIFT_BACKTRACE=enable=yes,threads=crashed,registers=none,images=none,limit=12,top=12
 test: build lint
-	$(CRASH_REPORT) $(SWIFT) test --explicit-target-dependency-import-check error
+	$(CRASH_REPORT) $(SWIFT) test -Xswiftc -warnings-as-errors --explicit-target-dependency-import-check error
 
 ## The unit and property tests under ThreadSanitizer, in a build folder of their own; any report fails.
 ## (The process-level tests, which kill and spawn processes or cap the address space that ThreadSanitizer's

@@ -230,7 +230,7 @@ struct AppendCrashTests {
             default:
                 // A reservation's room, written and never published: the kill takes the reservation with it.
                 let reservation = try await writers[1].reserve(64)
-                reservation.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
+                reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
                 await reservation.abandon()
             }
         }
