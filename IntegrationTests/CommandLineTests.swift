@@ -63,6 +63,12 @@ struct CommandLineTests {
             run = Self.run(["info", path])
             #expect(run.output.contains("watermarks  committed 4, persisted 4"))
             #expect(run.output.contains("regions     2"))
+            // A file on a file system: no NUMA node, so a writer's workers would not be bound.
+            #expect(
+                run.output.contains(
+                    "persisting  a writer's workers (automatic placement): unbound: the medium's NUMA node is unknown"
+                )
+            )
             run = Self.run(["region", "list", path])
             #expect(run.output == "4096 69568\n73728 4032\n")
             run = Self.run(["check", path, "--progress"])

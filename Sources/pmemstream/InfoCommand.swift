@@ -28,7 +28,7 @@ enum StreamReport {
             "format      version \(PMemStream.formatVersion), block size \(stream.blockSize), size \(stream.size) bytes",
             "access      \(stream.configuration.access)",
             "medium      store granularity: \(stream.granularity), NUMA node: \(stream.numaNode.map(String.init) ?? "unknown")",
-            "persisting  \(stream.persistPlacement)",
+            "persisting  a writer's workers (automatic placement): \(Self.writerPlacement(of: stream))",
             "watermarks  committed \(stream.committedTimestamp), persisted \(stream.persistedTimestamp)",
         ]
         let rows = try await Self.eachRegion(of: stream) { region throws(PMemStreamError) in
@@ -53,6 +53,12 @@ enum StreamReport {
             lines += rows
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Where the persist workers of a stream opened for writing with the default configuration would run,
+    /// and why: `info` opens streams read-only, which run none.
+    static func writerPlacement(of stream: PMemStream) -> ResolvedPlacement {
+        PersistPlacement.automatic.resolve(mediumNode: stream.numaNode, topology: .system)
     }
 
     /// What `read` makes of each region of `stream`, in allocation order. A region that the process
