@@ -60,7 +60,7 @@ struct PersistWorkerBindingTests {
     func boundWithinAffinity() async throws {
         let processor = Self.nodeProcessors[0]
         // The stream is opened on a thread restricted to that processor: its workers start with its processors.
-        let (opening, opened) = onThreadOfItsOwn {
+        let (opening, opened) = onNewThread {
             let restricted = Self.restrictCurrentThread(to: processor)
             let opening = restricted ? try? SystemCalls.processorsOfCurrentThread() : nil
             let opened = Result { () throws(PMemStreamError) in
@@ -84,7 +84,7 @@ struct PersistWorkerBindingTests {
 
     @Test("binding to a node that does not exist fails with the system's reason, and leaves the thread as it was")
     func systemFailure() throws {
-        let (before, outcome, after) = onThreadOfItsOwn {
+        let (before, outcome, after) = onNewThread {
             let before = try? SystemCalls.processorsOfCurrentThread()
             let outcome = Result { () throws(PMemStreamError) in try SystemCalls.bindCurrentThread(toNode: 1 << 20) }
             return (before, outcome, try? SystemCalls.processorsOfCurrentThread())

@@ -1,10 +1,10 @@
 import Glibc
 
-/// Runs `body` on a new thread of its own, waits for it, and returns what it returned.
+/// Runs `body` on a new thread, which ends with it, waits for it, and returns what it returned.
 ///
 /// A processor affinity belongs to one thread: a test that changes it does so on a thread of its own, which
 /// ends with the test, never on a thread of the shared pools that other tests run on next.
-func onThreadOfItsOwn<Result>(_ body: () -> Result) -> Result {
+func onNewThread<Result>(_ body: () -> Result) -> Result {
     withoutActuallyEscaping(body) { body in
         var result: Result?
         let work = ThreadWork { result = body() }
