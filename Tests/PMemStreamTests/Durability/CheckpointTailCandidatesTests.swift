@@ -1,4 +1,3 @@
-import Dispatch
 import PMemStreamTestKit
 import Synchronization
 import Testing
@@ -99,7 +98,7 @@ struct WriterCheckpointTailCandidatesTests {
         "a checkpoint racing the writer takes only whole records at or below its watermark, and the last one",
         .timeLimit(.minutes(1))
     )
-    func racingCheckpoints() throws {
+    func racingCheckpoints() async throws {
         let state = RegionState.candidatesFixture()
         let count: UInt64 = 1_000_000
         let shared = RacingProgress()
@@ -113,35 +112,38 @@ struct WriterCheckpointTailCandidatesTests {
             }
             return tail
         }
-        // A thread of its own: the loop below spins on this task's thread, and the tasks' pool may have no other.
-        let writerFinished = DispatchSemaphore(value: 0)
-        DispatchQueue(label: "PMemStreamTests.racingWriter").async {
+        // The writer and the checkpoints on threads of their own: the checkpoints spin until the writer is
+        // done, and the tasks' pool may have no thread to spare.
+        async let writer: Void = onThreadOfItsOwn("PMemStreamTests.racingWriter") {
             for timestamp in 1...count {
                 if state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 64) {
                     shared.registered.store(true, ordering: .releasing)
                 }
                 shared.recorded.store(timestamp, ordering: .releasing)
             }
-            writerFinished.signal()
         }
-        var furthest = 0
-        var torn: [(watermark: UInt64, tail: Int)] = []
-        var round: UInt64 = 0
-        while shared.recorded.load(ordering: .acquiring) < count {
-            // Every other checkpoint covers all records (and may find the region idle); the others stop below
-            // the newest, so that records wait for a later checkpoint, and a record torn between an older
-            // timestamp and a newer end shows as a tail beyond the watermark.
-            round += 1
-            let newest = shared.recorded.load(ordering: .acquiring)
-            let watermark = round % 2 == 0 ? UInt64(Int.max / 64) : newest - newest % 3
-            if let tail = checkpoint(watermark) {
-                if tail > Int(watermark) * 64 {
-                    torn.append((watermark, tail))
+        let (racedFurthest, torn) = await onThreadOfItsOwn("PMemStreamTests.racingCheckpoints") {
+            var furthest = 0
+            var torn: [(watermark: UInt64, tail: Int)] = []
+            var round: UInt64 = 0
+            while shared.recorded.load(ordering: .acquiring) < count {
+                // Every other checkpoint covers all records (and may find the region idle); the others stop
+                // below the newest, so that records wait for a later checkpoint, and a record torn between an
+                // older timestamp and a newer end shows as a tail beyond the watermark.
+                round += 1
+                let newest = shared.recorded.load(ordering: .acquiring)
+                let watermark = round % 2 == 0 ? UInt64(Int.max / 64) : newest - newest % 3
+                if let tail = checkpoint(watermark) {
+                    if tail > Int(watermark) * 64 {
+                        torn.append((watermark, tail))
+                    }
+                    furthest = max(furthest, tail)
                 }
-                furthest = max(furthest, tail)
             }
+            return (furthest, torn)
         }
-        writerFinished.wait()  // at once: the writer's last store is behind it
+        await writer  // at once: the writer's last store is behind it
+        var furthest = racedFurthest
         while let tail = checkpoint(count) {
             furthest = max(furthest, tail)
         }
