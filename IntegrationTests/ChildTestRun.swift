@@ -7,14 +7,14 @@ extension Spawned {
         _ filter: String,
         environment: [String],
         sourceLocation: SourceLocation = #_sourceLocation
-    ) {
+    ) async {
         let child = Spawned(
             Spawned.testExecutable,
             ["--testing-library", "swift-testing", "--filter", filter],
             environment: environment
         )
-        child.write("")
-        let run = child.finish()
+        await child.write("")
+        let run = await child.finish()
         let report = run.output + run.errors
         #expect(run.status == 0, "\(report.suffix(2000))", sourceLocation: sourceLocation)
         #expect(

@@ -6,9 +6,9 @@ import Testing
 /// How the tool behaves when its input, its output or an append fails.
 extension CommandLineTests {
     /// Creates a 1 MiB stream at `path` with one region that holds 12 224 bytes of entries.
-    static func createSmallStream(_ path: String) {
-        #expect(Self.run(["create", path, "--size", "1M"]).status == 0)
-        #expect(Self.run(["region", "allocate", path, "--size", "8K"]).output.contains("size 12224"))
+    static func createSmallStream(_ path: String) async {
+        #expect(await Self.run(["create", path, "--size", "1M"]).status == 0)
+        #expect(await Self.run(["region", "allocate", path, "--size", "8K"]).output.contains("size 12224"))
     }
 
     /// Creates the file `path` holding `bytes`.
@@ -23,16 +23,16 @@ extension CommandLineTests {
     func failedAppendPersists(mode: [String]) async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            Self.createSmallStream(path)
+            await Self.createSmallStream(path)
             Self.createFile(directory.path("ok"), Array("ok".utf8))
             Self.createFile(directory.path("big"), [UInt8](repeating: 7, count: 9000))
             let files = [
                 "--file", directory.path("ok"), "--file", directory.path("big"), "--file", directory.path("big"),
             ]
-            let run = Self.run(["append", path] + mode + files)
+            let run = await Self.run(["append", path] + mode + files)
             #expect(run.status == 1)
             #expect(run.errors.hasPrefix("pmemstream: entryTooLarge: "), "\(run.errors)")
-            #expect(Self.run(["info", path]).output.contains("watermarks  committed 2, persisted 2"))
+            #expect(await Self.run(["info", path]).output.contains("watermarks  committed 2, persisted 2"))
         }
     }
 
@@ -43,14 +43,14 @@ extension CommandLineTests {
     func unreadableFile(name: String, reason: String) async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            Self.createSmallStream(path)
+            await Self.createSmallStream(path)
             Self.createFile(directory.path("ok"), Array("ok".utf8))
             mkdir(directory.path("a directory"), 0o755)
             let bad = directory.path(name)
-            let run = Self.run(["append", path, "--file", directory.path("ok"), "--file", bad])
+            let run = await Self.run(["append", path, "--file", directory.path("ok"), "--file", bad])
             #expect(run.status == 1)
             #expect(run.errors == "pmemstream: cannotOpenFile: cannot read \(bad): \(reason)\n")
-            #expect(Self.dumpedHex(path).isEmpty)
+            #expect(await Self.dumpedHex(path).isEmpty)
         }
     }
 
@@ -61,16 +61,16 @@ extension CommandLineTests {
     func inputLargerThanTheRegion(source: [String]) async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            Self.createSmallStream(path)
+            await Self.createSmallStream(path)
             // Standard input stays open: a tool that read to its end would wait forever.
             let appender = Spawned(Self.tool, ["append", path] + source)
-            appender.send([UInt8](repeating: UInt8(ascii: "x"), count: 13_000))
-            let errors = appender.readErrors(until: "\n", within: .seconds(30))
-            appender.write("")
-            let run = appender.finish()
+            await appender.send([UInt8](repeating: UInt8(ascii: "x"), count: 13_000))
+            let errors = await appender.readErrors(until: "\n", within: .seconds(30))
+            await appender.write("")
+            let run = await appender.finish()
             #expect(errors?.hasPrefix("pmemstream: entryTooLarge: ") == true, "\(errors ?? "no error in time")")
             #expect(run.status == 1)
-            #expect(Self.dumpedHex(path).isEmpty)
+            #expect(await Self.dumpedHex(path).isEmpty)
         }
     }
 
@@ -78,12 +78,12 @@ extension CommandLineTests {
     func rawLines() async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            Self.createSmallStream(path)
+            await Self.createSmallStream(path)
             let appender = Spawned(Self.tool, ["append", path])
-            appender.send(Array("a".utf8) + [0xFF] + Array("b\nc\r\n\nd".utf8))
-            appender.write("")
-            #expect(appender.finish().status == 0)
-            #expect(Self.dumpedHex(path) == ["61ff62", "630d", "", "64"])
+            await appender.send(Array("a".utf8) + [0xFF] + Array("b\nc\r\n\nd".utf8))
+            await appender.write("")
+            #expect(await appender.finish().status == 0)
+            #expect(await Self.dumpedHex(path) == ["61ff62", "630d", "", "64"])
         }
     }
 
@@ -91,19 +91,19 @@ extension CommandLineTests {
     func longLines() async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            #expect(Self.run(["create", path, "--size", "2M"]).status == 0)
-            #expect(Self.run(["region", "allocate", path, "--size", "1M"]).status == 0)
+            #expect(await Self.run(["create", path, "--size", "2M"]).status == 0)
+            #expect(await Self.run(["region", "allocate", path, "--size", "1M"]).status == 0)
             // Lines longer than a read (64 KiB), the first ending where a read ends, an empty one after it.
             let lines = [
                 [UInt8](repeating: 0x61, count: 131_072), [], [UInt8](repeating: 0x62, count: 65_535),
                 [UInt8](repeating: 0x63, count: 65_536), [0x64],
             ]
             let appender = Spawned(Self.tool, ["append", path])
-            appender.send(Array(lines.joined(separator: [0x0A])))
-            appender.write("")
-            #expect(appender.finish().status == 0)
+            await appender.send(Array(lines.joined(separator: [0x0A])))
+            await appender.write("")
+            #expect(await appender.finish().status == 0)
             let hex = lines.map { line in line.map { String($0, radix: 16) }.joined() }
-            #expect(Self.dumpedHex(path) == hex)
+            #expect(await Self.dumpedHex(path) == hex)
         }
     }
 
@@ -117,11 +117,11 @@ extension CommandLineTests {
     func outputFailure(command: [String], options: [String]) async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            Self.createSmallStream(path)
-            #expect(Self.run(["append", path, "hello"]).status == 0)
+            await Self.createSmallStream(path)
+            #expect(await Self.run(["append", path, "hello"]).status == 0)
             let spawned = Spawned(Self.tool, command + [path] + options, standardOutput: "/dev/full")
-            spawned.write("")
-            let run = spawned.finish()
+            await spawned.write("")
+            let run = await spawned.finish()
             #expect(run.status == 1)
             #expect(run.errors == "pmemstream: ioError: cannot write to standard output: No space left on device\n")
         }
@@ -140,8 +140,8 @@ extension CommandLineTests {
             )
             chmod(directory.path("pmemstream-bench"), 0o755)
             let bench = Spawned("/usr/bin/env", ["-C", directory.path, Self.tool, "bench"] + arguments)
-            bench.write("")
-            let run = bench.finish()
+            await bench.write("")
+            let run = await bench.finish()
             #expect(run.status == 0, "\(run.errors)")
             #expect(run.output == passed)
         }

@@ -21,10 +21,10 @@ struct CommandLineTests {
 
     /// Runs the tool with `arguments`, `input` on standard input and `environment` (`NAME=value` entries)
     /// added to this process's environment, and waits for it.
-    static func run(_ arguments: [String], input: String = "", environment: [String] = []) -> Run {
+    static func run(_ arguments: [String], input: String = "", environment: [String] = []) async -> Run {
         let process = Spawned(Self.tool, arguments, environment: environment)
-        process.write(input)
-        return process.finish()
+        await process.write(input)
+        return await process.finish()
     }
 
     @Test("a whole session: create, allocate, append, cat, info, check, and clear errors")
@@ -32,35 +32,35 @@ struct CommandLineTests {
         #expect(access(Self.tool, X_OK) == 0, "run `swift build` first: \(Self.tool)")
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            var run = Self.run(["create", path, "--size", "8M", "--block-size", "4096"])
+            var run = await Self.run(["create", path, "--size", "8M", "--block-size", "4096"])
             #expect(run.status == 0)
             #expect(run.output.contains("created \(path): 8388608 bytes, block size 4096"))
 
-            run = Self.run(["region", "allocate", path, "--size", "64K"])
+            run = await Self.run(["region", "allocate", path, "--size", "64K"])
             #expect(run.status == 0)
             #expect(run.output.contains("allocated region at offset 4096"))
-            run = Self.run(["region", "allocate", path, "--size", "100"])
+            run = await Self.run(["region", "allocate", path, "--size", "100"])
             #expect(run.output.contains("allocated region at offset 73728"))
 
-            run = Self.run(["append", path, "hello", "world"])
+            run = await Self.run(["append", path, "hello", "world"])
             #expect(run.status == 0)
             #expect(run.output.contains("appended 2 entries to region 4096, timestamps 1…2"))
-            run = Self.run(["append", path, "--region", "73728", "--async"], input: "from stdin\nsecond line\n")
+            run = await Self.run(["append", path, "--region", "73728", "--async"], input: "from stdin\nsecond line\n")
             #expect(run.output.contains("appended 2 entries to region 73728, timestamps 3…4; persisted up to 4"))
 
-            run = Self.run(["cat", path])
+            run = await Self.run(["cat", path])
             #expect(run.status == 0)
             let lines = run.output.split(separator: "\n")
             #expect(lines.count == 4)
             #expect(lines.first?.hasSuffix(": hello") == true)
             #expect(lines.last?.hasSuffix(": second line") == true)
-            run = Self.run(["dump", path, "--region", "73728", "--format", "json", "--since", "3"])
+            run = await Self.run(["dump", path, "--region", "73728", "--format", "json", "--since", "3"])
             #expect(
                 run.output
                     == "{\"timestamp\":4,\"region\":73728,\"offset\":73832,\"size\":11,\"hex\":\"7365636f6e64206c696e65\"}\n"
             )
 
-            run = Self.run(["info", path])
+            run = await Self.run(["info", path])
             #expect(run.output.contains("watermarks  committed 4, persisted 4"))
             #expect(run.output.contains("regions     2"))
             // A file on a file system: no NUMA node, so a writer's workers would not be bound.
@@ -69,9 +69,9 @@ struct CommandLineTests {
                     "persisting  a writer's workers (automatic placement): unbound: the medium's NUMA node is unknown"
                 )
             )
-            run = Self.run(["region", "list", path])
+            run = await Self.run(["region", "list", path])
             #expect(run.output == "4096 69568\n73728 4032\n")
-            run = Self.run(["check", path, "--progress"])
+            run = await Self.run(["check", path, "--progress"])
             #expect(run.status == 0)
             #expect(run.output == "ok: 2 regions, 4 entries with valid checksums\n")
             #expect(run.errors == "\rchecked 4 entries\n")
@@ -79,7 +79,7 @@ struct CommandLineTests {
             // A damaged copy: one flipped byte in the data of "world".
             let damaged = directory.path("damaged")
             Self.copy(path, to: damaged, flippingByteAt: 4096 + 64 + 32 + 24)
-            run = Self.run(["check", damaged])
+            run = await Self.run(["check", damaged])
             #expect(run.status == 1)
             #expect(run.output.hasPrefix("DAMAGED: 2 regions, 3 entries with valid checksums; 1 problem(s):"))
 
@@ -90,7 +90,7 @@ struct CommandLineTests {
                 ["append", path, "--region", "8"], ["region", "free", path, "--offset", "-1"],
                 ["region", "allocate", path, "--size", "-5"], ["create", directory.path("negative"), "--size", "-5"],
             ] {
-                run = Self.run(arguments)
+                run = await Self.run(arguments)
                 #expect(run.status != 0, "\(arguments)")
                 #expect(run.errors.hasPrefix("pmemstream: "), "\(arguments): \(run.errors)")
                 #expect(run.errors.split(separator: "\n").count == 1, "\(arguments): \(run.errors)")
@@ -101,7 +101,7 @@ struct CommandLineTests {
     @Test("demo: the tour runs end to end on a stream of its own, reads back all it wrote, and removes the file")
     func demo() async {
         await withTemporaryDirectory { directory in
-            let run = Self.run(["demo", "--directory", directory.path])
+            let run = await Self.run(["demo", "--directory", directory.path])
             #expect(run.status == 0, "\(run.errors)")
             #expect(run.output.contains("120 entries; committed 120, persisted 120"))
             #expect(run.output.contains("… 120 entries, timestamps 1…120, none missing, all checksums valid"))
@@ -110,7 +110,7 @@ struct CommandLineTests {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? ["(unreadable)"]
             #expect(left.isEmpty, "the demo left \(left)")
 
-            let nowhere = Self.run(["demo", "--directory", directory.path("missing")])
+            let nowhere = await Self.run(["demo", "--directory", directory.path("missing")])
             #expect(nowhere.status != 0)
             #expect(nowhere.errors.hasPrefix("pmemstream: "), "\(nowhere.errors)")
         }
@@ -123,9 +123,11 @@ struct CommandLineTests {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
             let cacheLine = ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
-            #expect(Self.run(["create", path, "--size", "1M"], environment: cacheLine).status == 0)
-            #expect(Self.run(["region", "allocate", path, "--size", "128K"], environment: cacheLine).status == 0)
-            #expect(Self.run(["info", path], environment: cacheLine).output.contains("store granularity: cache line"))
+            #expect(await Self.run(["create", path, "--size", "1M"], environment: cacheLine).status == 0)
+            #expect(await Self.run(["region", "allocate", path, "--size", "128K"], environment: cacheLine).status == 0)
+            #expect(
+                await Self.run(["info", path], environment: cacheLine).output.contains("store granularity: cache line")
+            )
             // Sizes around every word and line boundary; up to 4 KiB a synchronous append writes the whole
             // entry with non-temporal stores, above it the data's whole lines.
             let sizes = [0, 1, 5, 7, 8, 9, 13, 40, 63, 64, 65, 100, 1000, 4095, 4096, 4097, 9000]
@@ -143,11 +145,11 @@ struct CommandLineTests {
                         .joined()
                 )
             }
-            let appended = Self.run(["append", path] + files, environment: cacheLine)
+            let appended = await Self.run(["append", path] + files, environment: cacheLine)
             #expect(appended.status == 0, "\(appended.errors)")
             #expect(appended.output.contains("appended \(sizes.count) entries"))
-            #expect(Self.dumpedHex(path) == expected)
-            let check = Self.run(["check", path])
+            #expect(await Self.dumpedHex(path) == expected)
+            let check = await Self.run(["check", path])
             #expect(check.output == "ok: 1 regions, \(sizes.count) entries with valid checksums\n")
         }
     }
@@ -156,36 +158,36 @@ struct CommandLineTests {
     func follow() async {
         await withTemporaryDirectory { directory in
             let path = directory.path("log")
-            #expect(Self.run(["create", path, "--size", "4M"]).status == 0)
-            #expect(Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
-            #expect(Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
-            #expect(Self.run(["append", path, "before"]).status == 0)
+            #expect(await Self.run(["create", path, "--size", "4M"]).status == 0)
+            #expect(await Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
+            #expect(await Self.run(["region", "allocate", path, "--size", "64K"]).status == 0)
+            #expect(await Self.run(["append", path, "before"]).status == 0)
 
             let everything = Spawned(Self.tool, ["cat", path, "--follow"])
             let oneRegion = Spawned(Self.tool, ["cat", path, "--follow", "--region", "73728", "--format", "hex"])
-            everything.write("")
-            oneRegion.write("")
-            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": before") == true)
+            await everything.write("")
+            await oneRegion.write("")
+            #expect(await everything.readLine(within: .seconds(30))?.hasSuffix(": before") == true)
 
-            #expect(Self.run(["append", path, "after"]).status == 0)
-            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": after") == true)
+            #expect(await Self.run(["append", path, "after"]).status == 0)
+            #expect(await everything.readLine(within: .seconds(30))?.hasSuffix(": after") == true)
             // Lines of standard input are appended as they come, before the input ends.
             let appender = Spawned(Self.tool, ["append", path, "--region", "73728", "--async", "--progress"])
-            appender.send("elsewhere\n")
-            #expect(everything.readLine(within: .seconds(30))?.hasSuffix(": elsewhere") == true)
-            appender.write("")
-            let appended = appender.finish()
+            await appender.send("elsewhere\n")
+            #expect(await everything.readLine(within: .seconds(30))?.hasSuffix(": elsewhere") == true)
+            await appender.write("")
+            let appended = await appender.finish()
             #expect(appended.status == 0)
             #expect(appended.output.hasPrefix("appended 1 entry to region 73728, timestamp 3; persisted up to 3"))
             #expect(appended.errors.hasSuffix("appended 1 entry\n"), "progress on standard error: \(appended.errors)")
-            #expect(oneRegion.readLine(within: .seconds(30)) == "#3 region 73728 (9 B): 656c73657768657265")
+            #expect(await oneRegion.readLine(within: .seconds(30)) == "#3 region 73728 (9 B): 656c73657768657265")
 
             // Freeing the region ends its follower; the other one runs until it is interrupted.
-            #expect(Self.run(["region", "free", path, "--offset", "73728"]).status == 0)
-            let ended = oneRegion.finish()
+            #expect(await Self.run(["region", "free", path, "--offset", "73728"]).status == 0)
+            let ended = await oneRegion.finish()
             #expect(ended.status == 0, "\(ended.errors)")
             everything.signal(SIGINT)
-            #expect(everything.finish().status == 128 + SIGINT)
+            #expect(await everything.finish().status == 128 + SIGINT)
         }
     }
 
@@ -194,37 +196,37 @@ struct CommandLineTests {
         // Two million entries are appended in about four seconds on tmpfs; on a disk, every round is an msync.
         await withTemporaryDirectory(in: access("/dev/shm", W_OK) == 0 ? "/dev/shm" : nil) { directory in
             let path = directory.path("log")
-            #expect(Self.run(["create", path, "--size", "128M"]).status == 0)
-            func allocate(_ size: String) -> String {
-                let run = Self.run(["region", "allocate", path, "--size", size])
+            #expect(await Self.run(["create", path, "--size", "128M"]).status == 0)
+            func allocate(_ size: String) async -> String {
+                let run = await Self.run(["region", "allocate", path, "--size", size])
                 return String(run.output.split(separator: " ")[4].dropLast())  // "allocated region at offset N, …"
             }
-            let large = allocate("80M")
-            let first = allocate("4032")
-            let second = allocate("8128")
-            _ = allocate("4032")  // keeps the space after the second region taken
+            let large = await allocate("80M")
+            let first = await allocate("4032")
+            let second = await allocate("8128")
+            _ = await allocate("4032")  // keeps the space after the second region taken
             let count = 2_000_000
             let lines = (1...count).map(String.init).joined(separator: "\n") + "\n"
-            #expect(Self.run(["append", path, "--region", large, "--async"], input: lines).status == 0)
-            #expect(Self.run(["append", path, "--region", second, "x"]).status == 0)
+            #expect(await Self.run(["append", path, "--region", large, "--async"], input: lines).status == 0)
+            #expect(await Self.run(["append", path, "--region", second, "x"]).status == 0)
             let spanning = directory.path("spanning")
             #expect(FileManager.default.createFile(atPath: spanning, contents: Data(repeating: 7, count: 6000)))
-            #expect(Self.run(["append", path, "--region", second, "--file", spanning]).status == 0)
+            #expect(await Self.run(["append", path, "--region", second, "--file", spanning]).status == 0)
 
             // The checker has listed the regions and is reading the large one when it is stopped: its first
             // progress line comes after 200 ms, and reading the large region takes it about a second.
             let checker = Spawned(Self.tool, ["check", path, "--progress"])
-            checker.write("")
-            let progress = checker.readErrors(until: " entries", within: .seconds(60)) ?? ""
+            await checker.write("")
+            let progress = await checker.readErrors(until: " entries", within: .seconds(60)) ?? ""
             checker.signal(SIGSTOP)
             let checkedBeforeStop = Int(progress.split(separator: " ").dropLast().last ?? "") ?? count
             #expect(checkedBeforeStop < count, "the checker was through the large region before it was stopped")
-            #expect(Self.run(["region", "free", path, "--offset", first]).status == 0)
-            #expect(Self.run(["region", "free", path, "--offset", second]).status == 0)
+            #expect(await Self.run(["region", "free", path, "--offset", first]).status == 0)
+            #expect(await Self.run(["region", "free", path, "--offset", second]).status == 0)
             // The new region starts where the first was; its remainder header lands in the second's entry.
-            #expect(allocate("8128") == first)
+            #expect(await allocate("8128") == first)
             checker.signal(SIGCONT)
-            let checked = checker.finish()
+            let checked = await checker.finish()
             // The region freed under it is left out: its entries no longer count, and none is damage.
             #expect(checked.status == 0, "\(checked.output) \(checked.errors)")
             #expect(checked.output.hasPrefix("ok: "), "\(checked.output)")
@@ -233,8 +235,8 @@ struct CommandLineTests {
     }
 
     /// The data of every entry of the stream at `path`, in hex, in timestamp order (from `dump --format json`).
-    static func dumpedHex(_ path: String) -> [String] {
-        Self.run(["dump", path, "--format", "json"]).output.split(separator: "\n").map { line in
+    static func dumpedHex(_ path: String) async -> [String] {
+        await Self.run(["dump", path, "--format", "json"]).output.split(separator: "\n").map { line in
             String(line.split(separator: "\"hex\":\"").last?.dropLast(2) ?? "")
         }
     }
@@ -262,7 +264,11 @@ struct CommandLineTests {
 }
 
 /// A child process with pipes to its standard input, output and error.
-final class Spawned {
+///
+/// What waits for the child (a write to a full pipe, a read, the wait for its end) is done on a thread of its
+/// own (see `onThreadOfItsOwn`): a child may take seconds, and a test that waited in its task would hold a
+/// thread of the tasks' pool all that time.
+final class Spawned: Sendable {
     /// The path of the running test executable.
     static let testExecutable: String = {
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -337,24 +343,53 @@ final class Spawned {
     }
 
     /// Writes `text` to the child's standard input, then closes it.
-    func write(_ text: String) {
-        self.send(text)
+    func write(_ text: String) async {
+        await self.send(text)
         close(self.input)
     }
 
     /// Writes `text` to the child's standard input and leaves it open.
-    func send(_ text: String) {
-        self.send(Array(text.utf8))
+    func send(_ text: String) async {
+        await self.send(Array(text.utf8))
     }
 
-    /// Writes `bytes` to the child's standard input and leaves it open.
-    func send(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.write(self.input, $0.baseAddress, $0.count) }
+    /// Writes `bytes` to the child's standard input and leaves it open; returns once the pipe took them all.
+    func send(_ bytes: [UInt8]) async {
+        guard !bytes.isEmpty else { return }
+        let input = self.input
+        await onThreadOfItsOwn("PMemStreamIntegrationTests.childInput") {
+            _ = bytes.withUnsafeBytes { Glibc.write(input, $0.baseAddress, $0.count) }
+        }
     }
 
     /// The next line the child prints on standard output, without its newline; `nil` when none comes in
     /// time or the output ends.
-    func readLine(within timeout: Duration) -> String? {
+    func readLine(within timeout: Duration) async -> String? {
+        await onThreadOfItsOwn("PMemStreamIntegrationTests.childOutput") { self.waitForLine(within: timeout) }
+    }
+
+    /// Reads what the child prints on standard error until it contains `text`, and returns what it read;
+    /// `nil` when that does not happen in time.
+    func readErrors(until text: String, within timeout: Duration) async -> String? {
+        await onThreadOfItsOwn("PMemStreamIntegrationTests.childErrors") {
+            self.waitForErrors(until: text, within: timeout)
+        }
+    }
+
+    /// Sends `signal` to the child.
+    func signal(_ signal: Int32) {
+        kill(self.pid, signal)
+    }
+
+    /// Waits for the child to end and returns what it printed.
+    func finish() async -> CommandLineTests.Run {
+        await onThreadOfItsOwn("PMemStreamIntegrationTests.child") { self.waitForEnd() }
+    }
+
+    // MARK: - Blocking, on a thread of its own
+
+    /// ``readLine(within:)``, blocking the calling thread.
+    private func waitForLine(within timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         var bytes: [UInt8] = []
         while true {
@@ -373,9 +408,8 @@ final class Spawned {
         }
     }
 
-    /// Reads what the child prints on standard error until it contains `text`, and returns what it read;
-    /// `nil` when that does not happen in time.
-    func readErrors(until text: String, within timeout: Duration) -> String? {
+    /// ``readErrors(until:within:)``, blocking the calling thread.
+    private func waitForErrors(until text: String, within timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         var bytes: [UInt8] = []
         while !String(decoding: bytes, as: UTF8.self).contains(text) {
@@ -393,13 +427,8 @@ final class Spawned {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Sends `signal` to the child.
-    func signal(_ signal: Int32) {
-        kill(self.pid, signal)
-    }
-
-    /// Waits for the child to end and returns what it printed.
-    func finish() -> CommandLineTests.Run {
+    /// ``finish()``, blocking the calling thread.
+    private func waitForEnd() -> CommandLineTests.Run {
         let output = Self.readAll(self.output)
         let errors = Self.readAll(self.errors)
         var status: Int32 = 0

@@ -107,7 +107,10 @@ struct Pmem2MappingTests {
 
     @Test("the copies of a cache-line-granular mapping, in a child process with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
     func cacheLineMappingInAChildProcess() async throws {
-        Spawned.expectTestPassesInChild("copiesOnCacheLineMapping", environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"])
+        await Spawned.expectTestPassesInChild(
+            "copiesOnCacheLineMapping",
+            environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
+        )
     }
 
     @Test("a file opens for writing again as soon as its last mapping went, even while the process spawns children")

@@ -7,8 +7,8 @@ import Testing
 @Suite("Resource limits")
 struct ResourceLimitTests {
     @Test("a persist worker that cannot start is outOfResources, and the medium is free for the next writer")
-    func workerThreadRefused() {
-        Spawned.expectTestPassesInChild(
+    func workerThreadRefused() async {
+        await Spawned.expectTestPassesInChild(
             "workerThreadRefusedInChild",
             environment: ["PMEMSTREAM_RESOURCE_LIMIT_CHILD=1"]
         )
