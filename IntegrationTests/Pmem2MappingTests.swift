@@ -120,12 +120,15 @@ struct Pmem2MappingTests {
             _ = try Pmem2Mapping(path: path, size: 1 << 20)
             let spawner = SpawningThread()
             let spawnedBefore = spawner.spawnedCount
-            // At least 200 mappings, and on until 20 more children have run meanwhile.
-            let remapped = Result {
-                var mappings = 0
-                while mappings < 200 || (spawner.spawnedCount < spawnedBefore + 20 && mappings < 100_000) {
-                    _ = try Pmem2Mapping(path: path)
-                    mappings += 1
+            // At least 200 mappings, and on until 20 more children have run meanwhile: on a thread of its own,
+            // since it waits for the spawning thread, and the tasks' pool may have no thread to spare.
+            let remapped = await onThreadOfItsOwn("PMemStreamIntegrationTests.remapping") {
+                Result {
+                    var mappings = 0
+                    while mappings < 200 || (spawner.spawnedCount < spawnedBefore + 20 && mappings < 100_000) {
+                        _ = try Pmem2Mapping(path: path)
+                        mappings += 1
+                    }
                 }
             }
             #expect(spawner.stop() >= spawnedBefore + 20, "too few children were spawned during the mappings")
@@ -330,7 +333,10 @@ struct Pmem2MappingTests {
             try #require(mkfifo(path, 0o644) == 0)
             let opened = DispatchSemaphore(value: 0)
             let code = Mutex<PMemStreamError.Code?>(nil)
-            DispatchQueue.global().async {
+            // The open and the wait for it on threads of their own: both may block. Not the global queue: on
+            // Linux its threads are the ones the tasks share, and a block sent to it while they are all busy
+            // waits about a second for one.
+            DispatchQueue(label: "PMemStreamIntegrationTests.fifoOpen").async {
                 do {
                     _ = try Pmem2Mapping(path: path, options: .init(readOnly: readOnly))
                 } catch {
@@ -338,11 +344,13 @@ struct Pmem2MappingTests {
                 }
                 opened.signal()
             }
-            let returned = opened.wait(timeout: .now() + .seconds(5)) == .success
+            let returned = await onThreadOfItsOwn("PMemStreamIntegrationTests.fifoWait") {
+                opened.wait(timeout: .now() + .seconds(5)) == .success
+            }
             #expect(returned, "still waiting in open() for a writer of the FIFO")
             if !returned {
                 close(open(path, O_WRONLY | O_NONBLOCK))  // lets the open return, so the thread ends
-                opened.wait()
+                await onThreadOfItsOwn("PMemStreamIntegrationTests.fifoWait") { opened.wait() }
             }
             #expect(code.withLock { $0 } == .cannotOpenFile)
         }
