@@ -8,6 +8,10 @@ import Synchronization
 
 /// A simulated medium whose drains can be held: a persist worker that drains while drains are held stops
 /// there until they are released, so a test can keep group commit from finishing a round.
+///
+/// Only a persist worker, which has a thread of its own, may reach a held drain. A task that drains meanwhile
+/// (a synchronous append, a close, a free that runs a round) spins on a thread of the tasks' pool until the
+/// test releases the drains, and with a pool of one thread the test never gets to.
 final class GatedMedium: PersistentMedium {
     let simulated: SimulatedMedium
     private let closed = Atomic(false)
