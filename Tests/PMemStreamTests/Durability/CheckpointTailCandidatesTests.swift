@@ -112,9 +112,9 @@ struct WriterCheckpointTailCandidatesTests {
             }
             return tail
         }
-        // The writer and the checkpoints on threads of their own: the checkpoints spin until the writer is
+        // The writer and the checkpoints on threads of their own, the writer started first: the checkpoints spin until the writer is
         // done, and the tasks' pool may have no thread to spare.
-        async let writer: Void = onThreadOfItsOwn("PMemStreamTests.racingWriter") {
+        let writer = ThreadOfItsOwn("PMemStreamTests.racingWriter") {
             for timestamp in 1...count {
                 if state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 64) {
                     shared.registered.store(true, ordering: .releasing)
@@ -142,7 +142,7 @@ struct WriterCheckpointTailCandidatesTests {
             }
             return (furthest, torn)
         }
-        await writer  // at once: the writer's last store is behind it
+        await writer.value  // at once: the writer's last store is behind it
         var furthest = racedFurthest
         while let tail = checkpoint(count) {
             furthest = max(furthest, tail)

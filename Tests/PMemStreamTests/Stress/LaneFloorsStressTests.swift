@@ -26,9 +26,9 @@ struct LaneFloorsStressTests {
         let laneA = Box(tracker.floors.claim())
         let laneB = Box(tracker.floors.claim())
         let iterations = Self.iterations
-        // Both writers on threads of their own: each spins while it waits for the other, for seconds, and the
+        // Both writers on threads of their own, B started before A: each spins while it waits for the other, for seconds, and the
         // tasks' pool may have no thread to spare.
-        async let writerB: Void = onThreadOfItsOwn("PMemStreamTests.writerB") {
+        let writerB = ThreadOfItsOwn("PMemStreamTests.writerB") {
             var spin: UInt64 = 0x9E37_79B9_7F4A_7C15
             for iteration in 1...iterations {
                 while case let go = handshake.go.load(ordering: .acquiring), go != iteration {
@@ -64,7 +64,7 @@ struct LaneFloorsStressTests {
             }
             return (early, stuck)
         }
-        await writerB
+        await writerB.value
         #expect(early == 0, "committed passed a timestamp not yet published")
         #expect(stuck == 0, "a published timestamp stayed uncommitted while another writer held a later one")
         #expect(tracker.committed.value == tracker.lastIssuedTimestamp)
@@ -85,13 +85,16 @@ struct LaneFloorsStressTests {
         #expect(owned.line != LaneFloors.sharedLane && sharing.line == LaneFloors.sharedLane)
         let writers = [owned, sharing].map { WriterQueue(lane: $0) }
         run.writers = writers
-        // Each on a thread of its own: the rounds and the checker spin until the writers are done, for
+        // Each on a thread of its own, all started at once: the rounds and the checker spin until the writers are done, for
         // seconds, and the tasks' pool may have no thread to spare.
-        await withTaskGroup { group in
-            group.addTask { await onThreadOfItsOwn { run.write(writers[0], seed: 1, operations: operations) } }
-            group.addTask { await onThreadOfItsOwn { run.write(writers[1], seed: 2, operations: operations) } }
-            group.addTask { await onThreadOfItsOwn { run.runRounds() } }
-            group.addTask { await onThreadOfItsOwn { run.check() } }
+        let threads = [
+            ThreadOfItsOwn { run.write(writers[0], seed: 1, operations: operations) },
+            ThreadOfItsOwn { run.write(writers[1], seed: 2, operations: operations) },
+            ThreadOfItsOwn { run.runRounds() },
+            ThreadOfItsOwn { run.check() },
+        ]
+        for thread in threads {
+            await thread.value
         }
         _ = othersOwned
         #expect(run.violations.load(ordering: .relaxed) == 0)
