@@ -1,3 +1,4 @@
+import Dispatch
 import PMemStreamTestKit
 import Synchronization
 import Testing
@@ -98,7 +99,7 @@ struct WriterCheckpointTailCandidatesTests {
         "a checkpoint racing the writer takes only whole records at or below its watermark, and the last one",
         .timeLimit(.minutes(1))
     )
-    func racingCheckpoints() async throws {
+    func racingCheckpoints() throws {
         let state = RegionState.candidatesFixture()
         let count: UInt64 = 1_000_000
         let shared = RacingProgress()
@@ -112,38 +113,35 @@ struct WriterCheckpointTailCandidatesTests {
             }
             return tail
         }
-        // The writer and the checkpoints on threads of their own, the writer started first: the checkpoints spin until the writer is
-        // done, and the tasks' pool may have no thread to spare.
-        let writer = ThreadOfItsOwn("PMemStreamTests.racingWriter") {
+        // A thread of its own: the loop below spins on this task's thread, and the tasks' pool may have no other.
+        let writerFinished = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "PMemStreamTests.racingWriter").async {
             for timestamp in 1...count {
                 if state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 64) {
                     shared.registered.store(true, ordering: .releasing)
                 }
                 shared.recorded.store(timestamp, ordering: .releasing)
             }
+            writerFinished.signal()
         }
-        let (racedFurthest, torn) = await onThreadOfItsOwn("PMemStreamTests.racingCheckpoints") {
-            var furthest = 0
-            var torn: [(watermark: UInt64, tail: Int)] = []
-            var round: UInt64 = 0
-            while shared.recorded.load(ordering: .acquiring) < count {
-                // Every other checkpoint covers all records (and may find the region idle); the others stop
-                // below the newest, so that records wait for a later checkpoint, and a record torn between an
-                // older timestamp and a newer end shows as a tail beyond the watermark.
-                round += 1
-                let newest = shared.recorded.load(ordering: .acquiring)
-                let watermark = round % 2 == 0 ? UInt64(Int.max / 64) : newest - newest % 3
-                if let tail = checkpoint(watermark) {
-                    if tail > Int(watermark) * 64 {
-                        torn.append((watermark, tail))
-                    }
-                    furthest = max(furthest, tail)
+        var furthest = 0
+        var torn: [(watermark: UInt64, tail: Int)] = []
+        var round: UInt64 = 0
+        while shared.recorded.load(ordering: .acquiring) < count {
+            // Every other checkpoint covers all records (and may find the region idle); the others stop below
+            // the newest, so that records wait for a later checkpoint, and a record torn between an older
+            // timestamp and a newer end shows as a tail beyond the watermark.
+            round += 1
+            let newest = shared.recorded.load(ordering: .acquiring)
+            let watermark = round % 2 == 0 ? UInt64(Int.max / 64) : newest - newest % 3
+            if let tail = checkpoint(watermark) {
+                if tail > Int(watermark) * 64 {
+                    torn.append((watermark, tail))
                 }
+                furthest = max(furthest, tail)
             }
-            return (furthest, torn)
         }
-        await writer.value  // at once: the writer's last store is behind it
-        var furthest = racedFurthest
+        writerFinished.wait()  // at once: the writer's last store is behind it
         while let tail = checkpoint(count) {
             furthest = max(furthest, tail)
         }

@@ -20,15 +20,15 @@ struct LaneFloorsStressTests {
     /// committed must cover it as soon as B is done: B may have taken it after A held its floor at the clock
     /// and before A's own timestamp was taken, and A's floor then held B's back for a moment.
     @Test("a timestamp published below another writer's held one is committed at once")
-    func publishedBelowAHeldOne() async {
+    func publishedBelowAHeldOne() {
         let tracker = DurabilityTracker(persistedTimestamp: 0)
         let handshake = Handshake()
         let laneA = Box(tracker.floors.claim())
         let laneB = Box(tracker.floors.claim())
+        var stuck = 0
+        var early = 0
         let iterations = Self.iterations
-        // Both writers on threads of their own, B started before A: each spins while it waits for the other, for seconds, and the
-        // tasks' pool may have no thread to spare.
-        let writerB = ThreadOfItsOwn("PMemStreamTests.writerB") {
+        let writerB = Thread {
             var spin: UInt64 = 0x9E37_79B9_7F4A_7C15
             for iteration in 1...iterations {
                 while case let go = handshake.go.load(ordering: .acquiring), go != iteration {
@@ -42,29 +42,24 @@ struct LaneFloorsStressTests {
                 handshake.done.store(iteration, ordering: .releasing)
             }
         }
-        let (early, stuck) = await onThreadOfItsOwn("PMemStreamTests.writerA") {
-            var stuck = 0
-            var early = 0
-            var spin: UInt64 = 0x2545_F491_4F6C_DD1D
-            let deadline = ContinuousClock.now + .seconds(5)
-            for iteration in 1...iterations {
-                // Cut short on a busy machine, but only after the threads met at least 2 047 times.
-                if iteration % 1024 == 0, iteration > 1024, ContinuousClock.now > deadline {
-                    handshake.go.store(-1, ordering: .releasing)
-                    break
-                }
-                handshake.go.store(iteration, ordering: .releasing)
-                handshake.delay(&spin)
-                let mine = tracker.takeTimestamps(1, in: &laneA.value)
-                while handshake.done.load(ordering: .acquiring) != iteration { Handshake.pause() }
-                let theirs = handshake.taken.load(ordering: .relaxed)
-                if tracker.committed.value >= mine { early += 1 }
-                if theirs < mine, tracker.committed.value < theirs { stuck += 1 }
-                tracker.published(in: &laneA.value, next: LaneFloors.none)
+        writerB.start()
+        var spin: UInt64 = 0x2545_F491_4F6C_DD1D
+        let deadline = ContinuousClock.now + .seconds(5)
+        for iteration in 1...iterations {
+            // Cut short on a busy machine, but only after the threads met at least 2 047 times.
+            if iteration % 1024 == 0, iteration > 1024, ContinuousClock.now > deadline {
+                handshake.go.store(-1, ordering: .releasing)
+                break
             }
-            return (early, stuck)
+            handshake.go.store(iteration, ordering: .releasing)
+            handshake.delay(&spin)
+            let mine = tracker.takeTimestamps(1, in: &laneA.value)
+            while handshake.done.load(ordering: .acquiring) != iteration { Handshake.pause() }
+            let theirs = handshake.taken.load(ordering: .relaxed)
+            if tracker.committed.value >= mine { early += 1 }
+            if theirs < mine, tracker.committed.value < theirs { stuck += 1 }
+            tracker.published(in: &laneA.value, next: LaneFloors.none)
         }
-        await writerB.value
         #expect(early == 0, "committed passed a timestamp not yet published")
         #expect(stuck == 0, "a published timestamp stayed uncommitted while another writer held a later one")
         #expect(tracker.committed.value == tracker.lastIssuedTimestamp)
@@ -76,7 +71,7 @@ struct LaneFloorsStressTests {
     /// durable, and that persisted, read first, never exceeds committed. At the end, with nothing held, both
     /// watermarks must have reached the clock.
     @Test("writers, rounds and a checker on four threads: the watermarks never pass an unfinished timestamp")
-    func watermarksNeverPassUnfinishedTimestamps() async {
+    func watermarksNeverPassUnfinishedTimestamps() {
         let operations = Self.iterations / 4
         let run = SafetyRun(tracker: DurabilityTracker(persistedTimestamp: 0), capacity: operations * 6 + 16)
         let owned = run.tracker.floors.claim()
@@ -85,17 +80,14 @@ struct LaneFloorsStressTests {
         #expect(owned.line != LaneFloors.sharedLane && sharing.line == LaneFloors.sharedLane)
         let writers = [owned, sharing].map { WriterQueue(lane: $0) }
         run.writers = writers
-        // Each on a thread of its own, all started at once: the rounds and the checker spin until the writers are done, for
-        // seconds, and the tasks' pool may have no thread to spare.
         let threads = [
-            ThreadOfItsOwn { run.write(writers[0], seed: 1, operations: operations) },
-            ThreadOfItsOwn { run.write(writers[1], seed: 2, operations: operations) },
-            ThreadOfItsOwn { run.runRounds() },
-            ThreadOfItsOwn { run.check() },
+            Thread { run.write(writers[0], seed: 1, operations: operations) },
+            Thread { run.write(writers[1], seed: 2, operations: operations) },
+            Thread { run.runRounds() },
+            Thread { run.check() },
         ]
-        for thread in threads {
-            await thread.value
-        }
+        for thread in threads { thread.start() }
+        while run.finished.load(ordering: .acquiring) < 4 { usleep(1000) }
         _ = othersOwned
         #expect(run.violations.load(ordering: .relaxed) == 0)
         #expect(run.tracker.committed.value == run.tracker.lastIssuedTimestamp, "committed stayed behind")

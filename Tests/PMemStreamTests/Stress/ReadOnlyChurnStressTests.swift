@@ -28,11 +28,7 @@ struct ReadOnlyChurnStressTests {
             return seen
         }
         let stop = Atomic(false)
-        // The churner and the refreshes below each on a thread of their own: neither suspends while it loops
-        // (each call returns without waiting), so on the tasks' pool each would hold a thread for seconds, and
-        // with a pool of one thread the churner would not run until the refreshes were done.
-        let churner = Task.detached(executorPreference: ThreadExecutor(label: "PMemStreamTests.churner")) {
-            () throws -> [[UInt8]] in
+        let churner = Task.detached { () throws -> [[UInt8]] in
             var appended: [[UInt8]] = [[0]]
             var round = 0
             while !stop.load(ordering: .relaxed) {
@@ -47,16 +43,14 @@ struct ReadOnlyChurnStressTests {
         }
         // About 50 000 refreshes in a debug build: a refresh that gives up after 100 reads in a row that
         // found the chain changed failed several times in such a run before readers rode churn out.
-        try await withTaskExecutorPreference(ThreadExecutor(label: "PMemStreamTests.refresher")) {
-            var refreshes = 0
-            let start = ContinuousClock.now
-            while ContinuousClock.now - start < .seconds(3) {
-                try await reader.refresh()
-                refreshes += 1
-                if refreshes % 1000 == 0 {
-                    let opened = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
-                    try await opened.close()
-                }
+        var refreshes = 0
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(3) {
+            try await reader.refresh()
+            refreshes += 1
+            if refreshes % 1000 == 0 {
+                let opened = try PMemStream(medium: medium, configuration: .init(access: .readOnly))
+                try await opened.close()
             }
         }
         stop.store(true, ordering: .relaxed)
