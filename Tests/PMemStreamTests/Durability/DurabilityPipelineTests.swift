@@ -212,7 +212,7 @@ struct DurabilityPipelineTests {
         try await stream.close()
     }
 
-    @Test("the progress streams of a stream dropped without close finish", .timeLimit(.minutes(1)))
+    @Test("the progress streams of a stream dropped without close finish")
     func progressOfDroppedStream() async throws {
         var stream: PMemStream? = try PMemStream(medium: SimulatedMedium(size: 1 << 20))
         let progress = [stream!.committedTimestamps, stream!.persistedTimestamps]
