@@ -4,6 +4,10 @@ import Glibc
 struct MachineDescription: Encodable, Sendable {
     /// The CPU model, from `/proc/cpuinfo`.
     let cpu: String
+    /// The CPU's family and model numbers and the instruction-set extensions that decide how fast PMemStream
+    /// writes and checksums (see ``InstructionSets``), from `/proc/cpuinfo`: one model name covers CPU
+    /// generations whose figures differ by up to 2×.
+    let cpuDetails: String
     /// The online cores.
     let cores: Int
     /// The distribution, from `/etc/os-release`.
@@ -25,6 +29,9 @@ struct MachineDescription: Encodable, Sendable {
         uname(&names)
         let kernel = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let cpu = Self.field("model name", in: "/proc/cpuinfo", separator: ":") ?? "unknown CPU"
+        let family = Self.field("cpu family", in: "/proc/cpuinfo", separator: ":") ?? "?"
+        let model = Self.field("model", in: "/proc/cpuinfo", separator: ":") ?? "?"
+        let flags = Self.field("flags", in: "/proc/cpuinfo", separator: ":") ?? ""
         let system = Self.field("PRETTY_NAME", in: "/etc/os-release", separator: "=") ?? "unknown system"
         #if DEBUG
             let build = "debug"
@@ -33,6 +40,7 @@ struct MachineDescription: Encodable, Sendable {
         #endif
         return MachineDescription(
             cpu: cpu,
+            cpuDetails: "family \(family), model \(model); \(InstructionSets(flags: flags))",
             cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
             system: system.trimmingQuotes,
             kernel: kernel,
@@ -43,7 +51,7 @@ struct MachineDescription: Encodable, Sendable {
         )
     }
 
-    /// The value of the first line of `file` that starts with `key`.
+    /// The value of the first line of `file` whose name, before `separator`, is `key`.
     private static func field(_ key: String, in file: String, separator: Character) -> String? {
         guard let handle = fopen(file, "r") else { return nil }
         defer { fclose(handle) }
@@ -52,7 +60,9 @@ struct MachineDescription: Encodable, Sendable {
         defer { free(line) }
         while getline(&line, &capacity, handle) > 0, let line {
             let text = String(cString: line)
-            guard text.hasPrefix(key), let split = text.firstIndex(of: separator) else { continue }
+            guard let split = text.firstIndex(of: separator),
+                text[..<split].trimmingTrailingWhitespace == key
+            else { continue }
             return String(text[text.index(after: split)...].drop { $0 == " " || $0 == "\t" }.prefix { $0 != "\n" })
         }
         return nil
@@ -80,6 +90,38 @@ struct MachineDescription: Encodable, Sendable {
         guard let file = try? Pmem2File(creating: probe, size: 4096, prefault: false) else { return "unknown" }
         defer { try? file.remove() }
         return file.granularityName
+    }
+}
+
+/// The instruction-set extensions that PMemStream's write path and ISA-L's CRC32C choose their code by, as
+/// `/proc/cpuinfo` lists them: AVX (32-byte non-temporal stores), CLWB, VPCLMULQDQ with AVX-512 (ISA-L's
+/// widest checksum kernel; without AVX-512 it checksums with the `crc32` instruction).
+struct InstructionSets: CustomStringConvertible {
+    /// The extensions reported, by their `/proc/cpuinfo` names, and how they are printed.
+    private static let reported: [(flag: String, name: String)] = [
+        ("avx2", "AVX2"), ("avx512f", "AVX-512"), ("vpclmulqdq", "VPCLMULQDQ"), ("clwb", "CLWB"),
+    ]
+
+    /// The reported extensions the CPU has, then those it lacks.
+    let description: String
+
+    /// Reads the `flags` line of `/proc/cpuinfo` (its value: names separated by spaces).
+    init(flags: String) {
+        let present = Set(flags.split(separator: " ").map(String.init))
+        let has = Self.reported.filter { present.contains($0.flag) }.map(\.name)
+        let lacks = Self.reported.filter { !present.contains($0.flag) }.map { "no \($0.name)" }
+        self.description = (has + lacks).joined(separator: ", ")
+    }
+}
+
+extension Substring {
+    /// The substring without the spaces and tabs at its end.
+    fileprivate var trimmingTrailingWhitespace: Substring {
+        var trimmed = self
+        while trimmed.last == " " || trimmed.last == "\t" {
+            trimmed.removeLast()
+        }
+        return trimmed
     }
 }
 

@@ -10,7 +10,7 @@ struct TableReport {
         lines.append("# pmemstream-bench")
         lines.append("")
         lines.append(
-            "- machine: \(self.machine.cpu), \(self.machine.cores) cores, \(self.machine.system), Linux \(self.machine.kernel)"
+            "- machine: \(self.machine.cpu) (\(self.machine.cpuDetails)), \(self.machine.cores) cores, \(self.machine.system), Linux \(self.machine.kernel)"
         )
         lines.append("- run: \(self.machine.date), \(self.machine.build) build, path \(self.plan.path)")
         lines.append(
