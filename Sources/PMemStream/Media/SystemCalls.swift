@@ -274,6 +274,24 @@ enum SystemCalls {
 
     // MARK: - NUMA
 
+    /// The nodes that have a processor the calling thread may run on, in increasing order; `nil` when the
+    /// kernel does not support NUMA placement.
+    ///
+    /// The corresponding C functions are `numa_available`, `numa_max_node`, `numa_node_to_cpus` and
+    /// `numa_sched_getaffinity`. A node whose processors libnuma cannot read is left out, and so is every node
+    /// when the thread's own processors cannot be read.
+    static func numaNodesWithProcessors() -> [Int]? {
+        guard numa_available() >= 0 else { return nil }
+        guard let allowed = try? Set(Self.processorsOfCurrentThread()) else { return [] }
+        let processors = numa_allocate_cpumask()
+        defer { numa_bitmask_free(processors) }
+        let nodes = (0...max(numa_max_node(), 0)).filter { node in
+            numa_node_to_cpus(node, processors) == 0
+                && Self.processors(in: processors).contains(where: allowed.contains)
+        }
+        return nodes.map { Int($0) }
+    }
+
     /// Binds the calling thread to the processors of NUMA node `node` that it may run on already.
     ///
     /// The thread then runs on the node, and never on a processor it was kept from: a process started with

@@ -28,20 +28,10 @@ struct PersistWorkerBindingTests {
         try await stream.close()
     }
 
-    /// The processors of ``node`` this process may run on.
+    /// The processors of ``node`` this process may run on, in increasing order.
     static let nodeProcessors: [Int] = {
-        let processors = numa_allocate_cpumask()
-        let allowed = numa_allocate_cpumask()
-        defer {
-            numa_bitmask_free(processors)
-            numa_bitmask_free(allowed)
-        }
-        guard numa_node_to_cpus(Int32(Self.node), processors) == 0, numa_sched_getaffinity(0, allowed) >= 0 else {
-            return []
-        }
-        return (0..<UInt32(max(numa_num_possible_cpus(), 0))).filter {
-            numa_bitmask_isbitset(processors, $0) != 0 && numa_bitmask_isbitset(allowed, $0) != 0
-        }.map { Int($0) }
+        guard let sysfs = SysfsTopology(), let allowed = SysfsTopology.processorsOfCurrentThread() else { return [] }
+        return (sysfs.processors[Self.node] ?? []).intersection(allowed).sorted()
     }()
 
     /// Restricts the calling thread to one processor, as `taskset -c <processor>` would a whole process.
@@ -50,6 +40,21 @@ struct PersistWorkerBindingTests {
         defer { numa_bitmask_free(mask) }
         numa_bitmask_setbit(mask, UInt32(processor))
         return numa_sched_setaffinity(0, mask) == 0
+    }
+
+    @Test("the machine's topology lists the nodes, as sysfs has them, of the processors the thread may run on")
+    func systemTopologyAgreesWithSysfs() throws {
+        let sysfs = try #require(SysfsTopology(), "sysfs lists the nodes when libnuma finds NUMA")
+        let allowed = try #require(SysfsTopology.processorsOfCurrentThread())
+        #expect(NUMATopology.system.nodesWithProcessors == sysfs.nodes(withProcessorIn: allowed))
+        // On one processor only, the thread sees only that processor's node.
+        let processor = try #require(allowed.min())
+        let (restricted, seen) = onNewThread {
+            (Self.restrictCurrentThread(to: processor), NUMATopology.system.nodesWithProcessors)
+        }
+        try #require(restricted)
+        #expect(seen == sysfs.nodes(withProcessorIn: [processor]))
+        #expect(seen.count == 1)
     }
 
     /// On one processor of a node that has more, a bound worker that ran on all of the node's would leave it.
@@ -141,4 +146,68 @@ struct PersistWorkerBindingTests {
             try await stream.close()
         }
     #endif
+}
+
+/// The NUMA nodes and their processors as the kernel lists them in sysfs: what libnuma reads, read without it.
+private struct SysfsTopology {
+    /// Each node's processors, by node number.
+    let processors: [Int: Set<Int>]
+
+    /// Reads `/sys/devices/system/node/node<N>/cpulist` for every node; `nil` when there is none.
+    init?() {
+        guard let directory = opendir("/sys/devices/system/node") else { return nil }
+        defer { closedir(directory) }
+        var processors: [Int: Set<Int>] = [:]
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name.hasPrefix("node"), let node = Int(name.dropFirst(4)),
+                let list = Self.lines(of: "/sys/devices/system/node/\(name)/cpulist")?.first
+            else { continue }
+            processors[node] = Self.processors(inList: list)
+        }
+        guard !processors.isEmpty else { return nil }
+        self.processors = processors
+    }
+
+    /// The nodes with a processor in `allowed`.
+    func nodes(withProcessorIn allowed: Set<Int>) -> Set<Int> {
+        Set(self.processors.filter { !$0.value.isDisjoint(with: allowed) }.keys)
+    }
+
+    /// The processors the calling thread may run on: its `Cpus_allowed_list` in `/proc/thread-self/status`.
+    static func processorsOfCurrentThread() -> Set<Int>? {
+        let key = "Cpus_allowed_list:"
+        guard let line = Self.lines(of: "/proc/thread-self/status")?.first(where: { $0.hasPrefix(key) }) else {
+            return nil
+        }
+        return Self.processors(inList: String(line.dropFirst(key.count)))
+    }
+
+    /// The lines of a file, each with its newline.
+    private static func lines(of path: String) -> [String]? {
+        guard let handle = fopen(path, "r") else { return nil }
+        defer { fclose(handle) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        var lines: [String] = []
+        while getline(&line, &capacity, handle) > 0, let line {
+            lines.append(String(cString: line))
+        }
+        return lines
+    }
+
+    /// The processors of a kernel CPU list such as `0-3,8,10-11`.
+    private static func processors(inList list: String) -> Set<Int> {
+        var processors = Set<Int>()
+        for part in list.split(whereSeparator: { $0 == "," || $0 == "\n" || $0 == " " || $0 == "\t" }) {
+            let bounds = part.split(separator: "-").compactMap { Int($0) }
+            if let first = bounds.first, let last = bounds.last, first <= last {
+                processors.formUnion(first...last)
+            }
+        }
+        return processors
+    }
 }
