@@ -99,7 +99,7 @@ struct MachineDescription: Encodable, Sendable {
 struct InstructionSets: CustomStringConvertible {
     /// The extensions reported, by their `/proc/cpuinfo` names, and how they are printed.
     private static let reported: [(flag: String, name: String)] = [
-        ("avx2", "AVX2"), ("avx512f", "AVX-512"), ("vpclmulqdq", "VPCLMULQDQ"), ("clwb", "CLWB"),
+        ("avx", "AVX"), ("avx512f", "AVX-512"), ("vpclmulqdq", "VPCLMULQDQ"), ("clwb", "CLWB"),
     ]
 
     /// The reported extensions the CPU has, then those it lacks.
