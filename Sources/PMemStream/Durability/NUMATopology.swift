@@ -17,7 +17,10 @@ public struct NUMATopology: Sendable, Hashable {
     }
 
     /// The topology of this machine, as the calling thread sees it: a node counts when it has a processor the
-    /// thread may run on (see ``SystemCalls/numaNodesWithProcessors()``).
+    /// thread may run on.
+    ///
+    /// The corresponding C functions are `numa_available`, `numa_max_node`, `numa_node_to_cpus` and
+    /// `numa_sched_getaffinity`.
     public static var system: NUMATopology {
         guard let nodes = SystemCalls.numaNodesWithProcessors() else {
             return NUMATopology(isAvailable: false, nodesWithProcessors: [])
