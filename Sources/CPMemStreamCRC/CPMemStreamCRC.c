@@ -5,18 +5,25 @@
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <nmmintrin.h>
+#include <immintrin.h>
 
-/* Whether the CPU has SSE4.2, asked once when the program loads: the answer is read on every entry's
- * checksum. */
+/* Whether the CPU has SSE4.2, and whether it can fold with 256-bit carry-less multiplications but has no
+ * AVX-512 (where ISA-L folds with 512-bit registers itself), asked once when the program loads: the answers
+ * are read on every entry's checksum. */
 static bool hardware_available;
+static bool folding_available;
 
 __attribute__((constructor)) static void detect_hardware(void) {
     __builtin_cpu_init();
     hardware_available = __builtin_cpu_supports("sse4.2");
+    folding_available = hardware_available && __builtin_cpu_supports("avx2") &&
+                        __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("vpclmulqdq") &&
+                        !__builtin_cpu_supports("avx512f");
 }
 
 bool pmemstream_crc32c_hardware_available(void) { return hardware_available; }
+
+bool pmemstream_crc32c_folding_available(void) { return folding_available; }
 
 /* Folds the buffer into the register 8 bytes at a time, then a 4-byte and a byte-by-byte tail. Unaligned
  * loads go through memcpy, which compiles to a plain load. */
@@ -51,10 +58,93 @@ __attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware_words_then
     return pmemstream_crc32c_hardware(bytes, length, (uint32_t)wide);
 }
 
+/* The folding constants. Folding a 128-bit piece of the message D bits further on multiplies its low
+ * 64 bits (the earlier bytes) by x^(D+32) mod P and its high 64 bits by x^(D-32) mod P, P being the
+ * CRC32C polynomial 0x1EDC6F41; each constant is that remainder bit-reflected, as the CRC is, and shifted
+ * left by one, because a carry-less product of two reflected values comes out shifted right by one. Each
+ * pair holds the constants for the low and the high half of a 128-bit lane. */
+static const uint64_t fold_1024_bits[2] = {0x6992cea2, 0x0d3b6092}; /* four 256-bit registers further on */
+static const uint64_t fold_256_bits[2] = {0x1384aa63a, 0x0ba4fc28e}; /* one 256-bit register further on */
+static const uint64_t fold_128_bits[2] = {0x0f20c0dfe, 0x14cd00bd6}; /* one 128-bit lane further on */
+
+/* `folded`'s two 128-bit lanes, each multiplied as above by `constants` and xored with `next`. */
+__attribute__((target("avx2,vpclmulqdq"))) static inline __m256i fold_256(__m256i folded, __m256i constants,
+                                                                          __m256i next) {
+    __m256i low = _mm256_clmulepi64_epi128(folded, constants, 0x00);
+    __m256i high = _mm256_clmulepi64_epi128(folded, constants, 0x11);
+    return _mm256_xor_si256(_mm256_xor_si256(low, high), next);
+}
+
+/* fold_256 for one 128-bit lane. */
+__attribute__((target("pclmul"))) static inline __m128i fold_128(__m128i folded, __m128i constants,
+                                                                 __m128i next) {
+    __m128i low = _mm_clmulepi64_si128(folded, constants, 0x00);
+    __m128i high = _mm_clmulepi64_si128(folded, constants, 0x11);
+    return _mm_xor_si128(_mm_xor_si128(low, high), next);
+}
+
+/* How far ahead of the fold each step asks for the two cache lines it will read: with no prefetch, a
+ * 64 KiB checksum of bytes out of the caches took 4 800 – 5 000 ns on a Zen 3 CPU, against ISA-L's
+ * 4 200 – 4 300; with 1 KiB, 3 500 against 3 600 (and 16 KiB 910 against 1 120), and no slower in the caches.
+ * Nothing past the buffer's end is asked for: batches of 4 KiB entries, whose checksums read buffers in the
+ * caches while their copies are written back, were about 10 % slower when it was. */
+enum { prefetch_distance = 1024 };
+
+/* Four 256-bit accumulators take 128 bytes per step, each folded over the other three's bytes, so that
+ * the multiplications of one step overlap; they are then folded into one, that one into 128 bits, and
+ * the 128 bits reduced to 32 with the `crc32` instruction, which carries on over the last bytes. The
+ * message is read once, front to back. */
+__attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) uint32_t
+pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
+    if (length < 256) {
+        return pmemstream_crc32c_hardware(bytes, length, crc);
+    }
+    const unsigned char *next = bytes;
+    const __m256i four_registers = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fold_1024_bits));
+    const __m256i one_register = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fold_256_bits));
+    const __m128i one_lane = _mm_loadu_si128((const __m128i *)fold_128_bits);
+    /* The register in, as the raw CRC does: xored into the message's first four bytes. */
+    __m256i first = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)next),
+                                     _mm256_zextsi128_si256(_mm_cvtsi32_si128((int)crc)));
+    __m256i second = _mm256_loadu_si256((const __m256i *)(next + 32));
+    __m256i third = _mm256_loadu_si256((const __m256i *)(next + 64));
+    __m256i fourth = _mm256_loadu_si256((const __m256i *)(next + 96));
+    next += 128;
+    length -= 128;
+    for (; length >= 128; length -= 128, next += 128) {
+        if (length >= prefetch_distance + 128) {
+            _mm_prefetch((const char *)next + prefetch_distance, _MM_HINT_T0);
+            _mm_prefetch((const char *)next + prefetch_distance + 64, _MM_HINT_T0);
+        }
+        first = fold_256(first, four_registers, _mm256_loadu_si256((const __m256i *)next));
+        second = fold_256(second, four_registers, _mm256_loadu_si256((const __m256i *)(next + 32)));
+        third = fold_256(third, four_registers, _mm256_loadu_si256((const __m256i *)(next + 64)));
+        fourth = fold_256(fourth, four_registers, _mm256_loadu_si256((const __m256i *)(next + 96)));
+    }
+    __m256i folded = fold_256(first, one_register, second);
+    folded = fold_256(folded, one_register, third);
+    folded = fold_256(folded, one_register, fourth);
+    for (; length >= 32; length -= 32, next += 32) {
+        folded = fold_256(folded, one_register, _mm256_loadu_si256((const __m256i *)next));
+    }
+    __m128i lane = fold_128(_mm256_castsi256_si128(folded), one_lane, _mm256_extracti128_si256(folded, 1));
+    if (length >= 16) {
+        lane = fold_128(lane, one_lane, _mm_loadu_si128((const __m128i *)next));
+        length -= 16;
+        next += 16;
+    }
+    uint64_t reduced = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(lane));
+    reduced = _mm_crc32_u64(reduced, (uint64_t)_mm_extract_epi64(lane, 1));
+    return pmemstream_crc32c_hardware(next, length, (uint32_t)reduced);
+}
+
 #else
 
 /* No CRC32C instruction this code knows of on this architecture. */
 bool pmemstream_crc32c_hardware_available(void) { return false; }
+
+/* Nor a folding kernel. */
+bool pmemstream_crc32c_folding_available(void) { return false; }
 
 /* Never called here (the availability check is false); aborts rather than return a wrong checksum. */
 uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t crc) {
@@ -62,6 +152,11 @@ uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t c
     (void)length;
     (void)crc;
     abort();
+}
+
+/* Never called here, as pmemstream_crc32c_hardware. */
+uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
+    return pmemstream_crc32c_hardware(bytes, length, crc);
 }
 
 /* Never called here, as pmemstream_crc32c_hardware. */

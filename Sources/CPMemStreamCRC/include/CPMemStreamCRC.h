@@ -14,6 +14,16 @@ bool pmemstream_crc32c_hardware_available(void);
  * pmemstream_crc32c_hardware_available() is true; elsewhere it aborts. */
 uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t crc);
 
+/* Whether pmemstream_crc32c_folding may be called: x86-64 with SSE4.2, AVX2 and 256-bit carry-less
+ * multiplication (VPCLMULQDQ), and without AVX-512, where ISA-L folds with wider registers. Asked of the CPU
+ * once, when the program loads. */
+bool pmemstream_crc32c_folding_available(void);
+
+/* pmemstream_crc32c_hardware's result, computed by folding the buffer 128 bytes at a time with carry-less
+ * multiplications, reading it once from front to back (buffers under 256 bytes go to
+ * pmemstream_crc32c_hardware). Call it only when pmemstream_crc32c_folding_available() is true. */
+uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc);
+
 /* pmemstream_crc32c_hardware over the 24 bytes of `first`, `second` and `third` (each as its 8 bytes in
  * x86-64's little-endian order) and then the `length` bytes at `bytes`: an entry's header fields and data
  * in one call. */

@@ -5,7 +5,9 @@ import CPMemStreamCRC
 #endif
 
 /// CRC32C (Castagnoli), the checksum of every PMemStream header and entry: computed with the SSE4.2 `crc32`
-/// instruction for buffers shorter than ``hardwareLimit`` bytes when the CPU has it, and by ISA-L otherwise.
+/// instruction for buffers shorter than ``hardwareLimit`` bytes when the CPU has it; from ``foldingLimit``
+/// bytes by folding with 256-bit carry-less multiplications when the CPU has them but no AVX-512
+/// (``foldingAvailable``); by ISA-L otherwise.
 ///
 /// The value is the standard CRC32C: `CRC32C.checksum` of the ASCII bytes `123456789` is `0xE306_9283`.
 /// A checksum can be extended piece by piece: the checksum of `a + b` equals
@@ -16,8 +18,21 @@ enum CRC32C {
     /// 4 ns against 12 at 24 bytes, 27 against 18 at 256).
     static let hardwareLimit = 256
 
+    /// The buffer size from which ``foldingChecksum(_:continuing:)`` is used when ``foldingAvailable``.
+    /// Below it, ISA-L is as fast out of the caches and a little faster in them (batches of 256-byte
+    /// entries took 123 – 132 ns per entry folded against 113 – 118 with ISA-L, on a Zen 3 CPU).
+    static let foldingLimit = 1024
+
     /// Whether the CPU has the `crc32` instruction (x86-64 with SSE4.2), asked once when the program loads.
     static var hardwareAvailable: Bool { pmemstream_crc32c_hardware_available() }
+
+    /// Whether buffers of ``foldingLimit`` bytes and more are checksummed by ``foldingChecksum(_:continuing:)``
+    /// rather than ISA-L: on x86-64 CPUs with AVX2 and 256-bit carry-less multiplication (VPCLMULQDQ) but
+    /// without AVX-512, where ISA-L runs three streams of `crc32` instructions over three parts of the buffer.
+    /// Reading the buffer once from front to back instead made a 4 KiB checksum of bytes out of the caches
+    /// 2.2× faster on a Zen 3 CPU (about 270 ns against 600), and one in the caches as fast. With AVX-512,
+    /// ISA-L folds with 512-bit registers itself. Asked once when the program loads.
+    static var foldingAvailable: Bool { pmemstream_crc32c_folding_available() }
 
     /// The checksum of `bytes`, optionally continuing the checksum of the bytes before them.
     ///
@@ -28,6 +43,9 @@ enum CRC32C {
     static func checksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
         if bytes.count < Self.hardwareLimit, Self.hardwareAvailable {
             return Self.hardwareChecksum(bytes, continuing: previous)
+        }
+        if bytes.count >= Self.foldingLimit, Self.foldingAvailable {
+            return Self.foldingChecksum(bytes, continuing: previous)
         }
         return Self.isalChecksum(bytes, continuing: previous)
     }
@@ -41,6 +59,16 @@ enum CRC32C {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
         // Like ISA-L, the C function takes and returns the raw register.
         return ~pmemstream_crc32c_hardware(base, bytes.count, ~previous)
+    }
+
+    /// ``checksum(_:continuing:)`` by folding (buffers under 256 bytes with the `crc32` instruction), whatever
+    /// the size; only when ``foldingAvailable``.
+    ///
+    /// The corresponding C function is `pmemstream_crc32c_folding`.
+    static func foldingChecksum(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+        assert(Self.foldingAvailable, "the CPU cannot fold with 256-bit carry-less multiplications")
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
+        return ~pmemstream_crc32c_folding(base, bytes.count, ~previous)
     }
 
     /// The checksum of three 64-bit words, each as its 8 little-endian bytes, followed by `bytes`: one

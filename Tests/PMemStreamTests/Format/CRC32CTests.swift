@@ -17,10 +17,10 @@ private func checksum(_ bytes: [UInt8], continuing previous: UInt32 = 0, by way:
 }
 
 /// Expects that `way`, continued from the checksum of the first piece, gives the checksum of the whole at
-/// every split of 600 bytes (pieces on both sides of `CRC32C.hardwareLimit`).
+/// every split of 1100 bytes (pieces on both sides of `CRC32C.hardwareLimit` and `CRC32C.foldingLimit`).
 private func expectContinuesAtEverySplit(by way: Checksum) {
     var generator = SeededRandomNumberGenerator(seed: 0x5EED_C0DE)
-    let bytes = (0..<600).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    let bytes = (0..<1100).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     let whole = checksum(bytes, by: way)
     for split in 0...bytes.count {
         let first = checksum(Array(bytes[..<split]), by: way)
@@ -28,7 +28,30 @@ private func expectContinuesAtEverySplit(by way: Checksum) {
     }
 }
 
-@Suite("CRC32C, by the crc32 instruction for short buffers and by ISA-L")
+/// Expects that `way` gives ISA-L's checksum at every length in `lengths`, from random checksums and from
+/// each of the first eight bytes of a 64-byte aligned buffer, and that `CRC32C.checksum` does too.
+private func expectAgreesWithISAL(by way: Checksum, lengths: [Int], seed: UInt64) {
+    var generator = SeededRandomNumberGenerator(seed: seed)
+    let maximum = lengths.max() ?? 0
+    let starts = 0..<8
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maximum + starts.count, alignment: 64)
+    defer { buffer.deallocate() }
+    for index in buffer.indices { buffer[index] = UInt8.random(in: .min ... .max, using: &generator) }
+    var mismatches: [String] = []
+    for length in lengths {
+        for start in starts {
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + length)])
+            let previous = UInt32.random(in: .min ... .max, using: &generator)
+            let expected = CRC32C.isalChecksum(bytes, continuing: previous)
+            if way(bytes, previous) != expected || CRC32C.checksum(bytes, continuing: previous) != expected {
+                mismatches.append("\(length) bytes at +\(start) from \(previous)")
+            }
+        }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+}
+
+@Suite("CRC32C, by the crc32 instruction for short buffers, and by folding or by ISA-L")
 struct CRC32CTests {
     @Test("matches the standard CRC32C check value")
     func checkValue() {
@@ -110,31 +133,37 @@ struct CRC32CTests {
 
         @Test("agrees with ISA-L at every length up to 1100, from random checksums and unaligned starts")
         func agreesWithISAL() {
-            var generator = SeededRandomNumberGenerator(seed: 0xC3C3_2C)
-            let maximum = 1100
-            let starts = 0..<8
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maximum + starts.count, alignment: 64)
-            defer { buffer.deallocate() }
-            for index in buffer.indices { buffer[index] = UInt8.random(in: .min ... .max, using: &generator) }
-            var mismatches: [String] = []
-            for length in 0...maximum {
-                for start in starts {
-                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + length)])
-                    let previous = UInt32.random(in: .min ... .max, using: &generator)
-                    let expected = CRC32C.isalChecksum(bytes, continuing: previous)
-                    let byInstruction = CRC32C.hardwareChecksum(bytes, continuing: previous)
-                    let chosen = CRC32C.checksum(bytes, continuing: previous)
-                    if byInstruction != expected || chosen != expected {
-                        mismatches.append("\(length) bytes at +\(start) from \(previous)")
-                    }
-                }
-            }
-            #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+            expectAgreesWithISAL(by: CRC32C.hardwareChecksum, lengths: Array(0...1100), seed: 0xC3C3_2C)
         }
 
         @Test("continues piece by piece to the checksum of the whole, split anywhere")
         func continuation() {
             expectContinuesAtEverySplit(by: CRC32C.hardwareChecksum)
+        }
+    }
+
+    @Suite(
+        "by folding with carry-less multiplications",
+        .enabled(if: CRC32C.foldingAvailable, "this CPU has no VPCLMULQDQ with AVX2, or has AVX-512")
+    )
+    struct Folding {
+        @Test("matches the standard CRC32C check value, and an empty piece changes nothing")
+        func checkValue() {
+            #expect(checksum(Array("123456789".utf8), by: CRC32C.foldingChecksum) == 0xE306_9283)
+            #expect(checksum([], continuing: 0x1234_5678, by: CRC32C.foldingChecksum) == 0x1234_5678)
+        }
+
+        /// Every length to 1100 takes each way through the kernel: the 128-byte steps, the 32-byte steps
+        /// after them, the 16-byte step and the last bytes; the long ones many steps.
+        @Test("agrees with ISA-L at every length up to 1100 and at long ones, from random checksums and offsets")
+        func agreesWithISAL() {
+            let lengths = Array(0...1100) + [4096, 4097, 4120, 65_536 + 24, 1 << 20, (1 << 20) + 13]
+            expectAgreesWithISAL(by: CRC32C.foldingChecksum, lengths: lengths, seed: 0xF01D)
+        }
+
+        @Test("continues piece by piece to the checksum of the whole, split anywhere")
+        func continuation() {
+            expectContinuesAtEverySplit(by: CRC32C.foldingChecksum)
         }
     }
 }
