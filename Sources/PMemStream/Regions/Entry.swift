@@ -8,7 +8,7 @@ import Synchronization
 /// ``PMemStreamError/Code/regionFreed`` once the entry's region was freed.
 public struct Entry: Sendable, Hashable, CustomStringConvertible {
     /// The region that holds the entry.
-    public let region: Region
+    public var region: Region { self.state.region }
     /// Where the entry starts in the medium. Stable across reopens: look it up again with
     /// ``PMemStream/entry(in:atOffset:)``.
     public let offset: Int
@@ -17,10 +17,11 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
     /// The number of data bytes.
     public let size: Int
 
+    // Four words, which Swift returns in registers: each step of an iteration returns an entry, and one of
+    // eight words (the region stored too) went through memory, with 16-byte loads of 8-byte stores.
     let state: RegionState
 
     init(state: RegionState, offset: Int, timestamp: UInt64, size: Int) {
-        self.region = state.region
         self.state = state
         self.offset = offset
         self.timestamp = timestamp
