@@ -10,7 +10,8 @@
 ///
 /// The iterator reads the medium directly and verifies every entry's checksum; it hops to the stream actor
 /// only once, to start, and waits without polling. A damaged entry ends the iteration with
-/// ``PMemStreamError/Code/corruptedEntry``; its bytes are never yielded. The iterator is single-pass.
+/// ``PMemStreamError/Code/corruptedEntry``; its bytes are never yielded. The iterator is single-pass. A long
+/// walk is fastest in a `@concurrent` function (see <doc:Concurrency>, "Iterators").
 ///
 /// ```swift
 /// for try await entry in stream.entries(in: region) {
