@@ -15,4 +15,12 @@ bool pmemstream_nontemporal_stores_available(void);
  * length). Call it only when pmemstream_nontemporal_stores_available() is true; elsewhere it aborts. */
 void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length);
 
+/* Tells the CPU that the caller is spinning, waiting for another thread (`pause` on x86-64): the core
+ * slows the loop down and gives its resources to the other hardware thread. A no-op elsewhere. */
+static inline void pmemstream_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif

@@ -4,7 +4,7 @@ import Synchronization
 /// checkpoint without a lock: each synchronous append records its entry after its drain with two plain stores
 /// and one atomic exchange, where a lock would cost two atomic operations and its bookkeeping.
 ///
-/// One producer, the region's writer, whose actor orders its records; one consumer at a time, the checkpoint,
+/// One producer, the region's writer, whose lock orders its records; one consumer at a time, the checkpoint,
 /// under the region's checkpoint lock. The last ``capacity`` records are kept: one the consumer did not read
 /// in time is lost, which only leaves the region's checkpoint tail further back.
 ///

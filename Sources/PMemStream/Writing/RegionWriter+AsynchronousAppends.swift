@@ -4,7 +4,7 @@
 
 // MARK: - Asynchronous appends: written on return, durable by group commit
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Appends one entry and returns once it is written in place, without waiting for it to be durable.
     ///
     /// The data goes through the stream's ``DataMover``; a persist worker then flushes it together with
@@ -27,25 +27,48 @@ extension RegionWriter {
                 throw PMemStreamError(code: .cancelled, message: "the task was cancelled while it waited for room")
             }
         }
-        if self.reservation != nil {
-            try await self.waitForRegion()
-        }
-        if self.copiesInPlace, self.inFlight.isEmpty {
-            return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-                try self.appendAloneForGroupCommit(copying: buffer)
+        while true {
+            let step = try self.appendLock.withLock { () throws(PMemStreamError) -> AsynchronousStep? in
+                guard self.reservation == nil else { return nil }
+                if self.copiesInPlace, self.inFlight.isEmpty {
+                    return .appended(
+                        try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                            try self.appendAloneForGroupCommit(copying: buffer)
+                        }
+                    )
+                }
+                let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
+                let reserved = self.inFlight[index]
+                guard !self.copiesInPlace else {
+                    let dataOffset = reserved.offset + EntryHeader.size
+                    bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
+                    return .appended(self.sealForGroupCommit(at: index))
+                }
+                return .reserved(offset: reserved.offset)
+            }
+            switch step {
+            case .appended(let receipt):
+                return receipt
+            case .reserved(let offset):
+                let dataOffset = offset + EntryHeader.size
+                await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
+                self.completeCopy(of: bytes, at: dataOffset)
+                // Other appends may have been reserved, sealed and published while the copy ran: find it again.
+                return self.appendLock.withLock {
+                    self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == offset }!)
+                }
+            case nil:
+                try await self.waitForRegion()
             }
         }
-        let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
-        let reserved = self.inFlight[index]
-        let dataOffset = reserved.offset + EntryHeader.size
-        if self.copiesInPlace {
-            bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
-            return self.sealForGroupCommit(at: index)
-        }
-        await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
-        self.completeCopy(of: bytes, at: dataOffset)
-        // Other appends may have been reserved, sealed and published while the copy ran: find it again.
-        return self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == reserved.offset }!)
+    }
+
+    /// How far an asynchronous append got under ``appendLock``.
+    private enum AsynchronousStep {
+        /// Written, sealed and queued.
+        case appended(AppendReceipt)
+        /// Reserved at `offset`, for the data mover to copy the data in.
+        case reserved(offset: Int)
     }
 
     /// An asynchronous append through the ``SynchronousDataMover`` when no other entry is in flight: as
@@ -83,7 +106,8 @@ extension RegionWriter {
     }
 
     /// Copies `bytes` to `offset` again, itself, unless the data mover left them all in place there: a mover
-    /// that gave up, failed or was cancelled halfway does not get an entry sealed over other bytes.
+    /// that gave up, failed or was cancelled halfway does not get an entry sealed over other bytes. Needs no
+    /// lock: the room is reserved for this entry alone.
     private func completeCopy(of bytes: [UInt8], at offset: Int) {
         guard !bytes.isEmpty else { return }
         let inPlace = self.medium.bytes(offset..<offset + bytes.count)

@@ -1,6 +1,6 @@
 // MARK: - Copying entries into the medium, and flushing them
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Entries of this many bytes or more have their data flushed as it is copied: libpmem2 copies them
     /// with non-temporal stores, which need no flush afterwards. Measured with cache-line flushes on
     /// `/dev/shm`: a synchronous append of 4 KiB took 1 000 ns with ordinary stores and a flush of every
@@ -69,7 +69,7 @@ extension RegionWriter {
     /// ``checksummedPiece`` bytes at a time, so that the checksum of one piece overlaps the write-back of
     /// the one before.
     @discardableResult
-    nonisolated static func copyAndSeal(
+    static func copyAndSeal(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
         streamingFrom threshold: Int?,
@@ -136,7 +136,7 @@ extension RegionWriter {
     /// drain waits for no flush of a cached line. Nothing else may store into the entry's lines first, or
     /// the non-temporal stores wait for those lines to be written back (the reservation stores no zero word
     /// here, see ``reserve(count:size:marking:reserved:)``). For entries up to ``nonTemporalLimit`` bytes.
-    nonisolated static func writeNonTemporally(
+    static func writeNonTemporally(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
         terminated: Bool,
@@ -230,7 +230,7 @@ extension RegionWriter {
     /// Copies `buffer` to `offset` in the medium at `base` without a flush: what the medium's copy with
     /// ``MemoryCopyFlags/noFlush`` does, with plain stores for short buffers.
     @inline(__always)
-    private nonisolated static func copyWithoutFlush(
+    private static func copyWithoutFlush(
         _ buffer: UnsafeRawBufferPointer,
         toOffset offset: Int,
         base: UnsafeMutableRawPointer,

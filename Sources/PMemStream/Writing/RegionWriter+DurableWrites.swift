@@ -1,6 +1,6 @@
 // MARK: - Durable writes: copy, flush, one drain, publish (one persist point)
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Writes `count` entries, makes them durable with one flush and one drain, and publishes them: the
     /// synchronous path. One persist point.
     ///
@@ -155,7 +155,7 @@ extension RegionWriter {
     /// The arrays are borrowed through spans, with no retain or release; callers are nonisolated and static,
     /// so that the loop has no isolation check.
     @inline(__always)
-    private nonisolated static func forEachEntry(
+    private static func forEachEntry(
         of batch: [[UInt8]],
         in places: UnsafeBufferPointer<InFlightEntry>,
         _ body: (_ entry: InFlightEntry, _ index: Int, _ data: UnsafeRawBufferPointer) -> Void
@@ -169,7 +169,7 @@ extension RegionWriter {
 
     /// Copies each entry of `batch` into the place reserved for it in `places` (see
     /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``) and seals it.
-    nonisolated static func copyAndSeal(
+    static func copyAndSeal(
         _ batch: [[UInt8]],
         into places: UnsafeBufferPointer<InFlightEntry>,
         streamingFrom threshold: Int?,
@@ -192,7 +192,7 @@ extension RegionWriter {
     /// Writes each entry of `batch` whole into the place reserved for it in `places` with
     /// ``writeNonTemporally(_:from:terminated:medium:sequence:)``, and the terminator after the last when
     /// `terminated`.
-    private nonisolated static func writeNonTemporally(
+    private static func writeNonTemporally(
         _ batch: [[UInt8]],
         into places: UnsafeBufferPointer<InFlightEntry>,
         terminated: Bool,
@@ -211,7 +211,7 @@ extension RegionWriter {
     }
 
     /// Whether the size of every entry of `batch` lies in `sizes`.
-    private nonisolated static func allSizes(of batch: [[UInt8]], within sizes: ClosedRange<Int>) -> Bool {
+    private static func allSizes(of batch: [[UInt8]], within sizes: ClosedRange<Int>) -> Bool {
         let arrays = batch.span
         for index in arrays.indices where !sizes.contains(arrays[index].count) {
             return false

@@ -1,6 +1,6 @@
 // MARK: - Explicit reservations
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Reserves room for an entry of up to `capacity` bytes, to be filled in place and published later.
     ///
     /// The reservation has the region to itself until it is published or abandoned: other appends to the
@@ -13,36 +13,47 @@ extension RegionWriter {
     /// - Throws: ``PMemStreamError/Code/entryTooLarge`` when it does not fit; ``PMemStreamError/Code/streamClosed``;
     ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while another reservation has the region.
     public func reserve(_ capacity: Int) async throws(PMemStreamError) -> Reservation {
-        try await self.waitForRegion()
-        try self.checkOpen()
-        try self.checkFits(count: 1) { _ in capacity }
-        try self.state.beginWrites()
-        self.scrubRoom(capacity: capacity)
-        let id = self.nextReservationID
-        self.nextReservationID += 1
-        let end = ReservationEnd()
-        self.reservation = (id, capacity, end)
-        let room = UnsafeMutableRawBufferPointer(
-            start: self.medium.baseAddress + self.tail + EntryHeader.size,
-            count: capacity
-        )
-        return Reservation(writer: self, id: id, end: end, room: room)
+        while true {
+            let reserved = try self.appendLock.withLock { () throws(PMemStreamError) -> Reservation? in
+                guard self.reservation == nil else { return nil }
+                try self.checkOpen()
+                try self.checkFits(count: 1) { _ in capacity }
+                try self.state.beginWrites()
+                self.scrubRoom(capacity: capacity)
+                let id = self.nextReservationID
+                self.nextReservationID += 1
+                self.reservation = (id, capacity)
+                let room = UnsafeMutableRawBufferPointer(
+                    start: self.medium.baseAddress + self.tail + EntryHeader.size,
+                    count: capacity
+                )
+                return Reservation(writer: self, id: id, room: room)
+            }
+            if let reserved {
+                return reserved
+            }
+            try await self.waitForRegion()
+        }
     }
 
     /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.
     func publishReservation(_ id: UInt64, size: Int) async throws(PMemStreamError) -> Entry {
-        try self.endReservation(id, publishing: size)
-        defer { self.state.endWrites() }
-        let entry = try self.writeOneDurably(inPlace: size)
+        let entry = try self.appendLock.withLock { () throws(PMemStreamError) -> Entry in
+            try self.endReservation(id, publishing: size)
+            defer { self.state.endWrites() }
+            return try self.writeOneDurably(inPlace: size)
+        }
         try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
     /// Publishes the reservation `id` with `size` bytes of data for group commit, and returns at once.
     func publishReservationAsync(_ id: UInt64, size: Int) throws(PMemStreamError) -> AppendReceipt {
-        try self.endReservation(id, publishing: size)
-        defer { self.state.endWrites() }
-        return self.sealForGroupCommit(at: try self.reserve(count: 1) { _ in size }.lowerBound)
+        try self.appendLock.withLock { () throws(PMemStreamError) -> AppendReceipt in
+            try self.endReservation(id, publishing: size)
+            defer { self.state.endWrites() }
+            return self.sealForGroupCommit(at: try self.reserve(count: 1) { _ in size }.lowerBound)
+        }
     }
 
     /// Ends the reservation `id` so that `size` bytes of it can be published. Its write stays registered
@@ -64,12 +75,14 @@ extension RegionWriter {
         }
     }
 
-    /// Ends the reservation `id` without publishing it (its write with the region may have ended already,
-    /// when it was dropped).
+    /// Ends the reservation `id` without publishing it, unless it has ended: its room returns to the region
+    /// and its write with the region ends (so the region can be freed at once).
     func endReservation(_ id: UInt64) {
-        guard let reservation = self.reservation, reservation.id == id else { return }
-        self.releaseRegion()
-        reservation.end.endWrite(in: self.state)
+        self.appendLock.withLock {
+            guard self.reservation?.id == id else { return }
+            self.releaseRegion()
+            self.state.endWrites()
+        }
     }
 
     /// Lets the appends that wait for the region go on.
@@ -89,22 +102,36 @@ extension RegionWriter {
         }
     }
 
-    /// Waits while an explicit reservation has the region. The appends check ``reservation`` before they
-    /// call it, which spares them an async call when no reservation has the region (nearly always).
+    /// Waits while an explicit reservation has the region. The appends look at ``reservation`` under
+    /// ``appendLock`` and call it only when one has the region, which spares them an async call (nearly always); they
+    /// look again once it returns, since another reservation may have taken the region meanwhile.
     ///
     /// - Throws: ``PMemStreamError/Code/streamClosed`` once the stream is closing,
     ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled; the append has written nothing.
     func waitForRegion() async throws(PMemStreamError) {
-        while self.reservation != nil {
+        while let id = try self.appendLock.withLock({ () throws(PMemStreamError) -> UInt64? in
+            guard self.reservation != nil else { return nil }
             try self.checkOpen()
             try self.checkNotCancelled()
             let id = self.nextRegionWaiterID
             self.nextRegionWaiterID += 1
+            return id
+        }) {
             await withTaskCancellationHandler {
-                await withCheckedContinuation { self.reservationWaiters[id] = $0 }
+                await withCheckedContinuation { waiter in
+                    // Resumed at once when the reservation ended or the task was cancelled before the
+                    // continuation could be registered: the cancellation handler may have run already.
+                    let registered = self.appendLock.withLock { () -> Bool in
+                        guard self.reservation != nil, !Task.isCancelled else { return false }
+                        self.reservationWaiters[id] = waiter
+                        return true
+                    }
+                    if !registered {
+                        waiter.resume()
+                    }
+                }
             } onCancel: {
-                // Runs after the continuation is registered: the actor registers it before it suspends.
-                Task { await self.stopWaitingForRegion(id) }
+                self.stopWaitingForRegion(id)
             }
             // Also when the reservation ended first: a cancelled append never writes.
             try self.checkNotCancelled()
@@ -123,6 +150,6 @@ extension RegionWriter {
 
     /// Resumes the append waiting for the region under `id`, if it still waits: its task was cancelled.
     private func stopWaitingForRegion(_ id: UInt64) {
-        self.reservationWaiters.removeValue(forKey: id)?.resume()
+        self.appendLock.withLock { self.reservationWaiters.removeValue(forKey: id) }?.resume()
     }
 }

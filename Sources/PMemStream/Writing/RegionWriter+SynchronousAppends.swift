@@ -1,6 +1,6 @@
 // MARK: - Synchronous appends: durable on return
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Appends one entry and returns once it is persisted.
     ///
     /// The bytes are copied straight from the caller's storage into the medium. To append from an
@@ -13,14 +13,16 @@ extension RegionWriter {
     ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for an explicit
     ///   reservation of the region to end. Each writes nothing.
     public func append(_ bytes: RawSpan) async throws(PMemStreamError) -> Entry {
-        if self.reservation != nil {
+        while true {
+            let written = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                try self.writeOneDurablyWhenFree(copying: buffer)
+            }
+            if let entry = written {
+                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                return entry
+            }
             try await self.waitForRegion()
         }
-        let entry = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-            try self.writeOneDurably(copying: buffer)
-        }
-        try await self.groupCommit.waitPersisted(written: entry.timestamp)
-        return entry
     }
 
     /// Appends one entry and returns once it is persisted.
@@ -30,14 +32,16 @@ extension RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: [UInt8]) async throws(PMemStreamError) -> Entry {
         // The body of `append(_: RawSpan)` again rather than a call to it: one async frame less per append.
-        if self.reservation != nil {
+        while true {
+            let written = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                try self.writeOneDurablyWhenFree(copying: buffer)
+            }
+            if let entry = written {
+                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                return entry
+            }
             try await self.waitForRegion()
         }
-        let entry = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-            try self.writeOneDurably(copying: buffer)
-        }
-        try await self.groupCommit.waitPersisted(written: entry.timestamp)
-        return entry
     }
 
     /// Appends one entry from any collection of bytes and returns once it is persisted; contiguous
@@ -47,23 +51,20 @@ extension RegionWriter {
     /// - Returns: The entry, with its timestamp.
     /// - Throws: As ``append(_:)-(RawSpan)``.
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
-        if self.reservation != nil {
-            try await self.waitForRegion()
-        }
         let written = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(PMemStreamError) -> Entry in
-                try self.writeOneDurably(copying: UnsafeRawBufferPointer(buffer))
+            Result { () throws(PMemStreamError) -> Entry? in
+                try self.writeOneDurablyWhenFree(copying: UnsafeRawBufferPointer(buffer))
             }
         }
-        guard let written else {
+        // Copied into an array when the bytes are not contiguous, or a reservation has the region.
+        guard let written, let entry = try written.get() else {
             return try await self.append(Array(bytes))
         }
-        let entry = try written.get()
         try await self.groupCommit.waitPersisted(written: entry.timestamp)
         return entry
     }
 
-    /// Appends several entries with one actor hop and one drain, and returns once all are persisted.
+    /// Appends several entries with one drain, and returns once all are persisted.
     ///
     /// Each entry is atomic on its own; the batch is written only if all of it fits.
     /// - Parameter batch: The entries' data, in order; their timestamps increase in this order.
@@ -71,25 +72,29 @@ extension RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``; nothing is written when the batch does not fit.
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> AppendedEntries {
         guard !batch.isEmpty else { return AppendedEntries(state: self.state, places: []) }
-        if self.reservation != nil {
+        while true {
+            let written = try self.appendLock.withLock { () throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
+                guard self.reservation == nil else { return nil }
+                if self.inFlight.isEmpty {
+                    return try self.writeEntriesAloneDurably(batch)
+                }
+                var places: [InFlightEntry] = []
+                places.reserveCapacity(batch.count)
+                let last = try self.writeDurably(
+                    count: batch.count,
+                    size: { batch[$0].count },
+                    dataCopied: true,
+                    data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
+                    written: { places.append($0) }
+                )
+                return (AppendedEntries(state: self.state, places: places), last)
+            }
+            if let (entries, last) = written {
+                try await self.groupCommit.waitPersisted(written: last)
+                return entries
+            }
             try await self.waitForRegion()
         }
-        if self.inFlight.isEmpty {
-            let (entries, last) = try self.writeEntriesAloneDurably(batch)
-            try await self.groupCommit.waitPersisted(written: last)
-            return entries
-        }
-        var places: [InFlightEntry] = []
-        places.reserveCapacity(batch.count)
-        let last = try self.writeDurably(
-            count: batch.count,
-            size: { batch[$0].count },
-            dataCopied: true,
-            data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
-            written: { places.append($0) }
-        )
-        try await self.groupCommit.waitPersisted(written: last)
-        return AppendedEntries(state: self.state, places: places)
     }
 
     /// Reserves room for an entry, lets `fill` write it in place, and publishes what it wrote.
@@ -107,21 +112,39 @@ extension RegionWriter {
         reserving capacity: Int,
         _ fill: (inout OutputRawSpan) throws(E) -> Void
     ) async throws -> Entry {
-        try await self.waitForRegion()
-        try self.checkOpen()
-        try self.checkFits(count: 1) { _ in capacity }
-        try self.state.beginWrites()
-        defer { self.state.endWrites() }
-        self.scrubRoom(capacity: capacity)
-        let room = UnsafeMutableRawBufferPointer(
-            start: self.medium.baseAddress + self.tail + EntryHeader.size,
-            count: capacity
-        )
-        var output = OutputRawSpan(buffer: room, initializedCount: 0)
-        try fill(&output)
-        let written = output.finalize(for: room)
-        let entry = try self.writeOneDurably(inPlace: written)
-        try await self.groupCommit.waitPersisted(written: entry.timestamp)
-        return entry
+        while true {
+            let entry = try self.appendLock.withLock { () throws -> Entry? in
+                guard self.reservation == nil else { return nil }
+                try self.checkOpen()
+                try self.checkFits(count: 1) { _ in capacity }
+                try self.state.beginWrites()
+                defer { self.state.endWrites() }
+                self.scrubRoom(capacity: capacity)
+                let room = UnsafeMutableRawBufferPointer(
+                    start: self.medium.baseAddress + self.tail + EntryHeader.size,
+                    count: capacity
+                )
+                var output = OutputRawSpan(buffer: room, initializedCount: 0)
+                try fill(&output)
+                let written = output.finalize(for: room)
+                return try self.writeOneDurably(inPlace: written)
+            }
+            if let entry {
+                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                return entry
+            }
+            try await self.waitForRegion()
+        }
+    }
+
+    /// ``writeOneDurably(copying:)`` under ``appendLock``, unless an explicit reservation has the region.
+    ///
+    /// - Returns: The entry, or `nil` when a reservation has the region (nothing is written then).
+    @inline(__always)
+    private func writeOneDurablyWhenFree(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry? {
+        try self.appendLock.withLock { () throws(PMemStreamError) -> Entry? in
+            guard self.reservation == nil else { return nil }
+            return try self.writeOneDurably(copying: buffer)
+        }
     }
 }

@@ -1,6 +1,6 @@
 // MARK: - The write path: room and timestamps, sealing, publication
 
-extension RegionWriter {
+nonisolated extension RegionWriter {
     /// Takes room at the tail and a timestamp for each of `count` entries (`size` gives each one's data
     /// size, by index), all or nothing, and stores a zero word at the start of each (so none reads as an
     /// entry before it is sealed) and after the last (the terminator). The timestamps are consecutive, taken
@@ -184,7 +184,7 @@ extension RegionWriter {
 
     /// Stores the header of an entry of the region with sequence number `sequence`, on the medium at `base`;
     /// the timestamp word last. No flush.
-    nonisolated static func storeHeader(
+    static func storeHeader(
         of entry: InFlightEntry,
         checksum: UInt32,
         base: UnsafeMutableRawPointer,

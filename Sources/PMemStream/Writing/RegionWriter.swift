@@ -1,4 +1,4 @@
-/// Appends entries to one region; any number of tasks may append at once, and the actor orders them.
+/// Appends entries to one region; any number of tasks may append at once, and its lock orders them.
 ///
 /// Get the writer of a region from ``PMemStream/writer(for:)``; there is one per region. Creating it
 /// recovers the region for writing: the entries above its timestamp cap (written but never persisted
@@ -16,6 +16,11 @@
 /// try await receipt.persisted()
 /// ```
 ///
+/// The appends are `nonisolated`: they run where their caller runs, with no actor hop, and take turns on
+/// a lock of the region rather than on the actor. Tasks appending to one region at once then wait for each
+/// other by spinning briefly, where handing an actor from thread to thread costs a thread wake-up per turn.
+/// An append holds the lock while it writes its entry, not while it waits for it to be persisted.
+///
 /// - Important: Entries are atomic: after a power failure an entry is there whole or not at all, and
 ///   every entry whose synchronous append returned, or whose receipt reported it persisted, is there. A
 ///   synchronous append that throws wrote nothing: once its entry is written it waits for it to be
@@ -24,9 +29,15 @@ public actor RegionWriter {
     // By file: `+SynchronousAppends` and `+AsynchronousAppends` hold the public appends; `+WritePath` reserves
     // room and timestamps, seals and publishes; `+DurableWrites` makes entries durable with one drain (the
     // synchronous path); `+Copying` copies and flushes entries; `+Reservations` fills entries in place.
+    //
+    // Every member outside this declaration is `nonisolated`. The mutable state below is `nonisolated(unsafe)`:
+    // it is read and written only while holding `appendLock`, which every entry point takes around its
+    // synchronous steps and releases before it suspends.
 
     /// The region this writer appends to.
     public nonisolated let region: Region
+    /// Held by whoever reads or writes the writer's mutable state.
+    nonisolated let appendLock = AdaptiveLock()
 
     let state: RegionState
     let tracker: DurabilityTracker
@@ -38,7 +49,7 @@ public actor RegionWriter {
     let medium: any PersistentMedium
     /// The medium's ``PersistentMedium/baseAddress``: entries are stored through it, with plain CPU stores,
     /// and flushed and drained through ``medium``.
-    let base: UnsafeMutableRawPointer
+    nonisolated(unsafe) let base: UnsafeMutableRawPointer
     /// Whether the data of large entries is flushed as it is copied (see
     /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``): not with page granularity, where every flush is an
     /// `msync`.
@@ -50,32 +61,32 @@ public actor RegionWriter {
     let writesNonTemporally: Bool
     // The state every append reads and writes is exempt from Swift's run-time exclusivity checks: each
     // access cost a call into the runtime and a thread-local lookup, 5 – 10 % of a synchronous append. The
-    // actor already rules out concurrent access, the compiler still checks overlapping accesses it can
+    // lock already rules out concurrent access, the compiler still checks overlapping accesses it can
     // see, and none of these is ever passed `inout` to code that reaches it again.
 
     /// Where the next entry goes.
-    @exclusivity(unchecked) var tail: Int
+    @exclusivity(unchecked) nonisolated(unsafe) var tail: Int
     /// Up to where the bytes beyond the tail are known to be durable as this process sees them (see
     /// ``settle(upTo:)``): the region's end for a region allocated in this session.
-    @exclusivity(unchecked) var settledEnd: Int
+    @exclusivity(unchecked) nonisolated(unsafe) var settledEnd: Int
     /// Up to where the bytes beyond the tail are known to hold no header of this region, on the medium and
     /// as this process sees them (see ``scan(upTo:)``); the header at the tail holds none either. The
     /// region's end for a region allocated in this session.
-    @exclusivity(unchecked) var scannedEnd: Int
+    @exclusivity(unchecked) nonisolated(unsafe) var scannedEnd: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
-    @exclusivity(unchecked) var inFlight: [InFlightEntry] = []
+    @exclusivity(unchecked) nonisolated(unsafe) var inFlight: [InFlightEntry] = []
     /// This writer's lane among the tracker's floors: its unpublished floor holds back the watermarks over
     /// the entries the writer took timestamps for and has not published yet.
-    @exclusivity(unchecked) var lane: LaneFloors.Lane
+    @exclusivity(unchecked) nonisolated(unsafe) var lane: LaneFloors.Lane
     /// The writer's asynchronous entries waiting for group commit; it owns the lane.
     let queue: GroupCommit.RegionQueue
-    var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
+    nonisolated(unsafe) var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
-    @exclusivity(unchecked) var reservation: (id: UInt64, capacity: Int, end: ReservationEnd)?
-    var nextReservationID: UInt64 = 1
+    @exclusivity(unchecked) nonisolated(unsafe) var reservation: (id: UInt64, capacity: Int)?
+    nonisolated(unsafe) var nextReservationID: UInt64 = 1
     /// The appends that wait for the region while a reservation has it, by the number each took.
-    var reservationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-    var nextRegionWaiterID: UInt64 = 0
+    nonisolated(unsafe) var reservationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    nonisolated(unsafe) var nextRegionWaiterID: UInt64 = 0
 
     /// An entry whose room and timestamp are taken; sealed once its data and header are in place.
     struct InFlightEntry {
@@ -154,18 +165,23 @@ public actor RegionWriter {
     /// The bytes left for entries, headers included: the region's size minus the footprint of every
     /// entry in it. An entry of `n` bytes takes `24 + n` rounded up to 8.
     public var availableSize: Int {
+        self.appendLock.withLock { self.spaceLeft }
+    }
+
+    /// ``availableSize``, for a caller holding ``appendLock``.
+    nonisolated var spaceLeft: Int {
         self.state.dataEnd - self.tail
     }
 
     /// Throws ``PMemStreamError/Code/streamClosed`` once the stream is closed.
-    func checkOpen() throws(PMemStreamError) {
+    nonisolated func checkOpen() throws(PMemStreamError) {
         guard !self.tracker.isClosed else {
             throw PMemStreamError(code: .streamClosed, message: "the stream was closed")
         }
     }
 
     /// Checks that `count` entries fit at the tail, together; `size` gives the data size of each, by index.
-    func checkFits(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) {
+    nonisolated func checkFits(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) {
         var total = 0
         for index in 0..<count {
             let dataSize = size(index)
@@ -174,13 +190,13 @@ public actor RegionWriter {
             }
             total += footprint
         }
-        guard total <= self.availableSize else {
+        guard total <= self.spaceLeft else {
             let what =
                 count == 1
                 ? "an entry of \(size(0)) bytes does" : "\(count) entries of \(total) bytes do"
             throw PMemStreamError(
                 code: .entryTooLarge,
-                message: "\(what) not fit in the \(self.availableSize) bytes left in \(self.region)"
+                message: "\(what) not fit in the \(self.spaceLeft) bytes left in \(self.region)"
             )
         }
     }
@@ -189,29 +205,40 @@ public actor RegionWriter {
 
     /// Returns when every entry reserved so far is published (used when the stream closes, once it refuses
     /// appends); the appends that wait for a reservation to end are sent away first.
-    func quiesce() async {
-        self.resumeRegionWaiters()
-        while !self.inFlight.isEmpty {
-            await withCheckedContinuation { self.quiesceWaiters.append($0) }
+    nonisolated func quiesce() async {
+        self.appendLock.withLock { self.resumeRegionWaiters() }
+        while !self.appendLock.withLock({ self.inFlight.isEmpty }) {
+            await withCheckedContinuation { waiter in
+                let done = self.appendLock.withLock { () -> Bool in
+                    guard !self.inFlight.isEmpty else { return true }
+                    self.quiesceWaiters.append(waiter)
+                    return false
+                }
+                if done {
+                    waiter.resume()
+                }
+            }
         }
     }
 
     // MARK: - Isolation
 
-    /// Runs `body` isolated to this writer: the appends it makes cross no actor boundary, so a loop of `n`
-    /// appends costs one hop rather than `n`. Each append keeps its own promise: a synchronous
+    /// Runs `body` isolated to this writer. Each append it makes keeps its own promise: a synchronous
     /// ``append(_:)-(RawSpan)`` still returns once its entry is persisted.
+    ///
+    /// Appends are `nonisolated` and cross no actor boundary wherever they are called from, so a loop of
+    /// appends is no faster in here than outside; `body` runs on the writer's executor rather than on the
+    /// caller's.
     ///
     /// ```swift
     /// try await writer.withIsolation { writer in
     ///     for record in records {
-    ///         _ = try await writer.append(record)      // durable on return, no hop
+    ///         _ = try await writer.append(record)      // durable on return
     ///     }
     /// }
     /// ```
     ///
-    /// Other tasks' appends to the region run whenever `body` suspends (an append that waits for an earlier
-    /// timestamp to persist, or for a reservation), as between any two calls into the actor.
+    /// Other tasks' appends to the region run between `body`'s appends, as they would without it.
     ///
     /// - Parameter body: The work to do on the writer.
     /// - Returns: What `body` returns.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Room for one entry in a region, to be filled in place and then published — or abandoned.
 ///
 /// Get one from ``RegionWriter/reserve(_:)``. Write the entry's bytes into ``room`` (or through
@@ -26,13 +24,11 @@ public struct Reservation: ~Copyable, @unchecked Sendable {
 
     private let writer: RegionWriter
     private let id: UInt64
-    private let end: ReservationEnd
     private var isSettled = false
 
-    init(writer: RegionWriter, id: UInt64, end: ReservationEnd, room: UnsafeMutableRawBufferPointer) {
+    init(writer: RegionWriter, id: UInt64, room: UnsafeMutableRawBufferPointer) {
         self.writer = writer
         self.id = id
-        self.end = end
         self.room = room
     }
 
@@ -66,35 +62,17 @@ public struct Reservation: ~Copyable, @unchecked Sendable {
     /// - Throws: As ``publish(size:)``.
     public consuming func publishAsync(size: Int? = nil) async throws(PMemStreamError) -> AppendReceipt {
         self.isSettled = true
-        return try await self.writer.publishReservationAsync(self.id, size: size ?? self.capacity)
+        return try self.writer.publishReservationAsync(self.id, size: size ?? self.capacity)
     }
 
     /// Gives the room back to the region without publishing anything.
     public consuming func abandon() async {
         self.isSettled = true
-        await self.writer.endReservation(self.id)
+        self.writer.endReservation(self.id)
     }
 
     deinit {
         guard !self.isSettled else { return }
-        // The region may be freed at once; the writer lets the appends that wait for it go on later.
-        self.end.endWrite(in: self.writer.state)
-        let writer = self.writer
-        let id = self.id
-        Task { await writer.endReservation(id) }
-    }
-}
-
-/// Ends a reservation's write with its region (see ``RegionState/endWrites(_:)``) exactly once, whoever
-/// comes first: the writer when the reservation is abandoned, or the reservation's `deinit`, which cannot
-/// wait for the writer.
-final class ReservationEnd: Sendable {
-    private let ended = Atomic(false)
-
-    /// Ends the write in `state`, unless it was ended already.
-    func endWrite(in state: RegionState) {
-        if !self.ended.exchange(true, ordering: .acquiringAndReleasing) {
-            state.endWrites()
-        }
+        self.writer.endReservation(self.id)
     }
 }

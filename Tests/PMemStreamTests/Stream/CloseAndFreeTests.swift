@@ -189,9 +189,10 @@ struct CloseAndFreeTests {
         _ writer: RegionWriter,
         _ work: @escaping @Sendable () async throws -> Void
     ) async -> Task<Void, any Error> {
-        let waiting = await writer.reservationWaiters.count
+        let waiters = { writer.appendLock.withLock { writer.reservationWaiters.count } }
+        let waiting = waiters()
         let task = Task { try await work() }
-        while await writer.reservationWaiters.count == waiting {
+        while waiters() == waiting {
             await Task.yield()
         }
         return task

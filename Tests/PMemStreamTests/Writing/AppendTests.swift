@@ -214,6 +214,57 @@ struct AppendTests {
         #expect(entries.map(\.timestamp) == [1, 2, 3])
     }
 
+    @Test(
+        "tasks appending to one region at once, in every form, get whole entries in timestamp order",
+        .timeLimit(.minutes(2))
+    )
+    func manyTasksOneRegion() async throws {
+        let (stream, medium) = try makeStream(size: 8 << 20)
+        let region = try await stream.allocateRegion(size: 4 << 20)
+        let writer = try await stream.writer(for: region)
+        let tasks = 6
+        let rounds = 150
+        // Each task's entries, by timestamp, with the bytes each was given.
+        let appended = try await withThrowingTaskGroup(of: [UInt64: [UInt8]].self) { group in
+            for task in 0..<tasks {
+                group.addTask { @concurrent in
+                    var entries: [UInt64: [UInt8]] = [:]
+                    for round in 0..<rounds {
+                        let seed = task * rounds + round
+                        let bytes = testBytes([0, 8, 100, 1000, 5000][seed % 5], seed: seed)
+                        switch (task + round) % 4 {
+                        case 0: entries[try await writer.append(bytes).timestamp] = bytes
+                        case 1: entries[try await writer.appendAsync(bytes).entry.timestamp] = bytes
+                        case 2:
+                            for entry in try await writer.append(contentsOf: [bytes, bytes]) {
+                                entries[entry.timestamp] = bytes
+                            }
+                        default:
+                            let entry = try await writer.append(reserving: bytes.count) { output in
+                                for byte in bytes { output.append(byte) }
+                            }
+                            entries[entry.timestamp] = bytes
+                        }
+                    }
+                    return entries
+                }
+            }
+            return try await group.reduce(into: [:]) { $0.merge($1) { first, _ in first } }
+        }
+        await stream.persistCommitted()
+        let read = try await stream.entries(in: region).collect()
+        // A batch (every fourth round) appends two entries.
+        let expected = (0..<tasks).map { task in (0..<rounds).map { (task + $0) % 4 == 2 ? 2 : 1 }.reduce(0, +) }
+        #expect(appended.count == expected.reduce(0, +), "no two entries got one timestamp")
+        #expect(read.map(\.timestamp) == appended.keys.sorted(), "region order is timestamp order")
+        for entry in read {
+            #expect(try entry.bytes == appended[entry.timestamp], "entry \(entry.timestamp)")
+        }
+        let (reopened, _) = try restart(medium)
+        let again = try await reopened.entries(in: try await reopened.region(atOffset: region.offset)).collect()
+        #expect(again.map(\.timestamp) == read.map(\.timestamp))
+    }
+
     @Test("appends inside withIsolation are durable on return each, mix with other tasks' appends, and throw")
     func appendsWithIsolation() async throws {
         let (stream, medium) = try makeStream()
