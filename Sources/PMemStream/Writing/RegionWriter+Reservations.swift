@@ -131,7 +131,8 @@ nonisolated extension RegionWriter {
                     }
                 }
             } onCancel: {
-                self.stopWaitingForRegion(id)
+                // In a task of its own: the task that cancels may be holding this writer's lock.
+                Task { self.stopWaitingForRegion(id) }
             }
             // Also when the reservation ended first: a cancelled append never writes.
             try self.checkNotCancelled()
