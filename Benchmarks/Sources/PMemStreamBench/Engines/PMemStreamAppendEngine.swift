@@ -4,7 +4,7 @@ import PMemStream
 ///
 /// - `pmemstream-sync` calls `RegionWriter.append(_:)`, which returns once the entry is persisted.
 /// - `pmemstream-sync-isolated` makes the same calls from one `RegionWriter.withIsolation(_:)`: durable on
-///   return each, without an actor hop each.
+///   return each, on the writer's executor (appends are `nonisolated` and hop nowhere either way).
 /// - `pmemstream-async` calls `RegionWriter.appendAsync(_:)`, which returns once the entry is written, and
 ///   `PMemStream.waitPersisted(_:)` every `workload.batchSize` entries and after the last: the C benchmark's
 ///   `--async_append --wait_period`, counted in entries, and with the final wait the C benchmark lacked. The
@@ -12,9 +12,9 @@ import PMemStream
 struct PMemStreamAppendEngine: Engine {
     /// How the engine appends.
     enum Mode {
-        /// `append(_:)`, one actor hop per append.
+        /// `append(_:)` from the engine's task.
         case synchronous
-        /// `append(_:)` inside `withIsolation(_:)`: one hop for the whole loop.
+        /// `append(_:)` inside `withIsolation(_:)`: the loop runs on the writer's executor.
         case synchronousIsolated
         /// `appendAsync(_:)` with periodic waits.
         case asynchronous

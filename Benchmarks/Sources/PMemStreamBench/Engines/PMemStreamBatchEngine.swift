@@ -1,7 +1,7 @@
 import PMemStream
 
 /// `pmemstream-batch`: `RegionWriter.append(contentsOf:)` with batches of `workload.batchSize` entries: one
-/// actor hop and one drain per batch. The batches are assembled before timing.
+/// drain per batch. The batches are assembled before timing.
 struct PMemStreamBatchEngine: Engine {
     func prepare(_ workload: Workload) async throws -> any PreparedRun {
         Run(
