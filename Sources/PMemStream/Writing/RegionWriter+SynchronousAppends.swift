@@ -101,7 +101,8 @@ nonisolated extension RegionWriter {
     ///
     /// `fill` receives an `OutputRawSpan` over up to `capacity` bytes of the medium; the entry is the bytes
     /// it appends, and the rest of the room returns to the region. If `fill` throws, nothing is published
-    /// and no timestamp is consumed.
+    /// and no timestamp is consumed. Other appends to the region wait while `fill` runs, the threads they
+    /// run on included: keep it short.
     ///
     /// - Parameters:
     ///   - capacity: The most bytes `fill` may write.
