@@ -38,7 +38,7 @@ package struct Lock<State>: ~Copyable, @unchecked Sendable {
     }
 
     /// Calls `body` with the state while holding the lock.
-    package borrowing func withLock<Result, Failure: Error>(
+    package borrowing func withLock<Result: ~Copyable, Failure: Error>(
         _ body: (inout State) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         pthread_mutex_lock(self.mutex)
@@ -48,7 +48,7 @@ package struct Lock<State>: ~Copyable, @unchecked Sendable {
 
     /// Calls `body` with the state if the lock is free; returns `nil` at once, without calling it, while
     /// another thread holds the lock.
-    package borrowing func withLockIfAvailable<Result, Failure: Error>(
+    package borrowing func withLockIfAvailable<Result: ~Copyable, Failure: Error>(
         _ body: (inout State) throws(Failure) -> Result
     ) throws(Failure) -> Result? {
         guard pthread_mutex_trylock(self.mutex) == 0 else { return nil }
