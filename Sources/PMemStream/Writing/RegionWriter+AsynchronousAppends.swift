@@ -19,8 +19,8 @@ nonisolated extension RegionWriter {
     ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for room or for an
     ///   explicit reservation of the region to end. Each writes nothing.
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
-        // Room in the queue first, then the region: nothing may suspend between waiting for the region
-        // (no explicit reservation holds it) and reserving.
+        // Room in the queue first, then the region: the loop below finds no explicit reservation holding
+        // it and reserves under one hold of the lock.
         if self.groupCommit.isFull {
             await self.groupCommit.waitForRoom()
             guard !Task.isCancelled else {

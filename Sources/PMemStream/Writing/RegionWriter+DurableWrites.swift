@@ -53,7 +53,7 @@ nonisolated extension RegionWriter {
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for one entry, copied from `buffer`.
     ///
     /// When no other entry is in flight, the entry never enters ``inFlight``: nothing can come between its
-    /// reservation and its publication (there is no suspension in between), so it is published as soon as
+    /// reservation and its publication (the lock is held from one to the other), so it is published as soon as
     /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
     /// With cache-line granularity, an entry of up to ``nonTemporalLimit`` bytes is then written whole, with its
     /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
