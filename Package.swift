@@ -74,6 +74,8 @@ let package = Package(
                 "PMemStream",
                 "PMemStreamTestKit",
                 "CPMemStreamStores",
+                // Asks the CPU whether a checksum left the vector registers' upper halves in use.
+                "CPMemStreamCRC",
                 // Restricts a test thread's processors, to check that the persist workers keep within them.
                 .target(name: "CNuma", condition: linuxOnly),
             ],

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 /* Whether the CPU has SSE4.2, and whether it can fold with 256-bit carry-less multiplications but has no
@@ -12,10 +13,13 @@
  * are read on every entry's checksum. */
 static bool hardware_available;
 static bool folding_available;
+/* Whether the CPU has AVX, and so `vzeroupper`. */
+static bool vector_upper_halves_available;
 
 __attribute__((constructor)) static void detect_hardware(void) {
     __builtin_cpu_init();
     hardware_available = __builtin_cpu_supports("sse4.2");
+    vector_upper_halves_available = __builtin_cpu_supports("avx");
     folding_available = hardware_available && __builtin_cpu_supports("avx2") &&
                         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("vpclmulqdq") &&
                         !__builtin_cpu_supports("avx512f");
@@ -24,6 +28,25 @@ __attribute__((constructor)) static void detect_hardware(void) {
 bool pmemstream_crc32c_hardware_available(void) { return hardware_available; }
 
 bool pmemstream_crc32c_folding_available(void) { return folding_available; }
+
+__attribute__((target("avx"))) static void zero_upper_halves(void) { _mm256_zeroupper(); }
+
+void pmemstream_clear_vector_upper_halves(void) {
+    if (vector_upper_halves_available) {
+        zero_upper_halves();
+    }
+}
+
+/* XINUSE, the XSAVE components in use, is XGETBV with ECX = 1 where CPUID leaf 0xD, subleaf 1 says so in
+ * EAX bit 2. Its bits 2, 6 and 7 are the upper halves of ymm0 – 15, of zmm0 – 15, and zmm16 – 31. */
+__attribute__((target("xsave"))) int pmemstream_vector_upper_halves_in_use(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__builtin_cpu_supports("avx") || !__get_cpuid_count(0xD, 1, &eax, &ebx, &ecx, &edx) ||
+        (eax & (1u << 2)) == 0) {
+        return -1;
+    }
+    return (_xgetbv(1) & ((1u << 2) | (1u << 6))) != 0;
+}
 
 /* Folds the buffer into the register 8 bytes at a time, then a 4-byte and a byte-by-byte tail. Unaligned
  * loads go through memcpy, which compiles to a plain load. */
@@ -140,6 +163,10 @@ pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
 }
 
 #else
+
+void pmemstream_clear_vector_upper_halves(void) {}
+
+int pmemstream_vector_upper_halves_in_use(void) { return -1; }
 
 /* No CRC32C instruction this code knows of on this architecture. */
 bool pmemstream_crc32c_hardware_available(void) { return false; }

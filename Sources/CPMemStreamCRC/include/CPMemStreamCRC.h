@@ -30,4 +30,13 @@ uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t cr
 uint32_t pmemstream_crc32c_hardware_words_then_bytes(uint64_t first, uint64_t second, uint64_t third,
                                                      const void *bytes, size_t length, uint32_t crc);
 
+/* Clears the upper halves of the vector registers (`vzeroupper`) on CPUs with AVX; a no-op elsewhere. Call it
+ * after ISA-L's checksum: its AVX-512 kernel returns with them in use, and on Intel CPUs every SSE
+ * instruction after that runs slowly until something clears them (Docs/Performance.md, nineteenth pass). */
+void pmemstream_clear_vector_upper_halves(void);
+
+/* Whether the upper halves of ymm0 – 15 or zmm0 – 15 are in use, as the CPU's XINUSE reports it: 1 or 0, or
+ * -1 when the CPU cannot tell (no AVX, or no XGETBV with ECX = 1). For tests. */
+int pmemstream_vector_upper_halves_in_use(void);
+
 #endif

@@ -119,6 +119,9 @@ enum CRC32C {
             )
             offset += length
         }
+        // ISA-L's AVX-512 kernel leaves the registers' upper halves in use; on Intel CPUs the SSE code after
+        // it would run slowly until something cleared them.
+        pmemstream_clear_vector_upper_halves()
         return ~register
     }
 

@@ -1,3 +1,4 @@
+import CPMemStreamCRC
 import PMemStreamTestKit
 import Testing
 
@@ -118,6 +119,25 @@ struct CRC32CTests {
             flipped[bit / 8] ^= 1 << (bit % 8)
             #expect(checksum(flipped, by: CRC32C.checksum) != original)
         }
+    }
+
+    /// ISA-L's AVX-512 kernel returns with the upper halves in use, and on Intel CPUs the SSE code after it
+    /// then runs slowly (Docs/Performance.md, nineteenth pass). The lengths take every way: the crc32
+    /// instruction, ISA-L, and folding where the CPU has it.
+    @Test(
+        "leaves the vector registers' upper halves cleared, whatever the length",
+        .enabled(if: pmemstream_vector_upper_halves_in_use() >= 0, "this CPU cannot tell whether they are in use")
+    )
+    func upperHalvesCleared() {
+        let bytes = [UInt8](repeating: 0xA5, count: 1 << 16)
+        var inUse: [Int] = []
+        for length in [8, 255, 256, 1000, 1024, 4096, 1 << 16] {
+            _ = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+            if pmemstream_vector_upper_halves_in_use() != 0 {
+                inUse.append(length)
+            }
+        }
+        #expect(inUse.isEmpty, "in use after checksums of \(inUse) bytes")
     }
 
     @Suite(
