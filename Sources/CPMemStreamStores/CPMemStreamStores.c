@@ -18,13 +18,17 @@ static inline void store_word(char *destination, const char *source) {
 }
 
 /* Whether the CPU has AVX, asked once when the program loads: its 32-byte `vmovntdq` copies long ranges;
- * without it, every store is an 8-byte one. */
+ * without it, every store is an 8-byte one. And whether it is an AMD CPU (see the header). */
 static bool wide_stores_available;
+static bool cpu_is_amd;
 
-__attribute__((constructor)) static void detect_wide_stores(void) {
+__attribute__((constructor)) static void detect_cpu(void) {
     __builtin_cpu_init();
     wide_stores_available = __builtin_cpu_supports("avx");
+    cpu_is_amd = __builtin_cpu_is("amd");
 }
+
+bool pmemstream_cpu_is_amd(void) { return cpu_is_amd; }
 
 /* Below this length the copy is made of 8-byte stores only. Measured on `/dev/shm` (AMD EPYC), a C loop
  * writing each entry's data, then its header, then one `sfence` and an atomic operation: 8-byte stores and
@@ -65,6 +69,8 @@ void pmemstream_copy_nontemporal(void *destination, const void *source, size_t l
 #else
 
 bool pmemstream_nontemporal_stores_available(void) { return false; }
+
+bool pmemstream_cpu_is_amd(void) { return false; }
 
 void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length) {
     (void)destination;

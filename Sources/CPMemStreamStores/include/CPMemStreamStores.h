@@ -15,6 +15,11 @@ bool pmemstream_nontemporal_stores_available(void);
  * length). Call it only when pmemstream_nontemporal_stores_available() is true; elsewhere it aborts. */
 void pmemstream_copy_nontemporal(void *destination, const void *source, size_t length);
 
+/* Whether the CPU is an AMD one, whose non-temporal stores are the faster way to write even a few words into
+ * a cache line that stays partly written; on others (Intel's) cached stores and a write-back of the line are
+ * (Docs/Performance.md, nineteenth pass). Asked of the CPU once, when the program loads; false off x86-64. */
+bool pmemstream_cpu_is_amd(void);
+
 /* Tells the CPU that the caller is spinning, waiting for another thread (`pause` on x86-64): the core
  * slows the loop down and gives its resources to the other hardware thread. A no-op elsewhere. */
 static inline void pmemstream_spin_pause(void) {

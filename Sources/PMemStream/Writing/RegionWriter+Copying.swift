@@ -1,3 +1,5 @@
+import CPMemStreamStores
+
 // MARK: - Copying entries into the medium, and flushing them
 
 nonisolated extension RegionWriter {
@@ -135,7 +137,7 @@ nonisolated extension RegionWriter {
     /// A ``Pmem2Mapping`` on persistent memory writes such copies with non-temporal stores alone, so the
     /// drain waits for no flush of a cached line. Nothing else may store into the entry's lines first, or
     /// the non-temporal stores wait for those lines to be written back (the reservation stores no zero word
-    /// here, see ``reserve(count:size:marking:reserved:)``). For entries up to ``nonTemporalLimit`` bytes.
+    /// here, see ``reserve(count:size:marking:reserved:)``). For entries of ``nonTemporalSizes``.
     static func writeNonTemporally(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
@@ -189,15 +191,24 @@ nonisolated extension RegionWriter {
         }
     }
 
-    /// The largest entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:medium:sequence:)``;
-    /// larger ones are copied with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``, which checksums a
-    /// piece while the one before is written back. Measured with cache-line flushes on `/dev/shm`, ns per
-    /// synchronous append, non-temporal against copied: 8 B 266 – 273 against 301 – 302, 64 B 276 – 281
-    /// against 299 – 303, 1 KiB 339 – 343 against 374 – 401, 4 KiB 502 – 505 against 565 – 575; but 8 KiB
-    /// 750 against 690, 16 KiB 1 149 – 1 182 against 1 052 – 1 073. Measured again once the header was
-    /// written last and the data with 32-byte stores, the limit raised against kept: 8 KiB 680 – 736 against
-    /// 701 – 710, 16 KiB 1 193 – 1 285 against 1 194 – 1 200, 64 KiB 4 160 – 4 397 against 4 018 – 4 094.
-    static let nonTemporalLimit = 4096
+    /// The sizes of entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:medium:sequence:)``;
+    /// others are copied with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` and flushed.
+    ///
+    /// Above 4 KiB the copy is faster: it checksums a piece while the one before is written back. Measured
+    /// with cache-line flushes on `/dev/shm`, ns per synchronous append, non-temporal against copied: 8 B
+    /// 266 – 273 against 301 – 302, 64 B 276 – 281 against 299 – 303, 1 KiB 339 – 343 against 374 – 401, 4 KiB
+    /// 502 – 505 against 565 – 575; but 8 KiB 750 against 690, 16 KiB 1 149 – 1 182 against 1 052 – 1 073.
+    /// Measured again once the header was written last and the data with 32-byte stores, the limit raised
+    /// against kept: 8 KiB 680 – 736 against 701 – 710, 16 KiB 1 193 – 1 285 against 1 194 – 1 200, 64 KiB
+    /// 4 160 – 4 397 against 4 018 – 4 094. Those were AMD CPUs.
+    ///
+    /// On other CPUs the copy is faster below 512 B as well (see `pmemstream_cpu_is_amd`). On an Intel Xeon
+    /// (family 6, model 207), a C loop of non-temporal stores against cached stores and a write-back of each
+    /// line, with one `sfence` and an atomic operation after each entry: 8 B 325 – 374 against 202 – 227 ns,
+    /// 128 B 351 – 470 against 217 – 229, 256 B 307 – 345 against 238 – 256, 512 B 269 – 304 against 281 – 348,
+    /// 1 KiB 307 – 338 against 375 – 458; the benchmark's synchronous appends of 8 B took 368 – 375 ns against
+    /// 429 – 502, 64 B 415 – 423 against 452 – 503 (Docs/Performance.md, nineteenth pass).
+    static let nonTemporalSizes = (pmemstream_cpu_is_amd() ? 0 : 512)...4096
 
     /// A batch written by a synchronous append with nothing else of its region in flight is written with
     /// ``writeNonTemporally(_:into:terminated:medium:sequence:)`` when the size of every entry lies in this

@@ -117,8 +117,9 @@ struct AppendCrashTests {
             await stream.persistCommitted()
             journal.acknowledgeAll(on: medium)
         }
-        // Lone synchronous appends: up to 4 KiB each is written whole with non-temporal copies; the
-        // 4100-byte one streams its whole lines as it copies them and flushes the rest after its seal.
+        // Lone synchronous appends: up to 4 KiB each is written whole with non-temporal copies (from 512 B
+        // on CPUs other than AMD's, where the smaller ones are copied and flushed); the 4100-byte one streams
+        // its whole lines as it copies them and flushes the rest after its seal.
         for (index, size) in [0, 5, 100, 63, 4100, 4096].enumerated() {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)

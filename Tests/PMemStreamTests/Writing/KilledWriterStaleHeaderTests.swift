@@ -55,7 +55,8 @@ struct KilledWriterStaleHeaderTests {
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             _ = try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44])
             let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
-            // A lone entry is written with non-temporal stores; a batch of one with ordinary stores and a flush.
+            // A lone entry is written with non-temporal stores on AMD CPUs (see `RegionWriter.nonTemporalSizes`);
+            // a batch of one with ordinary stores and a flush.
             if batch {
                 _ = try await writer.append(contentsOf: [appended])
             } else {
