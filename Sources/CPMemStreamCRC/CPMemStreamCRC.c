@@ -38,7 +38,8 @@ void pmemstream_clear_vector_upper_halves(void) {
 }
 
 /* XINUSE, the XSAVE components in use, is XGETBV with ECX = 1 where CPUID leaf 0xD, subleaf 1 says so in
- * EAX bit 2. Its bits 2, 6 and 7 are the upper halves of ymm0 – 15, of zmm0 – 15, and zmm16 – 31. */
+ * EAX bit 2. Its bits 2 and 6 are the upper halves of ymm0 – 15 and of zmm0 – 15, the ones SSE instructions
+ * pay for and `vzeroupper` clears; zmm16 – 31 (bit 7) are neither. */
 __attribute__((target("xsave"))) int pmemstream_vector_upper_halves_in_use(void) {
     unsigned int eax, ebx, ecx, edx;
     if (!__builtin_cpu_supports("avx") || !__get_cpuid_count(0xD, 1, &eax, &ebx, &ecx, &edx) ||
