@@ -55,12 +55,12 @@ nonisolated extension RegionWriter {
     /// When no other entry is in flight, the entry never enters ``inFlight``: nothing can come between its
     /// reservation and its publication (the lock is held from one to the other), so it is published as soon as
     /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
-    /// With cache-line granularity, an entry of ``nonTemporalSizes`` bytes is then written whole, with its
+    /// With cache-line granularity, an entry of ``loneNonTemporalSizes`` bytes is then written whole, with its
     /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
     func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
         if self.inFlight.isEmpty {
             var reserved: InFlightEntry?
-            let nonTemporal = self.writesNonTemporally && Self.nonTemporalSizes.contains(buffer.count)
+            let nonTemporal = self.loneNonTemporalSizes?.contains(buffer.count) ?? false
             try self.reserve(count: 1, size: { _ in buffer.count }, marking: !nonTemporal) { reserved = $0 }
             let entry = reserved!
             // Made before the copy: making it retains the region's state, and nothing between the copy and

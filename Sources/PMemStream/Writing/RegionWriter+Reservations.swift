@@ -16,17 +16,10 @@ nonisolated extension RegionWriter {
         while true {
             let reserved = try self.appendLock.withLock { () throws(PMemStreamError) -> Reservation? in
                 guard self.reservation == nil else { return nil }
-                try self.checkOpen()
-                try self.checkFits(count: 1) { _ in capacity }
-                try self.state.beginWrites()
-                self.scrubRoom(capacity: capacity)
+                let room = try self.beginWriteInPlace(capacity: capacity)
                 let id = self.nextReservationID
                 self.nextReservationID += 1
                 self.reservation = (id, capacity)
-                let room = UnsafeMutableRawBufferPointer(
-                    start: self.medium.baseAddress + self.tail + EntryHeader.size,
-                    count: capacity
-                )
                 return Reservation(writer: self, id: id, room: room)
             }
             if let reserved {
@@ -34,6 +27,17 @@ nonisolated extension RegionWriter {
             }
             try await self.waitForRegion()
         }
+    }
+
+    /// Checks that the stream is open and that an entry of up to `capacity` bytes fits, begins a write with
+    /// the region (the caller ends it), and returns the room for the entry's data at the tail, scrubbed (see
+    /// ``scrubRoom(capacity:)``). Under ``appendLock``.
+    func beginWriteInPlace(capacity: Int) throws(PMemStreamError) -> UnsafeMutableRawBufferPointer {
+        try self.checkOpen()
+        try self.checkFits(count: 1) { _ in capacity }
+        try self.state.beginWrites()
+        self.scrubRoom(capacity: capacity)
+        return UnsafeMutableRawBufferPointer(start: self.base + self.tail + EntryHeader.size, count: capacity)
     }
 
     /// Publishes the reservation `id` with `size` bytes of data and returns once the entry is persisted.

@@ -116,15 +116,8 @@ nonisolated extension RegionWriter {
         while true {
             let entry = try self.appendLock.withLock { () throws -> Entry? in
                 guard self.reservation == nil else { return nil }
-                try self.checkOpen()
-                try self.checkFits(count: 1) { _ in capacity }
-                try self.state.beginWrites()
+                let room = try self.beginWriteInPlace(capacity: capacity)
                 defer { self.state.endWrites() }
-                self.scrubRoom(capacity: capacity)
-                let room = UnsafeMutableRawBufferPointer(
-                    start: self.medium.baseAddress + self.tail + EntryHeader.size,
-                    count: capacity
-                )
                 var output = OutputRawSpan(buffer: room, initializedCount: 0)
                 try fill(&output)
                 let written = output.finalize(for: room)
