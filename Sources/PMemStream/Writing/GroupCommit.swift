@@ -317,9 +317,9 @@ final class GroupCommit: Sendable {
         // The ranges first, then all flushes in one call and the drain: nothing between a flush and the
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
         for entry in buffers.taken.entries {
-            buffers.ranges.append(entry.flushRange)
+            Self.addFlush(entry.flushRange, to: &buffers.ranges)
             if !entry.restRange.isEmpty {
-                buffers.ranges.append(entry.restRange)
+                Self.addFlush(entry.restRange, to: &buffers.ranges)
             }
         }
         self.medium.flush(buffers.ranges)
@@ -330,6 +330,19 @@ final class GroupCommit: Sendable {
         // Emptied in place, with no other reference to them: they keep their storage for the next round.
         buffers.taken.removeAll()
         buffers.ranges.removeAll(keepingCapacity: true)
+    }
+
+    /// Adds `range` to the ranges a round flushes, merged into the last one when the two overlap or touch.
+    /// Consecutive entries of a region share lines (an entry's range ends with the word after it, the next
+    /// entry's first), which were flushed twice per round unmerged. Merged, asynchronous appends of 64 B took
+    /// 329 – 361 ns against 433 – 438 on an Intel Xeon (family 6, model 207), 1 KiB 629 – 663 against 697 –
+    /// 701 (Docs/Performance.md, twentieth pass).
+    private static func addFlush(_ range: Range<Int>, to ranges: inout [Range<Int>]) {
+        guard let last = ranges.last, range.lowerBound >= last.lowerBound, range.lowerBound <= last.upperBound else {
+            ranges.append(range)
+            return
+        }
+        ranges[ranges.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
     }
 
     /// Records the entries durable in their regions, for the next checkpoint tails: for each run of
