@@ -210,6 +210,10 @@ nonisolated extension RegionWriter {
     /// 429 – 502, 64 B 415 – 423 against 452 – 503 (Docs/Performance.md, nineteenth pass).
     static let nonTemporalSizes = (pmemstream_cpu_is_amd() ? 0 : 512)...4096
 
+    /// Replaces ``nonTemporalSizes`` for the writers made while it is set, so that crash tests take both
+    /// ways of writing a small lone entry on any CPU. Read once, when a writer is made.
+    @TaskLocal static var nonTemporalSizesOverride: ClosedRange<Int>?
+
     /// A batch written by a synchronous append with nothing else of its region in flight is written with
     /// ``writeNonTemporally(_:into:terminated:medium:sequence:)`` when the size of every entry lies in this
     /// range; otherwise it is copied and flushed. Measured as above, ns per entry in batches of 64,

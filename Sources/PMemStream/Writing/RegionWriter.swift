@@ -59,7 +59,7 @@ public actor RegionWriter {
     /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
     /// granularity (eADR), where ordinary stores need none, nor with page granularity.
     let writesNonTemporally: Bool
-    /// ``nonTemporalSizes`` where ``writesNonTemporally``, `nil` elsewhere: the lone synchronous appends
+    /// ``nonTemporalSizes`` (or its override) where ``writesNonTemporally``, `nil` elsewhere: the lone synchronous appends
     /// written whole with non-temporal stores. Read from the writer, since every access to a static made
     /// at run time goes through `swift_once`.
     let loneNonTemporalSizes: ClosedRange<Int>?
@@ -132,7 +132,8 @@ public actor RegionWriter {
         self.base = state.medium.baseAddress
         self.streamsLargeData = state.medium.granularity != .page
         self.writesNonTemporally = state.medium.granularity == .cacheLine
-        self.loneNonTemporalSizes = self.writesNonTemporally ? Self.nonTemporalSizes : nil
+        self.loneNonTemporalSizes =
+            self.writesNonTemporally ? Self.nonTemporalSizesOverride ?? Self.nonTemporalSizes : nil
         try state.beginWrites()
         defer { state.endWrites() }
         self.tail = try Self.recover(state)

@@ -99,15 +99,26 @@ struct AppendCrashTests {
         return (medium.crash(), [first.offset, second.offset], [1: testBytes(10, seed: 1), 2: testBytes(20, seed: 2)])
     }
 
+    /// The writers of `regions[0]` and `regions[1]`. A small lone entry is written non-temporally on AMD CPUs
+    /// and copied and flushed elsewhere (`RegionWriter.nonTemporalSizes`): the first writer takes the one
+    /// way and the second the other, whatever the CPU.
+    private static func writers(of stream: PMemStream, regions: [Int]) async throws -> [RegionWriter] {
+        [
+            try await RegionWriter.$nonTemporalSizesOverride.withValue(0...4096) {
+                try await stream.writer(for: try await stream.region(atOffset: regions[0]))
+            },
+            try await RegionWriter.$nonTemporalSizesOverride.withValue(512...4096) {
+                try await stream.writer(for: try await stream.region(atOffset: regions[1]))
+            },
+        ]
+    }
+
     /// Reopens, recovers both regions for writing and appends entries of many sizes in many ways:
     /// synchronous appends, a reservation, an abandoned one, a batch, and asynchronous appends from both
     /// writers made durable by group-commit rounds with checkpoints.
     private func workload(_ medium: SimulatedMedium, regions: [Int], journal: Journal) async throws {
         let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-        let writers = [
-            try await stream.writer(for: try await stream.region(atOffset: regions[0])),
-            try await stream.writer(for: try await stream.region(atOffset: regions[1])),
-        ]
+        let writers = try await Self.writers(of: stream, regions: regions)
         for round in 0..<2 {
             for index in 0..<5 {
                 let bytes = testBytes(17 * index + round, seed: 70 + index)
@@ -118,8 +129,8 @@ struct AppendCrashTests {
             journal.acknowledgeAll(on: medium)
         }
         // Lone synchronous appends: up to 4 KiB each is written whole with non-temporal copies (from 512 B
-        // on CPUs other than AMD's, where the smaller ones are copied and flushed); the 4100-byte one streams
-        // its whole lines as it copies them and flushes the rest after its seal.
+        // by the second writer, which copies and flushes the smaller ones); the 4100-byte one streams its
+        // whole lines as it copies them and flushes the rest after its seal.
         for (index, size) in [0, 5, 100, 63, 4100, 4096].enumerated() {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
@@ -208,10 +219,7 @@ struct AppendCrashTests {
     /// only what it drained is on the medium.
     private func killedWriter(_ medium: SimulatedMedium, regions: [Int], steps: Int, journal: Journal) async throws {
         let stream = try PMemStream(medium: medium, configuration: Self.configuration)
-        let writers = [
-            try await stream.writer(for: try await stream.region(atOffset: regions[0])),
-            try await stream.writer(for: try await stream.region(atOffset: regions[1])),
-        ]
+        let writers = try await Self.writers(of: stream, regions: regions)
         for step in 0..<steps {
             switch step {
             case 0, 1, 4:

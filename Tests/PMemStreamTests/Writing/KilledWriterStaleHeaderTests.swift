@@ -42,11 +42,21 @@ struct KilledWriterStaleHeaderTests {
         return (killed, r1, r2)
     }
 
+    /// How the next writer appends its entry.
+    enum Append: CaseIterable {
+        /// Alone, written with non-temporal stores (as on AMD CPUs; see `RegionWriter.nonTemporalSizes`).
+        case loneNonTemporal
+        /// Alone, copied and flushed (as on other CPUs).
+        case loneCopied
+        /// In a batch of one, copied and flushed.
+        case batch
+    }
+
     @Test(
         "the next writer's entry whose terminator falls on the hidden stale header: power cut at every persist point",
-        arguments: [false, true]
+        arguments: Append.allCases
     )
-    func staleHeaderUnderUnflushedData(batch: Bool) async throws {
+    func staleHeaderUnderUnflushedData(append: Append) async throws {
         let (killed, r1, r2) = try await self.killedOverAStaleHeader()
         let appended = testBytes(72, seed: 9)  // A's size: its terminator lies where B's header is
         // Many random choices of lines: the state that matters keeps the entry's lines and loses the next one.
@@ -54,10 +64,13 @@ struct KilledWriterStaleHeaderTests {
         let states = try await forEachCrashState(startingFrom: { killed.killed() }, modes: modes) { medium in
             let stream = try PMemStream(medium: medium, configuration: Self.configuration)
             _ = try await stream.writer(for: try await stream.region(atOffset: r2.offset)).append([44])
-            let writer = try await stream.writer(for: try await stream.region(atOffset: r1.offset))
-            // A lone entry is written with non-temporal stores on AMD CPUs (see `RegionWriter.nonTemporalSizes`);
-            // a batch of one with ordinary stores and a flush.
-            if batch {
+            let writer = try await RegionWriter.$nonTemporalSizesOverride.withValue(
+                append == .loneNonTemporal ? 0...4096 : 512...4096
+            ) {
+                try await stream.writer(for: try await stream.region(atOffset: r1.offset))
+            }
+            #expect(await writer.loneNonTemporalSizes?.contains(appended.count) == (append == .loneNonTemporal))
+            if append == .batch {
                 _ = try await writer.append(contentsOf: [appended])
             } else {
                 _ = try await writer.append(appended)
