@@ -28,47 +28,42 @@ nonisolated extension RegionWriter {
             }
         }
         while true {
-            let step = try self.appendLock.withLock { () throws(PMemStreamError) -> AsynchronousStep? in
+            // The receipt comes back as an optional, and the reserved offset through `reserved`: a receipt
+            // inside an enum was copied out of it and the enum destroyed, a retain and a release per append.
+            var reserved: Int?
+            let appended = try self.appendLock.withLock { () throws(PMemStreamError) -> AppendReceipt? in
                 guard self.reservation == nil else { return nil }
                 if self.copiesInPlace, self.inFlight.isEmpty {
-                    return .appended(
-                        try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-                            try self.appendAloneForGroupCommit(copying: buffer)
-                        }
-                    )
+                    return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                        try self.appendAloneForGroupCommit(copying: buffer)
+                    }
                 }
                 let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
-                let reserved = self.inFlight[index]
+                let entry = self.inFlight[index]
                 guard !self.copiesInPlace else {
-                    let dataOffset = reserved.offset + EntryHeader.size
+                    let dataOffset = entry.offset + EntryHeader.size
                     bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
-                    return .appended(self.sealForGroupCommit(at: index))
+                    return self.sealForGroupCommit(at: index)
                 }
-                return .reserved(offset: reserved.offset)
+                reserved = entry.offset
+                return nil
             }
-            switch step {
-            case .appended(let receipt):
-                return receipt
-            case .reserved(let offset):
-                let dataOffset = offset + EntryHeader.size
-                await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
-                self.completeCopy(of: bytes, at: dataOffset)
-                // Other appends may have been reserved, sealed and published while the copy ran: find it again.
-                return self.appendLock.withLock {
-                    self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == offset }!)
-                }
-            case nil:
+            if let appended {
+                return appended
+            }
+            guard let offset = reserved else {
                 try await self.waitForRegion()
+                continue
+            }
+            // Reserved, for the data mover to copy the data in.
+            let dataOffset = offset + EntryHeader.size
+            await self.dataMover.copy(bytes, toOffset: dataOffset, of: self.medium)
+            self.completeCopy(of: bytes, at: dataOffset)
+            // Other appends may have been reserved, sealed and published while the copy ran: find it again.
+            return self.appendLock.withLock {
+                self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == offset }!)
             }
         }
-    }
-
-    /// How far an asynchronous append got under ``appendLock``.
-    private enum AsynchronousStep {
-        /// Written, sealed and queued.
-        case appended(AppendReceipt)
-        /// Reserved at `offset`, for the data mover to copy the data in.
-        case reserved(offset: Int)
     }
 
     /// An asynchronous append through the ``SynchronousDataMover`` when no other entry is in flight: as
@@ -82,7 +77,6 @@ nonisolated extension RegionWriter {
         var reserved: InFlightEntry?
         try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
         let entry = reserved!
-        let written = self.madeEntry(for: entry)
         let streamedLines = self.copyAndSeal(
             entry,
             from: buffer,
@@ -102,7 +96,7 @@ nonisolated extension RegionWriter {
         self.state.published(upTo: entry.end)
         self.tracker.published(in: &self.lane, next: LaneFloors.none)
         self.state.endWrites(1)
-        return AppendReceipt(entry: written, writer: self)
+        return AppendReceipt(writer: self, entry: entry)
     }
 
     /// Copies `bytes` to `offset` again, itself, unless the data mover left them all in place there: a mover
@@ -121,7 +115,7 @@ nonisolated extension RegionWriter {
     func sealForGroupCommit(at index: Int) -> AppendReceipt {
         let reserved = self.inFlight[index]
         let dataOffset = reserved.offset + EntryHeader.size
-        let entry = self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
+        self.seal(at: index, data: self.medium.bytes(dataOffset..<dataOffset + reserved.size))
         self.groupCommit.enqueue(
             GroupCommit.Queued(
                 timestamp: reserved.timestamp,
@@ -132,6 +126,6 @@ nonisolated extension RegionWriter {
             in: self.queue
         )
         self.publishSealedPrefix()
-        return AppendReceipt(entry: entry, writer: self)
+        return AppendReceipt(writer: self, entry: reserved)
     }
 }

@@ -161,10 +161,9 @@ nonisolated extension RegionWriter {
 
     /// Stores the header of the reserved entry at `index` in ``inFlight`` whose data is in place; the
     /// timestamp word last. No flush.
-    func seal(at index: Int, data: UnsafeRawBufferPointer) -> Entry {
+    func seal(at index: Int, data: UnsafeRawBufferPointer) {
         self.inFlight[index].isSealed = true
         self.seal(self.inFlight[index], data: data)
-        return self.madeEntry(for: self.inFlight[index])
     }
 
     /// Stores the header of a reserved entry whose data is in place; the timestamp word last. No flush.
