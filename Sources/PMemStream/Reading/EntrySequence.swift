@@ -73,8 +73,9 @@ public struct EntrySequence: AsyncSequence, Sendable {
         /// ``readNext(isolation:)`` then sorts out, reading the same place again.
         @usableFromInline
         mutating func nextCommitted() -> Entry? {
-            guard !self.isFinished, let committed = self.committed, !self.cursor!.state.isFreed else { return nil }
-            return try? self.cursor!.next(limit: self.limit(committed))
+            // No binding of the watermark: a copy of it was a retain and a release per entry.
+            guard !self.isFinished, self.committed != nil, !self.cursor!.state.isFreed else { return nil }
+            return try? self.cursor!.next(limit: self.follow ? self.committed!.value : self.snapshotLimit!)
         }
 
         /// ``next(isolation:)`` past the synchronous step: starts the iteration, waits for entries when
