@@ -431,21 +431,58 @@ struct DurabilityPipelineTests {
         // until it takes its timestamps and raises the floor, the watermarks cannot pass 1 by the floors.
         var lagging = tracker.floors.claim()
         tracker.floors.hold(&lagging, at: 2)
-        let returned = ReturnFlag()
-        let call = Task {
+        let call = try await callUntilWaitingForPersisted(on: tracker) {
             await stream.persistCommitted()
-            returned.value.store(true, ordering: .releasing)
             return stream.persistedTimestamp
         }
-        while !returned.value.load(ordering: .acquiring), !tracker.persisted.hasWaiters {
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        let returnedEarly = returned.value.load(ordering: .acquiring)
-        #expect(!returnedEarly, "returned with persisted behind committed")
+        #expect(!call.returned, "returned with persisted behind committed")
         tracker.published(in: &lagging, next: LaneFloors.none)
-        #expect(await call.value == 3)
+        #expect(try await call.task.value == 3)
         try await stream.close()
     }
+
+    /// The waiter finds the worker's round under way, spins until it gives up, and suspends: it must neither
+    /// return before the round makes its entry durable nor miss the round's end.
+    @Test("a persisted wait that finds a round under way for longer than it spins suspends until that round ends")
+    func persistedWaitOutlastingItsSpin() async throws {
+        let medium = GatedMedium(size: 1 << 20)
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 1))
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 64 * 1024))
+        medium.holdDrains()
+        let receipt = try await writer.appendAsync([7])
+        // The worker takes the entry when its interval passes, and is held in the round's drain.
+        while !medium.isHoldingDrain {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let tracker = await stream.tracker
+        let wait = try await callUntilWaitingForPersisted(on: tracker) {
+            try await receipt.persisted()
+            return stream.persistedTimestamp
+        }
+        #expect(!wait.returned, "returned before the round made the entry durable")
+        medium.releaseDrains()
+        #expect(try await wait.task.value >= receipt.timestamp)
+        try await stream.close()
+    }
+}
+
+/// Makes `call` in a task of its own, and waits until it has returned or waits for the persisted watermark.
+///
+/// - Returns: The task, and whether the call had returned by then.
+private func callUntilWaitingForPersisted<Value: Sendable>(
+    on tracker: DurabilityTracker,
+    _ call: @escaping @Sendable () async throws -> Value
+) async throws -> (task: Task<Value, any Error>, returned: Bool) {
+    let returned = ReturnFlag()
+    let task = Task {
+        let value = try await call()
+        returned.value.store(true, ordering: .releasing)
+        return value
+    }
+    while !returned.value.load(ordering: .acquiring), !tracker.persisted.hasWaiters {
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    return (task, returned.value.load(ordering: .acquiring))
 }
 
 /// Whether a call returned, set from the task that made it.
