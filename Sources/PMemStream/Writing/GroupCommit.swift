@@ -224,7 +224,7 @@ final class GroupCommit: Sendable {
     ///
     /// With persist workers, a caller whose entries are all published runs the round itself when the medium
     /// is flushed by cache line (see ``callerRunsRounds``): a drain costs far less than waking a worker and
-    /// being resumed by it (two context switches). When another caller's round is under way, it spins (see
+    /// being resumed by it (two context switches). When another round is under way, it spins (see
     /// ``roundOnceIdle(until:)``) rather than suspend. Otherwise the caller is counted as a waiter for as long
     /// as it waits, and a worker is woken if entries are queued: until the count drops to zero, every entry
     /// queued into an empty queue wakes one as well.
