@@ -49,6 +49,60 @@ struct StreamFileTests {
         }
     }
 
+    /// Entries around the size from which a writer checksums large entries' data as it streams it (one pass
+    /// over the bytes, on CPUs that fold checksums with 256-bit registers), and far above it, at every offset a
+    /// header can leave the data at: written synchronously, asynchronously and in a batch, read back byte for
+    /// byte, with their checksums verified, before and after the stream is reopened.
+    @Test(
+        "with cache-line granularity, large entries appended each way read back byte for byte after a reopen",
+        .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") != nil, "run in a child process with the granularity forced")
+    )
+    func largeEntriesOnCacheLineMapping() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.path("log")
+            let sizes = [6000, 6143, 6144, 6152, 6200, 8192, 9001, 20_000, 65_536, 65_549, 131_072 + 40]
+            var expected: [[UInt8]] = []
+            do {
+                let stream = try await PMemStream.open(path: path, size: 8 << 20)
+                try #require(stream.granularity == .cacheLine, "PMEM2_FORCE_GRANULARITY=CACHE_LINE is expected")
+                let writer = try await stream.writer(for: try await stream.allocateRegion(size: 4 << 20))
+                for (index, size) in sizes.enumerated() {
+                    // Each entry moves the next one's data to another offset within its cache line.
+                    let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ index &* 7 &+ 1) }
+                    switch index % 3 {
+                    case 0: _ = try await writer.append(bytes)
+                    case 1: try await writer.appendAsync(bytes).persisted()
+                    default: _ = try await writer.append(contentsOf: [bytes, Array(bytes.reversed())])
+                    }
+                    expected += index % 3 == 2 ? [bytes, Array(bytes.reversed())] : [bytes]
+                }
+                try await Self.expectEntries(of: stream, expected)
+                try await stream.close()
+            }
+            try await Self.expectEntries(of: try await PMemStream.open(path: path), expected)
+        }
+    }
+
+    /// Expects the stream's entries to be `expected`, and reports only which differ: a child process
+    /// reports a few lines without filling its pipe.
+    private static func expectEntries(of stream: PMemStream, _ expected: [[UInt8]]) async throws {
+        var read: [[UInt8]] = []
+        for try await entry in stream.entries() {
+            read.append(try entry.bytes)
+        }
+        #expect(read.count == expected.count)
+        let wrong = zip(read, expected).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+        #expect(wrong.isEmpty, "entries \(wrong) read back other bytes")
+    }
+
+    @Test("large entries on a cache-line-granular mapping, in a child process with PMEM2_FORCE_GRANULARITY=CACHE_LINE")
+    func largeEntriesInAChildProcess() async throws {
+        await Spawned.expectTestPassesInChild(
+            "largeEntriesOnCacheLineMapping",
+            environment: ["PMEM2_FORCE_GRANULARITY=CACHE_LINE"]
+        )
+    }
+
     @Test("reopening with another block size or size, or opening a foreign file, fails and leaves the file as it was")
     func refusals() async throws {
         try await withTemporaryDirectory { directory in

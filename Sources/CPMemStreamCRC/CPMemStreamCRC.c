@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "CPMemStreamCRC.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,52 +117,122 @@ __attribute__((target("pclmul"))) static inline __m128i fold_128(__m128i folded,
  * caches while their copies are written back, were about 10 % slower when it was. */
 enum { prefetch_distance = 1024 };
 
+/* Four 256-bit stores of `first` … `fourth` at `destination` (32-byte aligned), non-temporal. */
+__attribute__((target("avx2"))) static inline void stream_128_bytes(unsigned char *destination, __m256i first,
+                                                                    __m256i second, __m256i third,
+                                                                    __m256i fourth) {
+    _mm256_stream_si256((__m256i *)destination, first);
+    _mm256_stream_si256((__m256i *)(destination + 32), second);
+    _mm256_stream_si256((__m256i *)(destination + 64), third);
+    _mm256_stream_si256((__m256i *)(destination + 96), fourth);
+}
+
+/* One 8-byte `movnti` of the word at `source`. */
+static inline void stream_word(unsigned char *destination, const unsigned char *source) {
+    long long word;
+    memcpy(&word, source, sizeof word);
+    _mm_stream_si64((long long *)destination, word);
+}
+
 /* Four 256-bit accumulators take 128 bytes per step, each folded over the other three's bytes, so that
  * the multiplications of one step overlap; they are then folded into one, that one into 128 bits, and
  * the 128 bits reduced to 32 with the `crc32` instruction, which carries on over the last bytes. The
- * message is read once, front to back. */
-__attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) uint32_t
-pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
-    if (length < 256) {
-        return pmemstream_crc32c_hardware(bytes, length, crc);
-    }
-    const unsigned char *next = bytes;
+ * message is read once, front to back. `length` is at least 256.
+ *
+ * With a `destination` (32-byte aligned, `length` a multiple of 8), every piece the fold loads is also
+ * stored there with non-temporal stores, from the registers it was loaded into: the copy and the checksum
+ * read the bytes once, and the multiplications overlap the stores' write-back. Without one, the compiler
+ * drops the stores (the function is inlined with a constant). */
+__attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) static inline uint32_t
+fold_and_copy(const unsigned char *next, size_t length, uint32_t crc, unsigned char *destination) {
     const __m256i four_registers = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fold_1024_bits));
     const __m256i one_register = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fold_256_bits));
     const __m128i one_lane = _mm_loadu_si128((const __m128i *)fold_128_bits);
-    /* The register in, as the raw CRC does: xored into the message's first four bytes. */
-    __m256i first = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)next),
-                                     _mm256_zextsi128_si256(_mm_cvtsi32_si128((int)crc)));
-    __m256i second = _mm256_loadu_si256((const __m256i *)(next + 32));
-    __m256i third = _mm256_loadu_si256((const __m256i *)(next + 64));
-    __m256i fourth = _mm256_loadu_si256((const __m256i *)(next + 96));
-    next += 128;
-    length -= 128;
+    /* The accumulators start at zero, which folds to nothing: the first step takes the first 128 bytes as
+     * they are, but for the register in, xored into the message's first four bytes as the raw CRC does. */
+    __m256i first = _mm256_setzero_si256();
+    __m256i second = _mm256_setzero_si256();
+    __m256i third = _mm256_setzero_si256();
+    __m256i fourth = _mm256_setzero_si256();
+    __m256i register_in = _mm256_zextsi128_si256(_mm_cvtsi32_si128((int)crc));
     for (; length >= 128; length -= 128, next += 128) {
         if (length >= prefetch_distance + 128) {
             _mm_prefetch((const char *)next + prefetch_distance, _MM_HINT_T0);
             _mm_prefetch((const char *)next + prefetch_distance + 64, _MM_HINT_T0);
         }
-        first = fold_256(first, four_registers, _mm256_loadu_si256((const __m256i *)next));
-        second = fold_256(second, four_registers, _mm256_loadu_si256((const __m256i *)(next + 32)));
-        third = fold_256(third, four_registers, _mm256_loadu_si256((const __m256i *)(next + 64)));
-        fourth = fold_256(fourth, four_registers, _mm256_loadu_si256((const __m256i *)(next + 96)));
+        __m256i first_next = _mm256_loadu_si256((const __m256i *)next);
+        __m256i second_next = _mm256_loadu_si256((const __m256i *)(next + 32));
+        __m256i third_next = _mm256_loadu_si256((const __m256i *)(next + 64));
+        __m256i fourth_next = _mm256_loadu_si256((const __m256i *)(next + 96));
+        if (destination != NULL) {
+            stream_128_bytes(destination, first_next, second_next, third_next, fourth_next);
+            destination += 128;
+        }
+        first = fold_256(first, four_registers, _mm256_xor_si256(first_next, register_in));
+        register_in = _mm256_setzero_si256();
+        second = fold_256(second, four_registers, second_next);
+        third = fold_256(third, four_registers, third_next);
+        fourth = fold_256(fourth, four_registers, fourth_next);
     }
     __m256i folded = fold_256(first, one_register, second);
     folded = fold_256(folded, one_register, third);
     folded = fold_256(folded, one_register, fourth);
     for (; length >= 32; length -= 32, next += 32) {
-        folded = fold_256(folded, one_register, _mm256_loadu_si256((const __m256i *)next));
+        __m256i piece = _mm256_loadu_si256((const __m256i *)next);
+        if (destination != NULL) {
+            _mm256_stream_si256((__m256i *)destination, piece);
+            destination += 32;
+        }
+        folded = fold_256(folded, one_register, piece);
     }
     __m128i lane = fold_128(_mm256_castsi256_si128(folded), one_lane, _mm256_extracti128_si256(folded, 1));
     if (length >= 16) {
-        lane = fold_128(lane, one_lane, _mm_loadu_si128((const __m128i *)next));
+        __m128i piece = _mm_loadu_si128((const __m128i *)next);
+        if (destination != NULL) {
+            _mm_stream_si128((__m128i *)destination, piece);
+            destination += 16;
+        }
+        lane = fold_128(lane, one_lane, piece);
         length -= 16;
         next += 16;
     }
     uint64_t reduced = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(lane));
     reduced = _mm_crc32_u64(reduced, (uint64_t)_mm_extract_epi64(lane, 1));
+    if (destination != NULL) {
+        for (size_t offset = 0; offset < length; offset += 8) {
+            stream_word(destination + offset, next + offset);
+        }
+    }
     return pmemstream_crc32c_hardware(next, length, (uint32_t)reduced);
+}
+
+__attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) uint32_t
+pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
+    if (length < 256) {
+        return pmemstream_crc32c_hardware(bytes, length, crc);
+    }
+    return fold_and_copy(bytes, length, crc, NULL);
+}
+
+/* The words before the first 32-byte boundary of the destination are stored and checksummed one at a
+ * time, so that the fold's stores are aligned; so is all of a copy too short to fold. */
+__attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) uint32_t
+pmemstream_crc32c_folding_copy_nontemporal(void *destination, const void *source, size_t length, uint32_t crc) {
+    assert(((uintptr_t)destination & 7) == 0 && (length & 7) == 0 && "whole, aligned words only");
+    unsigned char *to = destination;
+    const unsigned char *from = source;
+    size_t head = (32 - ((uintptr_t)to & 31)) & 31;
+    if (length < head + 256) {
+        head = length;
+    }
+    for (size_t offset = 0; offset < head; offset += 8) {
+        stream_word(to + offset, from + offset);
+    }
+    crc = pmemstream_crc32c_hardware(from, head, crc);
+    if (head == length) {
+        return crc;
+    }
+    return fold_and_copy(from + head, length - head, crc, to + head);
 }
 
 #else
@@ -186,6 +258,13 @@ uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t c
 /* Never called here, as pmemstream_crc32c_hardware. */
 uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc) {
     return pmemstream_crc32c_hardware(bytes, length, crc);
+}
+
+/* Never called here, as pmemstream_crc32c_hardware. */
+uint32_t pmemstream_crc32c_folding_copy_nontemporal(void *destination, const void *source, size_t length,
+                                                    uint32_t crc) {
+    (void)destination;
+    return pmemstream_crc32c_hardware(source, length, crc);
 }
 
 /* Never called here, as pmemstream_crc32c_hardware. */

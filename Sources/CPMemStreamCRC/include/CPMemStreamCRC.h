@@ -24,6 +24,14 @@ bool pmemstream_crc32c_folding_available(void);
  * pmemstream_crc32c_hardware). Call it only when pmemstream_crc32c_folding_available() is true. */
 uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t crc);
 
+/* pmemstream_crc32c_folding's result over the `length` bytes at `source`, which it also copies to `destination`
+ * with non-temporal stores only and no flush, as pmemstream_copy_nontemporal does (CPMemStreamStores): the
+ * bytes are read once, for both. `destination` must be 8-byte aligned and `length` a multiple of 8 (a debug
+ * build asserts both), and they must not overlap. Call it only when pmemstream_crc32c_folding_available()
+ * is true; elsewhere it aborts. */
+uint32_t pmemstream_crc32c_folding_copy_nontemporal(void *destination, const void *source, size_t length,
+                                                    uint32_t crc);
+
 /* pmemstream_crc32c_hardware over the 24 bytes of `first`, `second` and `third` (each as its 8 bytes in
  * x86-64's little-endian order) and then the `length` bytes at `bytes`: an entry's header fields and data
  * in one call. */

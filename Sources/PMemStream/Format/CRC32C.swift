@@ -71,6 +71,21 @@ enum CRC32C {
         return ~pmemstream_crc32c_folding(base, bytes.count, ~previous)
     }
 
+    /// ``foldingChecksum(_:continuing:)`` of `bytes`, which it also copies to `destination` with non-temporal
+    /// stores only and no flush, reading them once for both; only when ``foldingAvailable``. `destination`
+    /// must be 8-byte aligned, `bytes.count` a multiple of 8, and the two must not overlap.
+    ///
+    /// The corresponding C function is `pmemstream_crc32c_folding_copy_nontemporal`.
+    static func foldingChecksum(
+        copying bytes: UnsafeRawBufferPointer,
+        nonTemporallyTo destination: UnsafeMutableRawPointer,
+        continuing previous: UInt32 = 0
+    ) -> UInt32 {
+        assert(Self.foldingAvailable, "the CPU cannot fold with 256-bit carry-less multiplications")
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return previous }
+        return ~pmemstream_crc32c_folding_copy_nontemporal(destination, base, bytes.count, ~previous)
+    }
+
     /// The checksum of three 64-bit words, each as its 8 little-endian bytes, followed by `bytes`: one
     /// call for an entry's header fields and data.
     ///

@@ -52,6 +52,11 @@
         /// Whether ``copy(toOffset:from:flags:)`` copies whole words with non-temporal stores alone, when asked
         /// for ``MemoryCopyFlags/nonTemporal`` stores: on x86-64, with cache-line or byte granularity.
         private let copiesWordsNonTemporally: Bool
+        /// Whether a writer may copy whole words into this mapping with non-temporal stores while it checksums
+        /// them, in one pass (`CRC32C.foldingChecksum(copying:nonTemporallyTo:continuing:)`), instead of
+        /// calling ``copy(toOffset:from:flags:)``: this mapping copies whole words with non-temporal stores
+        /// alone, and the CPU folds checksums with 256-bit registers (`CRC32C.foldingAvailable`).
+        let copiesWhileChecksumming: Bool
 
         /// Maps a file, creating it when it does not exist, or maps a DAX device.
         ///
@@ -95,6 +100,7 @@
                 self.memsetFunction = PageSync.fill
             }
             self.copiesWordsNonTemporally = resources.map != nil && pmemstream_nontemporal_stores_available()
+            self.copiesWhileChecksumming = self.copiesWordsNonTemporally && CRC32C.foldingAvailable
             self.path = path
             self.resources = resources
             self.isReadOnly = options.readOnly

@@ -139,6 +139,7 @@ nonisolated extension RegionWriter {
                     batch,
                     into: places,
                     streamingFrom: threshold,
+                    checksumWhileCopying: self.checksumsWhileCopying,
                     base: self.base,
                     medium: self.medium,
                     sequence: self.region.sequence
@@ -168,11 +169,13 @@ nonisolated extension RegionWriter {
     }
 
     /// Copies each entry of `batch` into the place reserved for it in `places` (see
-    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``) and seals it.
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:checksumWhileCopying:base:medium:sequence:)``) and seals
+    /// it.
     static func copyAndSeal(
         _ batch: [[UInt8]],
         into places: UnsafeBufferPointer<InFlightEntry>,
         streamingFrom threshold: Int?,
+        checksumWhileCopying: Bool,
         base: UnsafeMutableRawPointer,
         medium: any PersistentMedium,
         sequence: UInt64
@@ -182,6 +185,7 @@ nonisolated extension RegionWriter {
                 entry,
                 from: data,
                 streamingFrom: threshold,
+                checksumWhileCopying: checksumWhileCopying,
                 base: base,
                 medium: medium,
                 sequence: sequence

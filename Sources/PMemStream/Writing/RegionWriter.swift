@@ -59,6 +59,10 @@ public actor RegionWriter {
     /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
     /// granularity (eADR), where ordinary stores need none, nor with page granularity.
     let writesNonTemporally: Bool
+    /// Whether the streamed lines of large entries are checksummed as they are copied, in one pass (see
+    /// ``checksumsWhileCopying(_:count:)``): where the medium is a ``Pmem2Mapping`` that allows it. Beside
+    /// the other flags, in what would be padding: the fields after them keep their places.
+    let checksumsWhileCopying: Bool
     /// ``nonTemporalSizes`` (or its override) where ``writesNonTemporally``, `nil` elsewhere: the lone synchronous appends
     /// written whole with non-temporal stores. Read from the writer, since every access to a static made
     /// at run time goes through `swift_once`.
@@ -134,6 +138,11 @@ public actor RegionWriter {
         self.writesNonTemporally = state.medium.granularity == .cacheLine
         self.loneNonTemporalSizes =
             self.writesNonTemporally ? Self.nonTemporalSizesOverride ?? Self.nonTemporalSizes : nil
+        #if os(Linux)
+            self.checksumsWhileCopying = (state.medium as? Pmem2Mapping)?.copiesWhileChecksumming ?? false
+        #else
+            self.checksumsWhileCopying = false
+        #endif
         try state.beginWrites()
         defer { state.endWrites() }
         self.tail = try Self.recover(state)

@@ -1,4 +1,5 @@
 import CPMemStreamCRC
+import Glibc
 import PMemStreamTestKit
 import Testing
 
@@ -184,6 +185,51 @@ struct CRC32CTests {
         @Test("continues piece by piece to the checksum of the whole, split anywhere")
         func continuation() {
             expectContinuesAtEverySplit(by: CRC32C.foldingChecksum)
+        }
+
+        /// Destinations at each 8-byte place of a 32-byte span take every way to the kernel's aligned
+        /// stores (whole words before them, or all of a copy too short to fold); sources at odd offsets.
+        @Test("copying: stores exactly the words, nothing beside them, and gives ISA-L's checksum")
+        func copying() {
+            var generator = SeededRandomNumberGenerator(seed: 0xC09F)
+            let lengths = Array(stride(from: 0, through: 1104, by: 8)) + [4096, 4120, 65_536 + 24]
+            let guardBytes = 64
+            let maximum = lengths.max()!
+            let source = UnsafeMutableRawBufferPointer.allocate(byteCount: maximum + 8, alignment: 64)
+            let destination = UnsafeMutableRawBufferPointer.allocate(byteCount: maximum + 2 * guardBytes, alignment: 64)
+            defer {
+                source.deallocate()
+                destination.deallocate()
+            }
+            for index in source.indices { source[index] = UInt8.random(in: .min ... .max, using: &generator) }
+            var mismatches: [String] = []
+            for length in lengths {
+                for place in stride(from: 0, to: 32, by: 8) {
+                    let sourceStart = Int.random(in: 0..<8, using: &generator)
+                    let bytes = UnsafeRawBufferPointer(rebasing: source[sourceStart..<(sourceStart + length)])
+                    let previous = UInt32.random(in: .min ... .max, using: &generator)
+                    destination.initializeMemory(as: UInt8.self, repeating: 0xA5)
+                    let copied = CRC32C.foldingChecksum(
+                        copying: bytes,
+                        nonTemporallyTo: destination.baseAddress! + guardBytes + place,
+                        continuing: previous
+                    )
+                    let start = destination.baseAddress! + guardBytes + place
+                    let storedExactly =
+                        memcmp(start, bytes.baseAddress!, length) == 0
+                        && Self.holdsOnly(0xA5, destination.baseAddress!, count: guardBytes + place)
+                        && Self.holdsOnly(0xA5, start + length, count: guardBytes - place)
+                    if copied != CRC32C.isalChecksum(bytes, continuing: previous) || !storedExactly {
+                        mismatches.append("\(length) bytes to +\(place) from +\(sourceStart)")
+                    }
+                }
+            }
+            #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+        }
+
+        /// Whether the `count` bytes at `start` all equal `byte`.
+        private static func holdsOnly(_ byte: UInt8, _ start: UnsafeRawPointer, count: Int) -> Bool {
+            UnsafeRawBufferPointer(start: start, count: count).allSatisfy { $0 == byte }
         }
     }
 }
