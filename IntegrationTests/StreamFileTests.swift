@@ -49,10 +49,11 @@ struct StreamFileTests {
         }
     }
 
-    /// Entries around the size from which a writer checksums large entries' data as it streams it (one pass
-    /// over the bytes, on CPUs that fold checksums with 256-bit registers), and far above it, at every offset a
-    /// header can leave the data at: written synchronously, asynchronously and in a batch, read back byte for
-    /// byte, with their checksums verified, before and after the stream is reopened.
+    /// Entries around the sizes from which a writer checksums data as it copies it (one pass over the bytes,
+    /// on CPUs that fold checksums with 256-bit registers: large entries' streamed lines, and the bodies of
+    /// a batch's entries of 1 – 4 KiB), and far above them, at many offsets a header can leave the data at:
+    /// written synchronously, asynchronously and in batches, read back byte for byte, with their checksums
+    /// verified, before and after the stream is reopened.
     @Test(
         "with cache-line granularity, large entries appended each way read back byte for byte after a reopen",
         .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") != nil, "run in a child process with the granularity forced")
@@ -76,6 +77,12 @@ struct StreamFileTests {
                     }
                     expected += index % 3 == 2 ? [bytes, Array(bytes.reversed())] : [bytes]
                 }
+                // A batch of entries that are all written whole with non-temporal stores.
+                let batch = [1000, 1024, 1090, 2048, 3001, 4096, 4090, 1064, 4000].enumerated().map { index, size in
+                    (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ index &* 5 &+ 3) }
+                }
+                _ = try await writer.append(contentsOf: batch)
+                expected += batch
                 try await Self.expectEntries(of: stream, expected)
                 try await stream.close()
             }

@@ -68,7 +68,7 @@ nonisolated extension RegionWriter {
     /// the region with sequence number `sequence`; with a `nil` threshold, nothing is streamed.
     ///
     /// The checksum is computed after the copy, from the caller's bytes, which the copy has just read into
-    /// the cache; except for streamed lines that ``checksumsWhileCopying(_:count:)`` takes given
+    /// the cache; except for streamed lines of ``streamedLinesChecksummedWhileCopiedFrom`` bytes or more given
     /// `checksumWhileCopying` (the writer's ``checksumsWhileCopying``), which are checksummed as they are
     /// copied, and otherwise for streamed lines longer than `pieceLimit`, which are checksummed and copied
     /// ``checksummedPiece`` bytes at a time, so that the checksum of one piece overlaps the write-back of
@@ -99,7 +99,7 @@ nonisolated extension RegionWriter {
         let end = UnsafeRawBufferPointer(rebasing: buffer[tail...])
         medium.copy(toOffset: dataOffset, from: start, flags: .noFlush)
         let checksum: UInt32
-        if Self.checksumsWhileCopying(checksumWhileCopying, count: tail - head) {
+        if checksumWhileCopying, tail - head >= Self.streamedLinesChecksummedWhileCopiedFrom {
             let partial = EntryHeader.checksum(
                 regionSequence: sequence,
                 timestamp: entry.timestamp,
@@ -156,10 +156,16 @@ nonisolated extension RegionWriter {
     /// drain waits for no flush of a cached line. Nothing else may store into the entry's lines first, or
     /// the non-temporal stores wait for those lines to be written back (the reservation stores no zero word
     /// here, see ``reserve(count:size:marking:reserved:)``). For entries of ``nonTemporalSizes``.
+    ///
+    /// With `checksumWhileCopying` (the writer's ``checksumsWhileCopying``, given for the entries of a batch,
+    /// whose drain comes only after the last one), a body of ``batchBodyChecksummedWhileCopiedFrom`` bytes or
+    /// more is checksummed as it is copied, after the header's words and the head. A lone entry is
+    /// checksummed after its copy, while the body is written back.
     static func writeNonTemporally(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
         terminated: Bool,
+        checksumWhileCopying: Bool = false,
         medium: any PersistentMedium,
         sequence: UInt64
     ) {
@@ -168,12 +174,26 @@ nonisolated extension RegionWriter {
         let dataOffset = entry.offset + EntryHeader.size
         let wholeWords = buffer.count & ~7
         let headCount = min(wholeWords, ((dataOffset + 63) & ~63) - dataOffset)
+        // The checksum of the header's words and the data's whole words, when the body was checksummed as
+        // it was copied.
+        var checksumOfWords: UInt32?
         if headCount < wholeWords {
-            medium.copy(
-                toOffset: dataOffset + headCount,
-                from: UnsafeRawBufferPointer(rebasing: buffer[headCount..<wholeWords]),
-                flags: flags
-            )
+            let body = UnsafeRawBufferPointer(rebasing: buffer[headCount..<wholeWords])
+            if checksumWhileCopying, body.count >= Self.batchBodyChecksummedWhileCopiedFrom {
+                let head = EntryHeader.checksum(
+                    regionSequence: sequence,
+                    timestamp: entry.timestamp,
+                    dataSize: buffer.count,
+                    dataStart: UnsafeRawBufferPointer(rebasing: buffer[..<headCount])
+                )
+                checksumOfWords = CRC32C.foldingChecksum(
+                    copying: body,
+                    nonTemporallyTo: medium.baseAddress + dataOffset + headCount,
+                    continuing: head
+                )
+            } else {
+                medium.copy(toOffset: dataOffset + headCount, from: body, flags: flags)
+            }
         }
         // The last, partial word of the data, if any, and then the terminator, if any: whichever comes first
         // goes where the whole words end.
@@ -190,10 +210,16 @@ nonisolated extension RegionWriter {
         }
         // The header and the head, at most 80 bytes (the head ends at the first line boundary after the
         // header, 0 to 56 bytes after it), in one copy.
+        let checksum =
+            if let checksumOfWords {
+                CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[wholeWords...]), continuing: checksumOfWords)
+            } else {
+                EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer)
+            }
         let header = EntryHeader.words(
             timestamp: entry.timestamp,
             dataSize: entry.size,
-            checksum: EntryHeader.checksum(regionSequence: sequence, timestamp: entry.timestamp, data: buffer),
+            checksum: checksum,
             regionSequence: sequence
         )
         var headerAndHead: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
@@ -209,7 +235,7 @@ nonisolated extension RegionWriter {
         }
     }
 
-    /// The sizes of entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:medium:sequence:)``;
+    /// The sizes of entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``;
     /// others are copied with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` and flushed.
     ///
     /// Above 4 KiB the copy is faster: it checksums a piece while the one before is written back. Measured
@@ -233,7 +259,7 @@ nonisolated extension RegionWriter {
     @TaskLocal static var nonTemporalSizesOverride: ClosedRange<Int>?
 
     /// A batch written by a synchronous append with nothing else of its region in flight is written with
-    /// ``writeNonTemporally(_:into:terminated:medium:sequence:)`` when the size of every entry lies in this
+    /// ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)`` when the size of every entry lies in this
     /// range; otherwise it is copied and flushed. Measured as above, ns per entry in batches of 64,
     /// non-temporal against copied: 512 B 78 – 98 against 96 – 103, 1 KiB 108 – 111 against 150 – 155,
     /// 2 KiB 143 – 149 against 154 – 158; no different at 256 B and 4 KiB; but 64 B 32 – 36 against 30 – 34
@@ -255,21 +281,25 @@ nonisolated extension RegionWriter {
     /// 32 KiB 1 654 – 1 740 against 1 802 – 1 827, 64 KiB 3.1 – 3.2 µs against 3.7 – 3.8.
     static let asynchronousPieceLimit = 16 * 1024
 
-    /// Whether `count` bytes of an entry's streamed lines are copied while they are checksummed, where the
-    /// writer ``checksumsWhileCopying`` (`enabled`): from 6 KiB, entries of about 8 KiB and more. The copy is
-    /// then `CRC32C.foldingChecksum(copying:nonTemporallyTo:continuing:)`, non-temporal stores as the
-    /// medium's copy would make them.
+    /// The fewest bytes of an entry's streamed lines that are copied while they are checksummed, where the
+    /// writer ``checksumsWhileCopying``: entries of about 8 KiB and more. The copy is then
+    /// `CRC32C.foldingChecksum(copying:nonTemporallyTo:continuing:)`, non-temporal stores as the medium's
+    /// copy would make them.
     ///
     /// Where the checksum folds with 256-bit registers (CPUs with AVX2 and VPCLMULQDQ but no AVX-512), a
     /// copy and then the checksum of the same bytes did not overlap: in a C loop on a Zen 3 CPU, 64 KiB
     /// entries written 64 to a drain took 7.5 µs against 4.5 in one pass (4.4 for the copy alone), and
-    /// 8.6 µs against 5.8 with a drain after each. Below 8 KiB the benchmark found no gain, or a loss:
-    /// asynchronous appends of 2 and 4 KiB, whose queuing waits for the stores as a drain would, were
-    /// 10 – 30 % slower in one pass (Docs/Performance.md, twenty-second pass).
-    @inline(__always)
-    static func checksumsWhileCopying(_ enabled: Bool, count: Int) -> Bool {
-        enabled && count >= 6 * 1024
-    }
+    /// 8.6 µs against 5.8 with a drain after each. Below 8 KiB the benchmark found no gain for a lone
+    /// entry, or a loss: asynchronous appends of 2 and 4 KiB, whose queuing waits for the stores as a
+    /// drain would, were 10 – 30 % slower in one pass (Docs/Performance.md, twenty-second pass).
+    static let streamedLinesChecksummedWhileCopiedFrom = 6 * 1024
+
+    /// The fewest bytes of an entry's body (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``)
+    /// that a batch copies while it checksums them, where the writer ``checksumsWhileCopying``: the size from
+    /// which the checksum folds (`CRC32C.foldingLimit`). On a Zen 3 CPU, batches of 4 KiB entries took
+    /// 491 – 530 ns per entry so against 558 – 605 (five alternating pairs); 2 KiB 279 – 357 against
+    /// 308 – 358, 1 KiB, whose body is mostly shorter, no different.
+    static var batchBodyChecksummedWhileCopiedFrom: Int { CRC32C.foldingLimit }
 
     /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
     /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less

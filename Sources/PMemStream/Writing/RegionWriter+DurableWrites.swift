@@ -56,7 +56,7 @@ nonisolated extension RegionWriter {
     /// reservation and its publication (the lock is held from one to the other), so it is published as soon as
     /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
     /// With cache-line granularity, an entry of ``loneNonTemporalSizes`` bytes is then written whole, with its
-    /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``).
+    /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``).
     func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
         if self.inFlight.isEmpty {
             var reserved: InFlightEntry?
@@ -97,7 +97,7 @@ nonisolated extension RegionWriter {
     /// ``writeDurably(count:size:dataCopied:data:written:)`` for a batch when no other entry is in flight: as
     /// for a lone entry (see ``writeOneDurably(copying:)``), the entries never enter ``inFlight``. With
     /// cache-line granularity, a batch whose entries all have ``nonTemporalBatchSizes`` bytes is written whole
-    /// by non-temporal stores (see ``writeNonTemporally(_:into:terminated:medium:sequence:)``).
+    /// by non-temporal stores (see ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)``).
     ///
     /// Nothing is retained or released between the copies and the drain: an atomic operation (a retain is
     /// one) after the non-temporal stores of a large entry's copy waits until they are written back, and the
@@ -130,6 +130,7 @@ nonisolated extension RegionWriter {
                     batch,
                     into: places,
                     terminated: self.hasTerminator(after: last),
+                    checksumWhileCopying: self.checksumsWhileCopying,
                     medium: self.medium,
                     sequence: self.region.sequence
                 )
@@ -194,12 +195,13 @@ nonisolated extension RegionWriter {
     }
 
     /// Writes each entry of `batch` whole into the place reserved for it in `places` with
-    /// ``writeNonTemporally(_:from:terminated:medium:sequence:)``, and the terminator after the last when
-    /// `terminated`.
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``, and the terminator after
+    /// the last when `terminated`.
     private static func writeNonTemporally(
         _ batch: [[UInt8]],
         into places: UnsafeBufferPointer<InFlightEntry>,
         terminated: Bool,
+        checksumWhileCopying: Bool,
         medium: any PersistentMedium,
         sequence: UInt64
     ) {
@@ -208,6 +210,7 @@ nonisolated extension RegionWriter {
                 entry,
                 from: data,
                 terminated: terminated && index == batch.count - 1,
+                checksumWhileCopying: checksumWhileCopying,
                 medium: medium,
                 sequence: sequence
             )

@@ -55,13 +55,15 @@ public actor RegionWriter {
     /// `msync`.
     let streamsLargeData: Bool
     /// Whether lone synchronous appends and batches of entries of ``nonTemporalBatchSizes`` write their
-    /// entries whole with non-temporal stores (see ``writeNonTemporally(_:from:terminated:medium:sequence:)``):
+    /// entries whole with non-temporal stores (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``):
     /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
     /// granularity (eADR), where ordinary stores need none, nor with page granularity.
     let writesNonTemporally: Bool
-    /// Whether the streamed lines of large entries are checksummed as they are copied, in one pass (see
-    /// ``checksumsWhileCopying(_:count:)``): where the medium is a ``Pmem2Mapping`` that allows it. Beside
-    /// the other flags, in what would be padding: the fields after them keep their places.
+    /// Whether the streamed lines of large entries, and the bodies of the entries of batches written whole
+    /// with non-temporal stores, are checksummed as they are copied, in one pass (see
+    /// ``streamedLinesChecksummedWhileCopiedFrom`` and ``batchBodyChecksummedWhileCopiedFrom``): where the
+    /// medium is a ``Pmem2Mapping`` that allows it. Beside the other flags, in what would be padding: the
+    /// fields after them keep their places.
     let checksumsWhileCopying: Bool
     /// ``nonTemporalSizes`` (or its override) where ``writesNonTemporally``, `nil` elsewhere: the lone synchronous appends
     /// written whole with non-temporal stores. Read from the writer, since every access to a static made
