@@ -235,8 +235,9 @@ nonisolated extension RegionWriter {
         }
     }
 
-    /// The sizes of entry a lone synchronous append writes with ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``;
-    /// others are copied with ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` and flushed.
+    /// The sizes of entry a lone synchronous append writes with
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``; others are copied with
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)`` and flushed.
     ///
     /// Above 4 KiB the copy is faster: it checksums a piece while the one before is written back. Measured
     /// with cache-line flushes on `/dev/shm`, ns per synchronous append, non-temporal against copied: 8 B
@@ -259,9 +260,9 @@ nonisolated extension RegionWriter {
     @TaskLocal static var nonTemporalSizesOverride: ClosedRange<Int>?
 
     /// A batch written by a synchronous append with nothing else of its region in flight is written with
-    /// ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)`` when the size of every entry lies in this
-    /// range; otherwise it is copied and flushed. Measured as above, ns per entry in batches of 64,
-    /// non-temporal against copied: 512 B 78 – 98 against 96 – 103, 1 KiB 108 – 111 against 150 – 155,
+    /// ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)`` when the size of every
+    /// entry lies in this range; otherwise it is copied and flushed. Measured as above, ns per entry in batches
+    /// of 64, non-temporal against copied: 512 B 78 – 98 against 96 – 103, 1 KiB 108 – 111 against 150 – 155,
     /// 2 KiB 143 – 149 against 154 – 158; no different at 256 B and 4 KiB; but 64 B 32 – 36 against 30 – 34
     /// (three calls into the medium per entry cost more than the flushes they save), 16 KiB 850 – 898 against
     /// 756 – 812.
@@ -294,11 +295,12 @@ nonisolated extension RegionWriter {
     /// drain would, were 10 – 30 % slower in one pass (Docs/Performance.md, twenty-second pass).
     static let streamedLinesChecksummedWhileCopiedFrom = 6 * 1024
 
-    /// The fewest bytes of an entry's body (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``)
-    /// that a batch copies while it checksums them, where the writer ``checksumsWhileCopying``: the size from
-    /// which the checksum folds (`CRC32C.foldingLimit`). On a Zen 3 CPU, batches of 4 KiB entries took
-    /// 491 – 530 ns per entry so against 558 – 605 (five alternating pairs); 2 KiB 279 – 357 against
-    /// 308 – 358, 1 KiB, whose body is mostly shorter, no different.
+    /// The fewest bytes of an entry's body (see
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``) that a batch copies
+    /// while it checksums them, where the writer ``checksumsWhileCopying``: the size from which the checksum
+    /// folds (`CRC32C.foldingLimit`). On a Zen 3 CPU, batches of 4 KiB entries took 467 – 610 ns per entry
+    /// so against 553 – 646 (thirteen alternating pairs), 2 KiB 276 – 357 against 308 – 383; 1 KiB, whose
+    /// body is mostly shorter, no different.
     static var batchBodyChecksummedWhileCopiedFrom: Int { CRC32C.foldingLimit }
 
     /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.

@@ -56,7 +56,8 @@ nonisolated extension RegionWriter {
     /// reservation and its publication (the lock is held from one to the other), so it is published as soon as
     /// it is durable, with the same bytes made durable by the same drain, and none of the list's bookkeeping.
     /// With cache-line granularity, an entry of ``loneNonTemporalSizes`` bytes is then written whole, with its
-    /// terminator, by non-temporal stores (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``).
+    /// terminator, by non-temporal stores (see
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``).
     func writeOneDurably(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry {
         if self.inFlight.isEmpty {
             var reserved: InFlightEntry?

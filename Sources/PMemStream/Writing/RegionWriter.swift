@@ -55,7 +55,8 @@ public actor RegionWriter {
     /// `msync`.
     let streamsLargeData: Bool
     /// Whether lone synchronous appends and batches of entries of ``nonTemporalBatchSizes`` write their
-    /// entries whole with non-temporal stores (see ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``):
+    /// entries whole with non-temporal stores (see
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``):
     /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
     /// granularity (eADR), where ordinary stores need none, nor with page granularity.
     let writesNonTemporally: Bool
