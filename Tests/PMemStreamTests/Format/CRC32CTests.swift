@@ -209,12 +209,8 @@ struct CRC32CTests {
                     let bytes = UnsafeRawBufferPointer(rebasing: source[sourceStart..<(sourceStart + length)])
                     let previous = UInt32.random(in: .min ... .max, using: &generator)
                     destination.initializeMemory(as: UInt8.self, repeating: 0xA5)
-                    let copied = CRC32C.foldingChecksum(
-                        copying: bytes,
-                        nonTemporallyTo: destination.baseAddress! + guardBytes + place,
-                        continuing: previous
-                    )
                     let start = destination.baseAddress! + guardBytes + place
+                    let copied = CRC32C.foldingChecksum(copying: bytes, nonTemporallyTo: start, continuing: previous)
                     let storedExactly =
                         memcmp(start, bytes.baseAddress!, length) == 0
                         && Self.holdsOnly(0xA5, destination.baseAddress!, count: guardBytes + place)
