@@ -51,9 +51,9 @@ struct StreamFileTests {
 
     /// Entries around the sizes from which a writer checksums data as it copies it (one pass over the bytes,
     /// on CPUs that fold checksums with 256-bit registers: large entries' streamed lines, and the bodies of
-    /// a batch's entries of 1 – 4 KiB), and far above them, at many offsets a header can leave the data at:
-    /// written synchronously, asynchronously and in batches, read back byte for byte, with their checksums
-    /// verified, before and after the stream is reopened.
+    /// entries of 1 – 4 KiB written whole), and far above them, at many offsets a header can leave the data
+    /// at: written synchronously, asynchronously and in batches, read back byte for byte, with their
+    /// checksums verified, before and after the stream is reopened.
     @Test(
         "with cache-line granularity, large entries appended each way read back byte for byte after a reopen",
         .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") != nil, "run in a child process with the granularity forced")
@@ -83,6 +83,11 @@ struct StreamFileTests {
                 }
                 _ = try await writer.append(contentsOf: batch)
                 expected += batch
+                // Lone synchronous appends of up to 4 KiB, also written whole with non-temporal stores.
+                for entry in batch.reversed() {
+                    _ = try await writer.append(entry)
+                }
+                expected += batch.reversed()
                 try await Self.expectEntries(of: stream, expected)
                 try await stream.close()
             }

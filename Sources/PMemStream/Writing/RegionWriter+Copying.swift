@@ -157,15 +157,15 @@ nonisolated extension RegionWriter {
     /// the non-temporal stores wait for those lines to be written back (the reservation stores no zero word
     /// here, see ``reserve(count:size:marking:reserved:)``). For entries of ``nonTemporalSizes``.
     ///
-    /// With `checksumWhileCopying` (the writer's ``checksumsWhileCopying``, given for the entries of a batch,
-    /// whose drain comes only after the last one), a body of ``batchBodyChecksummedWhileCopiedFrom`` bytes or
-    /// more is checksummed as it is copied, after the header's words and the head. A lone entry is
-    /// checksummed after its copy, while the body is written back.
+    /// With `checksumWhileCopying` (the writer's ``checksumsWhileCopying``), a body of
+    /// ``bodyChecksummedWhileCopiedFrom`` bytes or more is checksummed as it is copied, after the header's
+    /// words and the head: where the checksum folds with 256-bit registers, its checksum after the copy
+    /// did not overlap the write-back.
     static func writeNonTemporally(
         _ entry: InFlightEntry,
         from buffer: UnsafeRawBufferPointer,
         terminated: Bool,
-        checksumWhileCopying: Bool = false,
+        checksumWhileCopying: Bool,
         medium: any PersistentMedium,
         sequence: UInt64
     ) {
@@ -179,7 +179,7 @@ nonisolated extension RegionWriter {
         var checksumOfWords: UInt32?
         if headCount < wholeWords {
             let body = UnsafeRawBufferPointer(rebasing: buffer[headCount..<wholeWords])
-            if checksumWhileCopying, body.count >= Self.batchBodyChecksummedWhileCopiedFrom {
+            if checksumWhileCopying, body.count >= Self.bodyChecksummedWhileCopiedFrom {
                 let head = EntryHeader.checksum(
                     regionSequence: sequence,
                     timestamp: entry.timestamp,
@@ -290,18 +290,19 @@ nonisolated extension RegionWriter {
     /// Where the checksum folds with 256-bit registers (CPUs with AVX2 and VPCLMULQDQ but no AVX-512), a
     /// copy and then the checksum of the same bytes did not overlap: in a C loop on a Zen 3 CPU, 64 KiB
     /// entries written 64 to a drain took 7.5 µs against 4.5 in one pass (4.4 for the copy alone), and
-    /// 8.6 µs against 5.8 with a drain after each. Below 8 KiB the benchmark found no gain for a lone
-    /// entry, or a loss: asynchronous appends of 2 and 4 KiB, whose queuing waits for the stores as a
-    /// drain would, were 10 – 30 % slower in one pass (Docs/Performance.md, twenty-second pass).
+    /// 8.6 µs against 5.8 with a drain after each. Below 8 KiB the benchmark found a loss for the only
+    /// entries streamed there, lone asynchronous ones: of 2 and 4 KiB, whose queuing waits for the stores as
+    /// a drain would, they were 10 – 30 % slower in one pass (Docs/Performance.md, twenty-second pass).
     static let streamedLinesChecksummedWhileCopiedFrom = 6 * 1024
 
     /// The fewest bytes of an entry's body (see
-    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``) that a batch copies
-    /// while it checksums them, where the writer ``checksumsWhileCopying``: the size from which the checksum
+    /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``) that are copied while
+    /// they are checksummed, where the writer ``checksumsWhileCopying``: the size from which the checksum
     /// folds (`CRC32C.foldingLimit`). On a Zen 3 CPU, batches of 4 KiB entries took 467 – 610 ns per entry
-    /// so against 553 – 646 (thirteen alternating pairs), 2 KiB 276 – 357 against 308 – 383; 1 KiB, whose
-    /// body is mostly shorter, no different.
-    static var batchBodyChecksummedWhileCopiedFrom: Int { CRC32C.foldingLimit }
+    /// so against 553 – 646 (thirteen alternating pairs), 2 KiB 276 – 357 against 308 – 383; lone
+    /// synchronous appends of 4 KiB 620 – 819 ns against 707 – 1 121 (eight pairs), 2 KiB 460 – 729 against
+    /// 502 – 753. Entries of 1 KiB, whose body is mostly shorter, take it rarely.
+    static var bodyChecksummedWhileCopiedFrom: Int { CRC32C.foldingLimit }
 
     /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
     /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less

@@ -72,6 +72,7 @@ nonisolated extension RegionWriter {
                     entry,
                     from: buffer,
                     terminated: self.hasTerminator(after: entry),
+                    checksumWhileCopying: self.checksumsWhileCopying,
                     medium: self.medium,
                     sequence: self.region.sequence
                 )

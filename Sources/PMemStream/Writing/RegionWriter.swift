@@ -60,10 +60,10 @@ public actor RegionWriter {
     /// with cache-line granularity, where ordinary stores would need a flush of their lines. Not with byte
     /// granularity (eADR), where ordinary stores need none, nor with page granularity.
     let writesNonTemporally: Bool
-    /// Whether the streamed lines of large entries, and the bodies of the entries of batches written whole
-    /// with non-temporal stores, are checksummed as they are copied, in one pass (see
-    /// ``streamedLinesChecksummedWhileCopiedFrom`` and ``batchBodyChecksummedWhileCopiedFrom``): where the
-    /// medium is a ``Pmem2Mapping`` that allows it. Beside the other flags, in what would be padding: the
+    /// Whether the streamed lines of large entries, and the bodies of entries written whole with
+    /// non-temporal stores, are checksummed as they are copied, in one pass (see
+    /// ``streamedLinesChecksummedWhileCopiedFrom`` and ``bodyChecksummedWhileCopiedFrom``): where the medium
+    /// is a ``Pmem2Mapping`` that allows it. Beside the other flags, in what would be padding: the
     /// fields after them keep their places.
     let checksumsWhileCopying: Bool
     /// ``nonTemporalSizes`` (or its override) where ``writesNonTemporally``, `nil` elsewhere: the lone synchronous appends
