@@ -51,7 +51,7 @@ struct StreamFileTests {
 
     /// Entries around the sizes from which a writer checksums data as it copies it (one pass over the bytes,
     /// on CPUs that fold checksums with 256-bit registers: large entries' streamed lines, and the bodies of
-    /// entries of 1 – 4 KiB written whole), and far above them, at many offsets a header can leave the data
+    /// entries of 512 B – 4 KiB written whole), and far above them, at many offsets a header can leave the data
     /// at: written synchronously, asynchronously and in batches, read back byte for byte, with their
     /// checksums verified, before and after the stream is reopened.
     @Test(
@@ -78,7 +78,8 @@ struct StreamFileTests {
                     expected += index % 3 == 2 ? [bytes, Array(bytes.reversed())] : [bytes]
                 }
                 // A batch of entries that are all written whole with non-temporal stores.
-                let batch = [1000, 1024, 1090, 2048, 3001, 4096, 4090, 1064, 4000].enumerated().map { index, size in
+                let batchSizes = [1000, 1024, 1090, 2048, 3001, 4096, 4090, 1064, 4000, 700, 520]
+                let batch = batchSizes.enumerated().map { index, size in
                     (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ index &* 5 &+ 3) }
                 }
                 _ = try await writer.append(contentsOf: batch)

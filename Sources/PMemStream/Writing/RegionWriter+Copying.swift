@@ -297,12 +297,14 @@ nonisolated extension RegionWriter {
 
     /// The fewest bytes of an entry's body (see
     /// ``writeNonTemporally(_:from:terminated:checksumWhileCopying:medium:sequence:)``) that are copied while
-    /// they are checksummed, where the writer ``checksumsWhileCopying``: the size from which the checksum
-    /// folds (`CRC32C.foldingLimit`). On a Zen 3 CPU, batches of 4 KiB entries took 467 – 610 ns per entry
-    /// so against 553 – 646 (thirteen alternating pairs), 2 KiB 276 – 357 against 308 – 383; lone
-    /// synchronous appends of 4 KiB 620 – 819 ns against 707 – 1 121 (eight pairs), 2 KiB 460 – 729 against
-    /// 502 – 753. Entries of 1 KiB, whose body is mostly shorter, take it rarely.
-    static var bodyChecksummedWhileCopiedFrom: Int { CRC32C.foldingLimit }
+    /// they are checksummed, where the writer ``checksumsWhileCopying``. On a Zen 3 CPU, batches of 4 KiB
+    /// entries took 467 – 610 ns per entry so against 553 – 646 (thirteen alternating pairs), 2 KiB 276 – 357
+    /// against 308 – 383; lone synchronous appends of 4 KiB 620 – 819 ns against 707 – 1 121 (eight pairs),
+    /// 2 KiB 460 – 729 against 502 – 753. From 512 rather than 1 024 bytes (the folding checksum's own limit,
+    /// `CRC32C.foldingLimit`), eight more pairs: synchronous 1 KiB appends 458 – 573 ns against 561 – 633,
+    /// batches of 1 KiB 162 – 292 against 202 – 295, synchronous 768-byte appends 486 – 622 against
+    /// 507 – 598; 512-byte entries, whose bodies are mostly shorter, no different.
+    static let bodyChecksummedWhileCopiedFrom = 512
 
     /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
     /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less
