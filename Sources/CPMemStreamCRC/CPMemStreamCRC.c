@@ -141,8 +141,8 @@ static inline void stream_word(unsigned char *destination, const unsigned char *
  *
  * With a `destination` (32-byte aligned, `length` a multiple of 8), every piece the fold loads is also
  * stored there with non-temporal stores, from the registers it was loaded into: the copy and the checksum
- * read the bytes once, and the multiplications overlap the stores' write-back. Without one, the compiler
- * drops the stores (the function is inlined with a constant). */
+ * read the bytes once, and the multiplications overlap the stores' write-back. Without one (`NULL`), each
+ * step skips the stores on a branch that always goes the same way. */
 __attribute__((target("avx2,vpclmulqdq,pclmul,sse4.2"))) static inline uint32_t
 fold_and_copy(const unsigned char *next, size_t length, uint32_t crc, unsigned char *destination) {
     const __m256i four_registers = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fold_1024_bits));
