@@ -28,7 +28,7 @@ uint32_t pmemstream_crc32c_folding(const void *bytes, size_t length, uint32_t cr
  * with non-temporal stores only and no flush, as pmemstream_copy_nontemporal does (CPMemStreamStores): the
  * bytes are read once, for both. `destination` must be 8-byte aligned and `length` a multiple of 8 (a debug
  * build asserts both), and they must not overlap. Call it only when pmemstream_crc32c_folding_available()
- * is true; elsewhere it aborts. */
+ * is true. */
 uint32_t pmemstream_crc32c_folding_copy_nontemporal(void *destination, const void *source, size_t length,
                                                     uint32_t crc);
 
