@@ -100,16 +100,13 @@ nonisolated extension RegionWriter {
         medium.copy(toOffset: dataOffset, from: start, flags: .noFlush)
         let checksum: UInt32
         if checksumWhileCopying, tail - head >= Self.streamedLinesChecksummedWhileCopiedFrom {
-            let partial = EntryHeader.checksum(
-                regionSequence: sequence,
-                timestamp: entry.timestamp,
-                dataSize: buffer.count,
-                dataStart: start
-            )
-            let throughLines = CRC32C.foldingChecksum(
-                copying: UnsafeRawBufferPointer(rebasing: buffer[head..<tail]),
+            let throughLines = Self.checksumCopying(
+                buffer,
+                from: head,
+                to: tail,
                 nonTemporallyTo: base + dataOffset + head,
-                continuing: partial
+                of: entry,
+                sequence: sequence
             )
             medium.copy(toOffset: dataOffset + tail, from: end, flags: .noFlush)
             checksum = CRC32C.checksum(end, continuing: throughLines)
@@ -180,16 +177,13 @@ nonisolated extension RegionWriter {
         if headCount < wholeWords {
             let body = UnsafeRawBufferPointer(rebasing: buffer[headCount..<wholeWords])
             if checksumWhileCopying, body.count >= Self.bodyChecksummedWhileCopiedFrom {
-                let head = EntryHeader.checksum(
-                    regionSequence: sequence,
-                    timestamp: entry.timestamp,
-                    dataSize: buffer.count,
-                    dataStart: UnsafeRawBufferPointer(rebasing: buffer[..<headCount])
-                )
-                checksumOfWords = CRC32C.foldingChecksum(
-                    copying: body,
+                checksumOfWords = Self.checksumCopying(
+                    buffer,
+                    from: headCount,
+                    to: wholeWords,
                     nonTemporallyTo: medium.baseAddress + dataOffset + headCount,
-                    continuing: head
+                    of: entry,
+                    sequence: sequence
                 )
             } else {
                 medium.copy(toOffset: dataOffset + headCount, from: body, flags: flags)
@@ -305,6 +299,32 @@ nonisolated extension RegionWriter {
     /// batches of 1 KiB 162 – 292 against 202 – 295, synchronous 768-byte appends 486 – 622 against
     /// 507 – 598; 512-byte entries, whose bodies are mostly shorter, no different.
     static let bodyChecksummedWhileCopiedFrom = 512
+
+    /// The checksum of `entry` (of region `sequence`, with `data` as its data) so far as `data[..<end]`,
+    /// copying `data[start..<end]` to `destination` with non-temporal stores as it checksums them, in one
+    /// pass (`CRC32C.foldingChecksum(copying:nonTemporallyTo:continuing:)`); continued over the rest of the
+    /// data, it is the entry's checksum. Only where the writer ``checksumsWhileCopying``, for whole words.
+    @inline(__always)
+    private static func checksumCopying(
+        _ data: UnsafeRawBufferPointer,
+        from start: Int,
+        to end: Int,
+        nonTemporallyTo destination: UnsafeMutableRawPointer,
+        of entry: InFlightEntry,
+        sequence: UInt64
+    ) -> UInt32 {
+        let beforeStart = EntryHeader.checksum(
+            regionSequence: sequence,
+            timestamp: entry.timestamp,
+            dataSize: data.count,
+            dataStart: UnsafeRawBufferPointer(rebasing: data[..<start])
+        )
+        return CRC32C.foldingChecksum(
+            copying: UnsafeRawBufferPointer(rebasing: data[start..<end]),
+            nonTemporallyTo: destination,
+            continuing: beforeStart
+        )
+    }
 
     /// Entries shorter than this are copied with a plain `memmove` rather than through the medium's copy.
     /// Measured with cache-line flushes on `/dev/shm`, a synchronous append of 64 bytes took 6–10 ns less
