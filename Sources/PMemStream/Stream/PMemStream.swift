@@ -440,7 +440,12 @@ public actor PMemStream {
         try self.checkWritable()
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
-            try state.markFreed()
+            // Under the writer's lock: its synchronous appends are not counted as writes under way.
+            if let writer = self.writers[region.offset] {
+                try writer.appendLock.withLock { () throws(PMemStreamError) in try state.markFreed() }
+            } else {
+                try state.markFreed()
+            }
             do throws(PMemStreamError) {
                 try await self.checkpoint(covering: state.lastTimestamp)
                 try self.checkOpen()

@@ -62,7 +62,9 @@ nonisolated extension RegionWriter {
         if self.inFlight.isEmpty {
             var reserved: InFlightEntry?
             let nonTemporal = self.loneNonTemporalSizes?.contains(buffer.count) ?? false
-            try self.reserve(count: 1, size: { _ in buffer.count }, marking: !nonTemporal) { reserved = $0 }
+            try self.reserve(count: 1, size: { _ in buffer.count }, marking: !nonTemporal, uncounted: true) {
+                reserved = $0
+            }
             let entry = reserved!
             // Made before the copy: making it retains the region's state, and nothing between the copy and
             // the drain may retain or release (see `flushSealed(count:streamingFrom:entry:)`).
@@ -82,7 +84,7 @@ nonisolated extension RegionWriter {
                 self.flushSealed(count: 1, streamingFrom: threshold) { _ in entry }
             }
             self.medium.drain()
-            self.publishDurableAlone(count: 1, timestamps: entry.timestamp...entry.timestamp, end: entry.end)
+            self.publishDurableAlone(timestamps: entry.timestamp...entry.timestamp, end: entry.end)
             return written
         }
         var written: InFlightEntry?
@@ -115,10 +117,16 @@ nonisolated extension RegionWriter {
         var refusal: PMemStreamError?
         let places = [InFlightEntry](unsafeUninitializedCapacity: batch.count) { places, initialized in
             do throws(PMemStreamError) {
-                try self.reserve(count: batch.count, size: { batch[$0].count }, marking: !nonTemporal) {
-                    places.initializeElement(at: initialized, to: $0)
-                    initialized += 1
-                }
+                try self.reserve(
+                    count: batch.count,
+                    size: { batch[$0].count },
+                    marking: !nonTemporal,
+                    uncounted: true,
+                    reserved: {
+                        places.initializeElement(at: initialized, to: $0)
+                        initialized += 1
+                    }
+                )
             } catch {
                 refusal = error
             }
@@ -151,7 +159,7 @@ nonisolated extension RegionWriter {
             }
         }
         self.medium.drain()
-        self.publishDurableAlone(count: batch.count, timestamps: first.timestamp...last.timestamp, end: last.end)
+        self.publishDurableAlone(timestamps: first.timestamp...last.timestamp, end: last.end)
         return (AppendedEntries(state: self.state, places: places), last.timestamp)
     }
 
@@ -228,12 +236,12 @@ nonisolated extension RegionWriter {
         return true
     }
 
-    /// Publishes `count` entries that never entered ``inFlight``, just made durable: they have `timestamps`,
-    /// and the last ends at `end`.
-    private func publishDurableAlone(count: Int, timestamps: ClosedRange<UInt64>, end: Int) {
+    /// Publishes entries that never entered ``inFlight``, reserved uncounted, just made durable: they have
+    /// `timestamps`, and the last ends at `end`.
+    private func publishDurableAlone(timestamps: ClosedRange<UInt64>, end: Int) {
         self.state.published(upTo: end)
         self.tracker.published(in: &self.lane, next: LaneFloors.none)
-        if self.state.endWrites(count, recordingDurable: timestamps.upperBound, end: end) {
+        if self.state.recordWriterDurable(timestamp: timestamps.upperBound, end: end) {
             self.groupCommit.touch(self.state)
         }
     }

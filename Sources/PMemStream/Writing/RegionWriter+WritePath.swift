@@ -15,19 +15,26 @@ nonisolated extension RegionWriter {
 
     /// ``reserve(count:size:)``, handing each entry to `reserved` rather than to ``inFlight``; with `marking`
     /// false, it stores neither the zero words nor the terminator, for a caller that writes each entry's
-    /// header and the terminator itself before the same drain. Inlined, so that its closures are too: every
-    /// append goes through it.
+    /// header and the terminator itself before the same drain. With `uncounted`, for entries the caller
+    /// publishes before it releases ``appendLock``, the writes are checked against a free but not counted
+    /// (see ``RegionState/checkWritable()``); the caller then ends them with ``RegionState/recordWriterDurable(timestamp:end:)``
+    /// alone. Inlined, so that its closures are too: every append goes through it.
     @inline(__always)
     func reserve(
         count: Int,
         size: (_ index: Int) -> Int,
         marking: Bool = true,
+        uncounted: Bool = false,
         reserved: (InFlightEntry) -> Void
     ) throws(PMemStreamError) {
         precondition(count > 0, "a reservation of no entry")
         try self.checkOpen()
         try self.checkFits(count: count, size: size)
-        try self.state.beginWrites(count)
+        if uncounted {
+            try self.state.checkWritable()
+        } else {
+            try self.state.beginWrites(count)
+        }
         self.scrubStaleHeaders(count: count, size: size)
         let first = self.tracker.takeTimestamps(count, in: &self.lane)
         var entry = InFlightEntry(offset: self.tail, size: size(0), timestamp: first)

@@ -1,4 +1,6 @@
+import Foundation
 import PMemStreamTestKit
+import Synchronization
 import Testing
 
 @testable import PMemStream
@@ -151,12 +153,97 @@ struct CloseAndFreeTests {
             await Task.yield()
         }
         #expect(await thrownErrorCode { _ = try await w1.appendAsync([3]) } == .regionInUse)
+        // Synchronous appends with nothing of the region in flight are not counted as writes; they check
+        // the free's flag under the writer's lock instead.
+        #expect(await thrownErrorCode { _ = try await w1.append([3]) } == .regionInUse)
+        #expect(await thrownErrorCode { _ = try await w1.append(contentsOf: [[3], [4]]) } == .regionInUse)
         free.cancel()
         #expect(await thrownErrorCode { try await free.value } == .cancelled)
         mover.release()
         _ = try await held.value
         _ = try await first.value
         #expect(try await w1.append([4]).timestamp == 3, "the region is still allocated and writable")
+        try await stream.close()
+    }
+
+    /// A free marks the region under its writer's lock, so a synchronous append either ends before the
+    /// free looks (and the free's checkpoint covers it) or is refused; none writes into a region being freed.
+    @Test("a free racing synchronous appends on its region: each append returns before it or is refused")
+    func freeRacingSynchronousAppends() async throws {
+        let medium = SimulatedMedium(size: 1024 * 1024)
+        let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096))
+        let kept = try await stream.allocateRegion(size: 64 * 1024)
+        let keptEntry = try await stream.writer(for: kept).append([7])
+        let freed = try await stream.allocateRegion(size: 256 * 1024)
+        let writer = try await stream.writer(for: freed)
+        let appends = Task { () -> (returned: [UInt64], refusal: PMemStreamError.Code?) in
+            var returned: [UInt64] = []
+            while true {
+                do {
+                    let index = returned.count
+                    if index.isMultiple(of: 2) {
+                        returned.append(try await writer.append([UInt8(truncatingIfNeeded: index)]).timestamp)
+                    } else {
+                        returned.append(try await writer.append(contentsOf: [[1], [2]]).last!.timestamp)
+                    }
+                } catch {
+                    return (returned, (error as? PMemStreamError)?.code)
+                }
+                await Task.yield()
+            }
+        }
+        while stream.committedTimestamp < 20 {
+            await Task.yield()
+        }
+        try await stream.free(freed)
+        let (returned, refusal) = await appends.value
+        #expect(
+            refusal == .regionFreed || refusal == .regionInUse,
+            "the appends ended with \(String(describing: refusal))"
+        )
+        #expect(returned.count >= 10)
+        // Every timestamp an append returned is persisted: the free's checkpoint covered it.
+        #expect(stream.persistedTimestamp >= returned.max()!)
+        // After a power failure the freed region is gone and the other one whole.
+        let reopened = try PMemStream(medium: SimulatedMedium(image: medium.crash(.drainedOnly)))
+        #expect(try await reopened.regions.collect().map(\.offset) == [kept.offset])
+        let entries = try await reopened.entries(in: reopened.region(atOffset: kept.offset)).collect()
+        #expect(try entries.map { [$0.timestamp] + (try $0.bytes).map(UInt64.init) } == [[keptEntry.timestamp, 7]])
+        try await reopened.close()
+        try await stream.close()
+    }
+
+    /// A synchronous append with nothing else of its region in flight does not count itself as a write under
+    /// way: it checks the free's flag under the writer's lock, so the free must mark the region under the
+    /// same lock, or an append that checked just before would write on into the region being freed.
+    @Test("a free marks the region only once the writer's lock is free")
+    func freeWaitsForTheWritersLock() async throws {
+        let stream = try PMemStream(medium: SimulatedMedium(size: 256 * 1024), configuration: .init(blockSize: 4096))
+        let region = try await stream.allocateRegion(size: 4096)
+        let writer = try await stream.writer(for: region)
+        let state = await writer.state
+        let holding = Atomic(false)
+        let release = Atomic(false)
+        let holder = Thread {
+            writer.appendLock.withLock {
+                holding.store(true, ordering: .releasing)
+                while !release.load(ordering: .acquiring) {
+                    usleep(1000)
+                }
+            }
+        }
+        holder.start()
+        while !holding.load(ordering: .acquiring) {
+            await Task.yield()
+        }
+        let free = Task { try await stream.free(region) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(throws: Never.self, "the free marked the region while the writer's lock was held") {
+            try state.checkWritable()
+        }
+        release.store(true, ordering: .releasing)
+        try await free.value
+        #expect(await thrownErrorCode { _ = try await writer.append([1]) } == .regionFreed)
         try await stream.close()
     }
 
