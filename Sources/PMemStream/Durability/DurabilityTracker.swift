@@ -45,15 +45,18 @@ final class DurabilityTracker: Sendable {
     /// theirs back too, and they may have published them and scanned meanwhile: the writer then raises its
     /// floor to its first timestamp as after a publication, and scans.
     ///
+    /// The addition wraps rather than checks for overflow (a 64-bit clock that counts appends does not
+    /// reach it): one `lock xadd`, where the checked one is a compare-and-exchange loop.
+    ///
     /// - Returns: The first of them.
     @inline(__always)
     func takeTimestamps(_ count: Int, in lane: inout LaneFloors.Lane) -> UInt64 {
         guard lane.value == LaneFloors.none else {
-            return self.clock.next.add(UInt64(count), ordering: .sequentiallyConsistent).oldValue
+            return self.clock.next.wrappingAdd(UInt64(count), ordering: .sequentiallyConsistent).oldValue
         }
         let held = self.clock.next.load(ordering: .relaxed)
         self.floors.hold(&lane, at: held)
-        let first = self.clock.next.add(UInt64(count), ordering: .sequentiallyConsistent).oldValue
+        let first = self.clock.next.wrappingAdd(UInt64(count), ordering: .sequentiallyConsistent).oldValue
         if first != held {
             self.published(in: &lane, next: first)
         }

@@ -170,7 +170,7 @@ final class GroupCommit: Sendable {
     /// that many entries.
     func enqueue(_ entry: Queued, in queue: RegionQueue) {
         let listing = queue.append(entry)
-        let count = self.queuedCount.add(1, ordering: .relaxed).newValue
+        let count = self.queuedCount.wrappingAdd(1, ordering: .relaxed).newValue
         guard listing || count == self.wakeThreshold else { return }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
             var wakes = count == self.wakeThreshold
@@ -326,7 +326,7 @@ final class GroupCommit: Sendable {
         }
         buffers.listed.removeAll(keepingCapacity: true)
         // Room first, then the waiters: one that checks for room after this sees it.
-        self.queuedCount.subtract(taken, ordering: .relaxed)
+        self.queuedCount.wrappingSubtract(taken, ordering: .relaxed)
         let waiters = self.state.withLock { state in
             defer { state.roomWaiters.removeAll() }
             return state.roomWaiters
