@@ -129,9 +129,10 @@ struct AppendCrashTests {
             journal.acknowledgeAll(on: medium)
         }
         // Lone synchronous appends: up to 4 KiB each is written whole with non-temporal copies (from 512 B
-        // by the second writer, which copies and flushes the smaller ones); the 4100-byte one streams its
-        // whole lines as it copies them and flushes the rest after its seal.
-        for (index, size) in [0, 5, 100, 63, 4100, 4096].enumerated() {
+        // by the second writer, which copies and flushes the smaller ones), up to 256 B from an image of the
+        // whole entry; the 4100-byte one streams its whole lines as it copies them and flushes the rest
+        // after its seal.
+        for (index, size) in [0, 5, 100, 63, 4100, 4096, 256, 8, 257].enumerated() {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
         }
