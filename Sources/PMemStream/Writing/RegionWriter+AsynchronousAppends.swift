@@ -70,13 +70,12 @@ nonisolated extension RegionWriter {
     /// for a lone synchronous append, the entry never enters ``inFlight`` (nothing can come between its
     /// reservation and its publication), and it is reserved, copied, sealed, queued and then published as
     /// through the list. A large entry's data is flushed as it is copied (see
-    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``), and the round flushes the rest. Published before the
-    /// lock is released, the write is not counted (see ``RegionState/checkWritable()``).
+    /// ``copyAndSeal(_:from:streamingFrom:piecesAbove:)``), and the round flushes the rest.
     private func appendAloneForGroupCommit(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError)
         -> AppendReceipt
     {
         var reserved: InFlightEntry?
-        try self.reserve(count: 1, size: { _ in buffer.count }, uncounted: true) { reserved = $0 }
+        try self.reserve(count: 1, size: { _ in buffer.count }) { reserved = $0 }
         let entry = reserved!
         let streamedLines = self.copyAndSeal(
             entry,
@@ -96,6 +95,7 @@ nonisolated extension RegionWriter {
         )
         self.state.published(upTo: entry.end)
         self.tracker.published(in: &self.lane, next: LaneFloors.none)
+        self.state.endWrites(1)
         return AppendReceipt(writer: self, entry: entry)
     }
 
