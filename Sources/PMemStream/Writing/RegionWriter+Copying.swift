@@ -272,11 +272,11 @@ nonisolated extension RegionWriter {
         image[2] = header.kindAndChecksum
         var words = image.mutableSpan
         var bytes = words.mutableBytes
-        bytes.withUnsafeMutableBytes { image in
-            UnsafeMutableRawBufferPointer(rebasing: image[EntryHeader.size...]).copyMemory(from: buffer)
+        bytes.withUnsafeMutableBytes { assembled in
+            UnsafeMutableRawBufferPointer(rebasing: assembled[EntryHeader.size...]).copyMemory(from: buffer)
             medium.copy(
                 toOffset: entry.offset,
-                from: UnsafeRawBufferPointer(rebasing: image[..<length]),
+                from: UnsafeRawBufferPointer(rebasing: assembled[..<length]),
                 flags: [.nonTemporal, .noDrain]
             )
         }
