@@ -141,8 +141,8 @@ final class RegionState: Sendable {
         try self.refuseWrites(seeing: before)
     }
 
-    /// Refuses a write that begins and ends within one hold of the region writer's lock (a synchronous append
-    /// with nothing else of the region in flight) when the region is freed or being freed, as
+    /// Refuses a write that begins and ends within one hold of the region writer's lock (an append with
+    /// nothing else of the region in flight) when the region is freed or being freed, as
     /// ``beginWrites(_:)`` does, but counts nothing: ``markFreed()`` is called under the same lock, so such a
     /// write either ends before the free looks, or sees its flag. Two atomic operations fewer per append
     /// (each about 5 ns, Docs/Performance.md, twenty-third pass).

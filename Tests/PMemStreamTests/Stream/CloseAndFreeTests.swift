@@ -153,8 +153,8 @@ struct CloseAndFreeTests {
             await Task.yield()
         }
         #expect(await thrownErrorCode { _ = try await w1.appendAsync([3]) } == .regionInUse)
-        // Synchronous appends with nothing of the region in flight are not counted as writes; they check
-        // the free's flag under the writer's lock instead.
+        // Synchronous appends with nothing of the region in flight are not counted as writes; they check the
+        // free's flag under the writer's lock instead.
         #expect(await thrownErrorCode { _ = try await w1.append([3]) } == .regionInUse)
         #expect(await thrownErrorCode { _ = try await w1.append(contentsOf: [[3], [4]]) } == .regionInUse)
         free.cancel()
@@ -166,10 +166,11 @@ struct CloseAndFreeTests {
         try await stream.close()
     }
 
-    /// A free marks the region under its writer's lock, so a synchronous append either ends before the
-    /// free looks (and the free's checkpoint covers it) or is refused; none writes into a region being freed.
-    @Test("a free racing synchronous appends on its region: each append returns before it or is refused")
-    func freeRacingSynchronousAppends() async throws {
+    /// A free marks the region under its writer's lock, so an append with nothing else of the region in
+    /// flight either ends before the free looks (and the free's checkpoint covers it) or is refused; none
+    /// writes into a region being freed.
+    @Test("a free racing appends on its region: each append returns before it or is refused")
+    func freeRacingAppends() async throws {
         let medium = SimulatedMedium(size: 1024 * 1024)
         let stream = try PMemStream(medium: medium, configuration: .init(blockSize: 4096))
         let kept = try await stream.allocateRegion(size: 64 * 1024)
@@ -181,10 +182,10 @@ struct CloseAndFreeTests {
             while true {
                 do {
                     let index = returned.count
-                    if index.isMultiple(of: 2) {
-                        returned.append(try await writer.append([UInt8(truncatingIfNeeded: index)]).timestamp)
-                    } else {
-                        returned.append(try await writer.append(contentsOf: [[1], [2]]).last!.timestamp)
+                    switch index % 3 {
+                    case 0: returned.append(try await writer.append([UInt8(truncatingIfNeeded: index)]).timestamp)
+                    case 1: returned.append(try await writer.append(contentsOf: [[1], [2]]).last!.timestamp)
+                    default: returned.append(try await writer.appendAsync([3]).timestamp)
                     }
                 } catch {
                     return (returned, (error as? PMemStreamError)?.code)
@@ -244,6 +245,8 @@ struct CloseAndFreeTests {
         release.store(true, ordering: .releasing)
         try await free.value
         #expect(await thrownErrorCode { _ = try await writer.append([1]) } == .regionFreed)
+        #expect(await thrownErrorCode { _ = try await writer.appendAsync([1]) } == .regionFreed)
+        #expect(await thrownErrorCode { _ = try await writer.appendAsync(testBytes(3000, seed: 1)) } == .regionFreed)
         try await stream.close()
     }
 
