@@ -440,7 +440,8 @@ public actor PMemStream {
         try self.checkWritable()
         try self.validate(region)
         if let state = self.regionStates[region.offset] {
-            // Under the writer's lock: its synchronous appends are not counted as writes under way.
+            // Under the writer's lock: the appends it makes with nothing else in flight are not counted as
+            // writes under way (see `RegionState.checkWritable()`).
             if let writer = self.writers[region.offset] {
                 try writer.appendLock.withLock { () throws(PMemStreamError) in try state.markFreed() }
             } else {

@@ -17,7 +17,8 @@ nonisolated extension RegionWriter {
     /// false, it stores neither the zero words nor the terminator, for a caller that writes each entry's
     /// header and the terminator itself before the same drain. With `uncounted`, for entries the caller
     /// publishes before it releases ``appendLock``, the writes are checked against a free but not counted
-    /// (see ``RegionState/checkWritable()``), and not ended. Inlined, so that its closures are too: every append goes through it.
+    /// (see ``RegionState/checkWritable()``), and not ended. Inlined, so that its closures are too: every
+    /// append goes through it.
     @inline(__always)
     func reserve(
         count: Int,
