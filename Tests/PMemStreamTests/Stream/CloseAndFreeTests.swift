@@ -224,26 +224,36 @@ struct CloseAndFreeTests {
         let writer = try await stream.writer(for: region)
         let state = await writer.state
         let holding = Atomic(false)
-        let release = Atomic(false)
+        let freeStarted = Atomic(false)
+        let markedWhileHeld = Atomic(false)
+        let looked = Atomic(false)
+        // A thread of its own holds the lock, gives the free time to run into it, looks, and lets go: nothing
+        // it waits for needs the tasks' pool, which the free may be blocking (it may have a single thread).
         let holder = Thread {
             writer.appendLock.withLock {
                 holding.store(true, ordering: .releasing)
-                while !release.load(ordering: .acquiring) {
+                while !freeStarted.load(ordering: .acquiring) {
                     usleep(1000)
                 }
+                usleep(100_000)
+                markedWhileHeld.store((try? state.checkWritable()) == nil, ordering: .releasing)
             }
+            looked.store(true, ordering: .releasing)
         }
         holder.start()
         while !holding.load(ordering: .acquiring) {
             await Task.yield()
         }
-        let free = Task { try await stream.free(region) }
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(throws: Never.self, "the free marked the region while the writer's lock was held") {
-            try state.checkWritable()
+        let free = Task {
+            freeStarted.store(true, ordering: .releasing)
+            try await stream.free(region)
         }
-        release.store(true, ordering: .releasing)
         try await free.value
+        while !looked.load(ordering: .acquiring) {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let marked = markedWhileHeld.load(ordering: .acquiring)
+        #expect(!marked, "the free marked the region while the writer's lock was held")
         #expect(await thrownErrorCode { _ = try await writer.append([1]) } == .regionFreed)
         #expect(await thrownErrorCode { _ = try await writer.appendAsync([1]) } == .regionFreed)
         #expect(await thrownErrorCode { _ = try await writer.appendAsync(testBytes(3000, seed: 1)) } == .regionFreed)
