@@ -431,7 +431,9 @@ public actor PMemStream {
     /// - Parameter region: The region to free.
     /// - Throws: ``PMemStreamError/Code/regionFreed`` when it was freed already,
     ///   ``PMemStreamError/Code/notARegion`` for a handle of another stream,
-    ///   ``PMemStreamError/Code/regionInUse`` while appends or a reservation in it are under way,
+    ///   ``PMemStreamError/Code/regionInUse`` while a reservation or appends still being copied or waiting
+    ///   behind one are under way in it (an append that writes and publishes its entry in one turn of the
+    ///   region's lock is waited for instead),
     ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled while waiting for the checkpoint,
     ///   ``PMemStreamError/Code/streamClosed`` or ``PMemStreamError/Code/readOnlyStream``; the stream is
     ///   unchanged then.
