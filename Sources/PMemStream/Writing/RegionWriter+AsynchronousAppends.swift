@@ -81,13 +81,15 @@ nonisolated extension RegionWriter {
         -> AppendReceipt
     {
         var reserved: InFlightEntry?
-        let counted = self.streamingFrom.map { buffer.count >= $0 } ?? false
+        let threshold = self.streamingFrom
+        // Streamed when the data reaches the threshold (see `streamedLines(entryOffset:dataSize:threshold:)`).
+        let counted = threshold.map { buffer.count >= $0 } ?? false
         try self.reserve(count: 1, size: { _ in buffer.count }, uncounted: !counted) { reserved = $0 }
         let entry = reserved!
         let streamedLines = self.copyAndSeal(
             entry,
             from: buffer,
-            streamingFrom: self.streamingFrom,
+            streamingFrom: threshold,
             piecesAbove: Self.asynchronousPieceLimit
         )
         self.groupCommit.enqueue(
