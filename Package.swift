@@ -30,8 +30,9 @@ let package = Package(
         .systemLibrary(name: "CPMem2", pkgConfig: "libpmem2", providers: [.apt(["libpmem2-dev"])]),
         .systemLibrary(name: "CNuma", pkgConfig: "numa", providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
-        .target(name: "CPMemStreamCRC"),
         .target(name: "CPMemStreamStores"),
+        // Its one-pass checksum and copy stores words as CPMemStreamStores does.
+        .target(name: "CPMemStreamCRC", dependencies: ["CPMemStreamStores"]),
         .target(
             name: "PMemStream",
             dependencies: [

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CPMemStreamCRC.h"
+#include "CPMemStreamStores.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -127,13 +128,6 @@ __attribute__((target("avx2"))) static inline void stream_128_bytes(unsigned cha
     _mm256_stream_si256((__m256i *)(destination + 96), fourth);
 }
 
-/* One 8-byte `movnti` of the word at `source`. */
-static inline void stream_word(unsigned char *destination, const unsigned char *source) {
-    long long word;
-    memcpy(&word, source, sizeof word);
-    _mm_stream_si64((long long *)destination, word);
-}
-
 /* Four 256-bit accumulators take 128 bytes per step, each folded over the other three's bytes, so that
  * the multiplications of one step overlap; they are then folded into one, that one into 128 bits, and
  * the 128 bits reduced to 32 with the `crc32` instruction, which carries on over the last bytes. The
@@ -200,7 +194,7 @@ fold_and_copy(const unsigned char *next, size_t length, uint32_t crc, unsigned c
     reduced = _mm_crc32_u64(reduced, (uint64_t)_mm_extract_epi64(lane, 1));
     if (destination != NULL) {
         for (size_t offset = 0; offset < length; offset += 8) {
-            stream_word(destination + offset, next + offset);
+            pmemstream_store_word_nontemporal(destination + offset, next + offset);
         }
     }
     return pmemstream_crc32c_hardware(next, length, (uint32_t)reduced);
@@ -226,7 +220,7 @@ pmemstream_crc32c_folding_copy_nontemporal(void *destination, const void *source
         head = length;
     }
     for (size_t offset = 0; offset < head; offset += 8) {
-        stream_word(to + offset, from + offset);
+        pmemstream_store_word_nontemporal(to + offset, from + offset);
     }
     crc = pmemstream_crc32c_hardware(from, head, crc);
     if (head == length) {

@@ -10,13 +10,6 @@
 
 bool pmemstream_nontemporal_stores_available(void) { return true; }
 
-/* One 8-byte `movnti`; the unaligned load goes through memcpy, which compiles to a plain load. */
-static inline void store_word(char *destination, const char *source) {
-    long long word;
-    memcpy(&word, source, sizeof word);
-    _mm_stream_si64((long long *)destination, word);
-}
-
 /* Whether the CPU has AVX, asked once when the program loads: its 32-byte `vmovntdq` copies long ranges;
  * without it, every store is an 8-byte one. And whether it is an AMD CPU (see the header). */
 static bool wide_stores_available;
@@ -40,7 +33,7 @@ enum { wide_stores_from = 256 };
 /* 8-byte stores up to a 32-byte boundary, 32-byte stores, then 8-byte stores for the rest. */
 __attribute__((target("avx"))) static void copy_32_bytes_wide(char *to, const char *from, size_t length) {
     for (; ((uintptr_t)to & 31) != 0 && length >= 8; length -= 8, to += 8, from += 8) {
-        store_word(to, from);
+        pmemstream_store_word_nontemporal(to, from);
     }
     for (; length >= 64; length -= 64, to += 64, from += 64) {
         __m256i first = _mm256_loadu_si256((const __m256i *)from);
@@ -49,7 +42,7 @@ __attribute__((target("avx"))) static void copy_32_bytes_wide(char *to, const ch
         _mm256_stream_si256((__m256i *)(to + 32), second);
     }
     for (; length >= 8; length -= 8, to += 8, from += 8) {
-        store_word(to, from);
+        pmemstream_store_word_nontemporal(to, from);
     }
 }
 
@@ -62,7 +55,7 @@ void pmemstream_copy_nontemporal(void *destination, const void *source, size_t l
         return;
     }
     for (; length >= 8; length -= 8, to += 8, from += 8) {
-        store_word(to, from);
+        pmemstream_store_word_nontemporal(to, from);
     }
 }
 

@@ -3,6 +3,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* Whether pmemstream_copy_nontemporal may be called: x86-64 (SSE2 is part of it). Always false elsewhere. */
 bool pmemstream_nontemporal_stores_available(void);
@@ -27,5 +32,15 @@ static inline void pmemstream_spin_pause(void) {
     __builtin_ia32_pause();
 #endif
 }
+
+#if defined(__x86_64__)
+/* One 8-byte `movnti` of the word at `source` to `destination` (8-byte aligned); `source` may have any
+ * alignment: the load goes through memcpy, which compiles to a plain load. */
+static inline void pmemstream_store_word_nontemporal(void *destination, const void *source) {
+    long long word;
+    memcpy(&word, source, sizeof word);
+    _mm_stream_si64((long long *)destination, word);
+}
+#endif
 
 #endif
