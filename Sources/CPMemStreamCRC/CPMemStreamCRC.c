@@ -16,8 +16,48 @@
  * are read on every entry's checksum. */
 static bool hardware_available;
 static bool folding_available;
+/* Whether the CPU has the 64-bit carry-less multiplication (PCLMULQDQ) as well, with which
+ * pmemstream_crc32c_hardware joins three streams of `crc32` instructions. */
+static bool streams_joinable;
 /* Whether the CPU has AVX, and so `vzeroupper`. */
 static bool vector_upper_halves_available;
+
+/* The most words each of the three streams of pmemstream_crc32c_hardware takes in one step, and the
+ * fewest bytes it splits into three streams. Alone, a checksum of 72 bytes and more is faster in three
+ * streams; but in a loop over entries, the CPU overlaps one stream's checksum with the work around it, and
+ * below 256 bytes three streams were no faster (batches of 200-byte entries 80 ns per entry against 81,
+ * reading 128-byte entries back 41 ns against 47, on a Zen 4 CPU). */
+enum { stream_words_most = 32, streams_from = 256 };
+
+/* word_shifts[w] moves a CRC32C register 8 × w bytes further on, as if that many zero bytes followed it:
+ * the register times x^(64w) mod P, P being the polynomial 0x1EDC6F41. A carry-less product of the
+ * register and a constant is a 64-bit message whose `crc32` from zero is that product times x^32 mod P,
+ * and the product of two reflected values comes out shifted by one: so the constant is x^(64w - 33) mod P,
+ * bit-reflected, as the register is. Computed when the program loads. */
+static uint32_t word_shifts[2 * stream_words_most + 1];
+
+static uint32_t reflect_32(uint32_t value) {
+    uint32_t reflected = 0;
+    for (int bit = 0; bit < 32; bit++) {
+        reflected |= ((value >> bit) & 1u) << (31 - bit);
+    }
+    return reflected;
+}
+
+/* x^31, then each next constant 64 multiplications by x further on, each reduced modulo P. */
+static void compute_word_shifts(void) {
+    uint32_t remainder = 1u << 31;
+    for (size_t words = 1; words <= 2 * stream_words_most; words++) {
+        word_shifts[words] = reflect_32(remainder);
+        for (int step = 0; step < 64; step++) {
+            uint32_t carry = remainder >> 31;
+            remainder <<= 1;
+            if (carry) {
+                remainder ^= 0x1EDC6F41u;
+            }
+        }
+    }
+}
 
 __attribute__((constructor)) static void detect_hardware(void) {
     __builtin_cpu_init();
@@ -26,6 +66,8 @@ __attribute__((constructor)) static void detect_hardware(void) {
     folding_available = hardware_available && __builtin_cpu_supports("avx2") &&
                         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("vpclmulqdq") &&
                         !__builtin_cpu_supports("avx512f");
+    streams_joinable = hardware_available && __builtin_cpu_supports("pclmul");
+    compute_word_shifts();
 }
 
 bool pmemstream_crc32c_hardware_available(void) { return hardware_available; }
@@ -52,11 +94,38 @@ __attribute__((target("xsave"))) int pmemstream_vector_upper_halves_in_use(void)
     return (_xgetbv(1) & ((1u << 2) | (1u << 6))) != 0;
 }
 
+/* The register `crc` moved `words` words further on (see word_shifts). */
+__attribute__((target("sse4.2,pclmul"))) static inline uint32_t shift_words(uint32_t crc, size_t words) {
+    __m128i product =
+        _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)crc), _mm_cvtsi32_si128((int)word_shifts[words]), 0);
+    return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(product));
+}
+
+/* The register after the 3 × `words` words at `next`, from `crc`: three streams of `crc32` instructions over
+ * the three thirds at once, the second and third from zero, each instruction's latency covering the other
+ * two's; then the first moved over the other two thirds, the second over the last, and the three xored
+ * (the CRC of a concatenation is the CRC of its first part moved over the rest, xored with the CRC of the
+ * rest from zero). A chain of checksums of 256 bytes took 16.4 ns so on a Zen 4 CPU, against 34.2 in one
+ * stream. */
+__attribute__((target("sse4.2,pclmul"))) static uint32_t three_streams(const unsigned char *next, size_t words,
+                                                                      uint32_t crc) {
+    uint64_t first = crc, second = 0, third = 0;
+    for (size_t index = 0; index < words; index++) {
+        uint64_t word;
+        memcpy(&word, next + 8 * index, sizeof word);
+        first = _mm_crc32_u64(first, word);
+        memcpy(&word, next + 8 * (words + index), sizeof word);
+        second = _mm_crc32_u64(second, word);
+        memcpy(&word, next + 8 * (2 * words + index), sizeof word);
+        third = _mm_crc32_u64(third, word);
+    }
+    return shift_words((uint32_t)first, 2 * words) ^ shift_words((uint32_t)second, words) ^ (uint32_t)third;
+}
+
 /* Folds the buffer into the register 8 bytes at a time, then a 4-byte and a byte-by-byte tail. Unaligned
  * loads go through memcpy, which compiles to a plain load. */
-__attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length,
-                                                                       uint32_t crc) {
-    const unsigned char *next = bytes;
+__attribute__((target("sse4.2"))) static inline uint32_t one_stream(const unsigned char *next, size_t length,
+                                                                   uint32_t crc) {
     uint64_t wide = crc;
     for (; length >= 8; length -= 8, next += 8) {
         uint64_t word;
@@ -75,6 +144,27 @@ __attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware(const void
         narrow = _mm_crc32_u8(narrow, *next);
     }
     return narrow;
+}
+
+/* Folds the buffer into the register in three streams while at least streams_from bytes are left, then in
+ * one. Out of line, so that shorter buffers pay nothing for it. */
+__attribute__((target("sse4.2,pclmul"), noinline)) static uint32_t in_three_streams(const unsigned char *next,
+                                                                                   size_t length, uint32_t crc) {
+    while (length >= streams_from) {
+        size_t words = length / 24 < stream_words_most ? length / 24 : stream_words_most;
+        crc = three_streams(next, words, crc);
+        next += 24 * words;
+        length -= 24 * words;
+    }
+    return one_stream(next, length, crc);
+}
+
+__attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length,
+                                                                       uint32_t crc) {
+    if (length >= streams_from && streams_joinable) {
+        return in_three_streams(bytes, length, crc);
+    }
+    return one_stream(bytes, length, crc);
 }
 
 __attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware_words_then_bytes(

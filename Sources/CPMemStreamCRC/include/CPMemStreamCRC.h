@@ -10,7 +10,8 @@
 bool pmemstream_crc32c_hardware_available(void);
 
 /* The raw CRC32C register after `length` bytes at `bytes`, starting from `crc`, with the SSE4.2 `crc32`
- * instruction. Same convention as ISA-L's crc32_iscsi: no inversion in or out. Call it only when
+ * instruction: in three streams joined by carry-less multiplications (PCLMULQDQ) from 256 bytes, where the
+ * CPU has them. Same convention as ISA-L's crc32_iscsi: no inversion in or out. Call it only when
  * pmemstream_crc32c_hardware_available() is true; elsewhere it aborts. */
 uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length, uint32_t crc);
 
