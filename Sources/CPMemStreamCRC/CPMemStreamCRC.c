@@ -14,7 +14,7 @@
 /* Whether the CPU has SSE4.2, and whether it can fold with 256-bit carry-less multiplications but has no
  * AVX-512 (where ISA-L folds with 512-bit registers itself), asked once when the program loads: the answers
  * are read on every entry's checksum. */
-static bool hardware_available;
+bool pmemstream_crc32c_hardware_present;
 static bool folding_available;
 /* Whether the CPU has the 64-bit carry-less multiplication (PCLMULQDQ) as well, with which
  * pmemstream_crc32c_hardware joins three streams of `crc32` instructions. */
@@ -61,16 +61,15 @@ static void compute_word_shifts(void) {
 
 __attribute__((constructor)) static void detect_hardware(void) {
     __builtin_cpu_init();
-    hardware_available = __builtin_cpu_supports("sse4.2");
+    pmemstream_crc32c_hardware_present = __builtin_cpu_supports("sse4.2");
     vector_upper_halves_available = __builtin_cpu_supports("avx");
-    folding_available = hardware_available && __builtin_cpu_supports("avx2") &&
+    folding_available = pmemstream_crc32c_hardware_present && __builtin_cpu_supports("avx2") &&
                         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("vpclmulqdq") &&
                         !__builtin_cpu_supports("avx512f");
-    streams_joinable = hardware_available && __builtin_cpu_supports("pclmul");
+    streams_joinable = pmemstream_crc32c_hardware_present && __builtin_cpu_supports("pclmul");
     compute_word_shifts();
 }
 
-bool pmemstream_crc32c_hardware_available(void) { return hardware_available; }
 
 bool pmemstream_crc32c_folding_available(void) { return folding_available; }
 
@@ -326,7 +325,7 @@ void pmemstream_clear_vector_upper_halves(void) {}
 int pmemstream_vector_upper_halves_in_use(void) { return -1; }
 
 /* No CRC32C instruction this code knows of on this architecture. */
-bool pmemstream_crc32c_hardware_available(void) { return false; }
+bool pmemstream_crc32c_hardware_present = false;
 
 /* Nor a folding kernel. */
 bool pmemstream_crc32c_folding_available(void) { return false; }

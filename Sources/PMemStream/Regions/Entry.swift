@@ -39,7 +39,7 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard !self.state.isFreed else { throw self.state.freedError() }
         let start = self.offset + EntryHeader.size
-        return try body(self.state.medium.bytes(start..<start + self.size))
+        return try body(self.state.bytes(start..<start + self.size))
     }
 
     /// A copy of the entry's bytes.
@@ -52,7 +52,7 @@ public struct Entry: Sendable, Hashable, CustomStringConvertible {
         get throws(PMemStreamError) {
             guard !self.state.isFreed else { throw self.state.freedError() }
             let start = self.offset + EntryHeader.size
-            let copy = Array(self.state.medium.bytes(start..<start + self.size))
+            let copy = Array(self.state.bytes(start..<start + self.size))
             // The checks below read what a free or another writer changed after the copy's loads, on any CPU.
             atomicMemoryFence(ordering: .acquiring)
             guard !self.state.isFreed, !self.state.isWrittenElsewhere || self.isStill(copy) else {

@@ -3,8 +3,6 @@
 /// Used by the writer to find a region's tail, and by every reader. It reads the medium directly.
 struct RegionCursor {
     let state: RegionState
-    /// The medium's base address, read once: the walk loads every header through it.
-    private let base: UnsafeRawPointer
     /// Where the next entry would start.
     private(set) var position: Int
     /// The timestamp of the last entry returned.
@@ -12,7 +10,6 @@ struct RegionCursor {
 
     init(state: RegionState) {
         self.state = state
-        self.base = UnsafeRawPointer(state.medium.baseAddress)
         self.position = state.dataStart
     }
 
@@ -52,7 +49,7 @@ struct RegionCursor {
             regionSequence: self.state.region.sequence,
             after: self.lastTimestamp,
             limit: limit,
-            from: self.base
+            from: self.state.baseAddress
         )
     }
 

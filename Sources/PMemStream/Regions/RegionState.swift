@@ -9,6 +9,9 @@ final class RegionState: Sendable {
     let region: Region
     /// The medium the region lives on.
     let medium: any PersistentMedium
+    /// The medium's ``PersistentMedium/baseAddress``, read once: entries' bytes are read through it (see
+    /// ``bytes(_:)``), where asking the medium is a call through its protocol for every entry read.
+    nonisolated(unsafe) let baseAddress: UnsafeRawPointer
     /// The offset of the region's first entry.
     let dataStart: Int
     /// The offset just past the region's last byte.
@@ -61,6 +64,7 @@ final class RegionState: Sendable {
     ) {
         self.region = region
         self.medium = medium
+        self.baseAddress = UnsafeRawPointer(medium.baseAddress)
         self.writtenElsewhere = Atomic(isWrittenElsewhere)
         self.isNew = isNew
         self.dataStart = region.offset + ExtentHeader.size
@@ -124,6 +128,13 @@ final class RegionState: Sendable {
     /// Records the largest timestamp reserved so far.
     func recordLastTimestamp(_ timestamp: UInt64) {
         self.lastTimestampReserved.store(timestamp, ordering: .releasing)
+    }
+
+    /// The bytes of a range of the medium, for reading: what ``PersistentMedium/bytes(_:)`` gives, without
+    /// the call.
+    @inline(__always)
+    func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: self.baseAddress + range.lowerBound, count: range.count)
     }
 
     // MARK: - Freeing
