@@ -18,7 +18,32 @@ nonisolated extension RegionWriter {
     ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``;
     ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for room or for an
     ///   explicit reservation of the region to end. Each writes nothing.
+    @inlinable
     public func appendAsync(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
+        if let receipt = try self.appendAsyncInPlaceIfFree(bytes) {
+            return receipt
+        }
+        return try await self.appendAsyncAfterWaiting(bytes)
+    }
+
+    /// ``appendAsync(_:)`` when the queue has room, the writer copies in place (the ``SynchronousDataMover``)
+    /// and no explicit reservation has the region: the usual case, with no suspension.
+    ///
+    /// - Returns: The receipt, or `nil` when the append must wait or hand its copy to the data mover
+    ///   (nothing is written then).
+    @usableFromInline
+    func appendAsyncInPlaceIfFree(_ bytes: [UInt8]) throws(PMemStreamError) -> AppendReceipt? {
+        guard self.copiesInPlace, !self.groupCommit.isFull else { return nil }
+        return try self.appendLock.withLock { () throws(PMemStreamError) -> AppendReceipt? in
+            guard self.reservation == nil else { return nil }
+            return try self.appendAsyncInPlace(bytes)
+        }
+    }
+
+    /// ``appendAsync(_:)`` past its usual case: waits for room in the queue, for an explicit reservation to
+    /// end, or for the data mover's copy.
+    @usableFromInline
+    func appendAsyncAfterWaiting(_ bytes: [UInt8]) async throws(PMemStreamError) -> AppendReceipt {
         // Room in the queue first, then the region: the loop below finds no explicit reservation holding
         // it and reserves under one hold of the lock.
         if self.groupCommit.isFull {
@@ -33,19 +58,11 @@ nonisolated extension RegionWriter {
             var reserved: Int?
             let appended = try self.appendLock.withLock { () throws(PMemStreamError) -> AppendReceipt? in
                 guard self.reservation == nil else { return nil }
-                if self.copiesInPlace, self.inFlight.isEmpty {
-                    return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-                        try self.appendAloneForGroupCommit(copying: buffer)
-                    }
+                guard !self.copiesInPlace else {
+                    return try self.appendAsyncInPlace(bytes)
                 }
                 let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
-                let entry = self.inFlight[index]
-                guard !self.copiesInPlace else {
-                    let dataOffset = entry.offset + EntryHeader.size
-                    bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
-                    return self.sealForGroupCommit(at: index)
-                }
-                reserved = entry.offset
+                reserved = self.inFlight[index].offset
                 return nil
             }
             if let appended {
@@ -64,6 +81,20 @@ nonisolated extension RegionWriter {
                 self.sealForGroupCommit(at: self.inFlight.firstIndex { $0.offset == offset }!)
             }
         }
+    }
+
+    /// Reserves, copies, seals, queues and publishes an entry, with ``appendLock`` held and the region free
+    /// of explicit reservations, for a writer that copies in place.
+    private func appendAsyncInPlace(_ bytes: [UInt8]) throws(PMemStreamError) -> AppendReceipt {
+        if self.inFlight.isEmpty {
+            return try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
+                try self.appendAloneForGroupCommit(copying: buffer)
+            }
+        }
+        let index = try self.reserve(count: 1) { _ in bytes.count }.lowerBound
+        let dataOffset = self.inFlight[index].offset + EntryHeader.size
+        bytes.withUnsafeBytes { self.medium.copy(toOffset: dataOffset, from: $0, flags: .noFlush) }
+        return self.sealForGroupCommit(at: index)
     }
 
     /// An asynchronous append through the ``SynchronousDataMover`` when no other entry is in flight: as

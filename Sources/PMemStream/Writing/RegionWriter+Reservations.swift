@@ -112,6 +112,7 @@ nonisolated extension RegionWriter {
     ///
     /// - Throws: ``PMemStreamError/Code/streamClosed`` once the stream is closing,
     ///   ``PMemStreamError/Code/cancelled`` when the task is cancelled; the append has written nothing.
+    @usableFromInline
     func waitForRegion() async throws(PMemStreamError) {
         while let id = try self.appendLock.withLock({ () throws(PMemStreamError) -> UInt64? in
             guard self.reservation != nil else { return nil }

@@ -12,13 +12,14 @@ nonisolated extension RegionWriter {
     ///   ``PMemStreamError/Code/regionFreed``, ``PMemStreamError/Code/streamClosed``;
     ///   ``PMemStreamError/Code/cancelled`` when its task is cancelled while it waits for an explicit
     ///   reservation of the region to end. Each writes nothing.
+    @inlinable
     public func append(_ bytes: RawSpan) async throws(PMemStreamError) -> Entry {
         while true {
             let written = try bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
                 try self.writeOneDurablyWhenFree(copying: buffer)
             }
             if let entry = written {
-                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                try await self.waitPersisted(written: entry.timestamp)
                 return entry
             }
             try await self.waitForRegion()
@@ -30,6 +31,7 @@ nonisolated extension RegionWriter {
     /// - Parameter bytes: The entry's data.
     /// - Returns: The entry, with its timestamp.
     /// - Throws: As ``append(_:)-(RawSpan)``.
+    @inlinable
     public func append(_ bytes: [UInt8]) async throws(PMemStreamError) -> Entry {
         // The body of `append(_: RawSpan)` again rather than a call to it: one async frame less per append.
         while true {
@@ -37,7 +39,7 @@ nonisolated extension RegionWriter {
                 try self.writeOneDurablyWhenFree(copying: buffer)
             }
             if let entry = written {
-                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                try await self.waitPersisted(written: entry.timestamp)
                 return entry
             }
             try await self.waitForRegion()
@@ -50,6 +52,7 @@ nonisolated extension RegionWriter {
     /// - Parameter bytes: The entry's data.
     /// - Returns: The entry, with its timestamp.
     /// - Throws: As ``append(_:)-(RawSpan)``.
+    @inlinable
     public func append(_ bytes: some Collection<UInt8> & Sendable) async throws(PMemStreamError) -> Entry {
         let written = bytes.withContiguousStorageIfAvailable { buffer in
             Result { () throws(PMemStreamError) -> Entry? in
@@ -60,7 +63,7 @@ nonisolated extension RegionWriter {
         guard let written, let entry = try written.get() else {
             return try await self.append(Array(bytes))
         }
-        try await self.groupCommit.waitPersisted(written: entry.timestamp)
+        try await self.waitPersisted(written: entry.timestamp)
         return entry
     }
 
@@ -70,27 +73,11 @@ nonisolated extension RegionWriter {
     /// - Parameter batch: The entries' data, in order; their timestamps increase in this order.
     /// - Returns: The entries, each made when it is read (see ``AppendedEntries``).
     /// - Throws: As ``append(_:)-(RawSpan)``; nothing is written when the batch does not fit.
+    @inlinable
     public func append(contentsOf batch: [[UInt8]]) async throws(PMemStreamError) -> AppendedEntries {
-        guard !batch.isEmpty else { return AppendedEntries(state: self.state, places: []) }
         while true {
-            let written = try self.appendLock.withLock { () throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
-                guard self.reservation == nil else { return nil }
-                if self.inFlight.isEmpty {
-                    return try self.writeEntriesAloneDurably(batch)
-                }
-                var places: [InFlightEntry] = []
-                places.reserveCapacity(batch.count)
-                let last = try self.writeDurably(
-                    count: batch.count,
-                    size: { batch[$0].count },
-                    dataCopied: true,
-                    data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
-                    written: { places.append($0) }
-                )
-                return (AppendedEntries(state: self.state, places: places), last)
-            }
-            if let (entries, last) = written {
-                try await self.groupCommit.waitPersisted(written: last)
+            if let (entries, last) = try self.writeDurablyWhenFree(batch) {
+                try await self.waitPersisted(written: last)
                 return entries
             }
             try await self.waitForRegion()
@@ -124,18 +111,69 @@ nonisolated extension RegionWriter {
                 return try self.writeOneDurably(inPlace: written)
             }
             if let entry {
-                try await self.groupCommit.waitPersisted(written: entry.timestamp)
+                try await self.waitPersisted(written: entry.timestamp)
                 return entry
             }
             try await self.waitForRegion()
         }
     }
 
+    // The appends above are inlined into their callers, so that each costs no async frame of its own; what
+    // they call here is not.
+
+    /// Returns once the entry with `timestamp`, which the caller has just written and published, is
+    /// persisted (see `GroupCommit.waitPersisted(written:)`): at once, with no async call, when it is already,
+    /// as after a synchronous write.
+    @inlinable
+    @inline(__always)
+    func waitPersisted(written timestamp: UInt64) async throws(PMemStreamError) {
+        guard !self.isPersisted(timestamp) else { return }
+        try await self.waitUntilPersisted(written: timestamp)
+    }
+
+    /// Whether the entry with `timestamp`, and every earlier one, is persisted.
+    @usableFromInline
+    func isPersisted(_ timestamp: UInt64) -> Bool {
+        self.tracker.persisted.value >= timestamp
+    }
+
+    /// ``waitPersisted(written:)`` once the entry was found not persisted.
+    @usableFromInline
+    func waitUntilPersisted(written timestamp: UInt64) async throws(PMemStreamError) {
+        try await self.groupCommit.waitPersisted(written: timestamp)
+    }
+
+    /// Writes `batch` durably under ``appendLock`` (see ``writeEntriesAloneDurably(_:)`` and
+    /// ``writeDurably(count:size:dataCopied:data:written:)``), unless an explicit reservation has the region.
+    ///
+    /// - Returns: The entries and the last one's timestamp, or `nil` when a reservation has the region
+    ///   (nothing is written then).
+    @usableFromInline
+    func writeDurablyWhenFree(_ batch: [[UInt8]]) throws(PMemStreamError) -> (AppendedEntries, UInt64)? {
+        guard !batch.isEmpty else { return (AppendedEntries(state: self.state, places: []), 0) }
+        return try self.appendLock.withLock { () throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
+            guard self.reservation == nil else { return nil }
+            if self.inFlight.isEmpty {
+                return try self.writeEntriesAloneDurably(batch)
+            }
+            var places: [InFlightEntry] = []
+            places.reserveCapacity(batch.count)
+            let last = try self.writeDurably(
+                count: batch.count,
+                size: { batch[$0].count },
+                dataCopied: true,
+                data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
+                written: { places.append($0) }
+            )
+            return (AppendedEntries(state: self.state, places: places), last)
+        }
+    }
+
     /// ``writeOneDurably(copying:)`` under ``appendLock``, unless an explicit reservation has the region.
     ///
     /// - Returns: The entry, or `nil` when a reservation has the region (nothing is written then).
-    @inline(__always)
-    private func writeOneDurablyWhenFree(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry? {
+    @usableFromInline
+    func writeOneDurablyWhenFree(copying buffer: UnsafeRawBufferPointer) throws(PMemStreamError) -> Entry? {
         try self.appendLock.withLock { () throws(PMemStreamError) -> Entry? in
             guard self.reservation == nil else { return nil }
             return try self.writeOneDurably(copying: buffer)
