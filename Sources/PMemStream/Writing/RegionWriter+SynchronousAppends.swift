@@ -33,17 +33,7 @@ nonisolated extension RegionWriter {
     /// - Throws: As ``append(_:)-(RawSpan)``.
     @inlinable
     public func append(_ bytes: [UInt8]) async throws(PMemStreamError) -> Entry {
-        // The body of `append(_: RawSpan)` again rather than a call to it: one async frame less per append.
-        while true {
-            let written = try bytes.span.bytes.withUnsafeBytes { (buffer) throws(PMemStreamError) in
-                try self.writeOneDurablyWhenFree(copying: buffer)
-            }
-            if let entry = written {
-                try await self.waitPersisted(written: entry.timestamp)
-                return entry
-            }
-            try await self.waitForRegion()
-        }
+        try await self.append(bytes.span.bytes)
     }
 
     /// Appends one entry from any collection of bytes and returns once it is persisted; contiguous
