@@ -70,7 +70,6 @@ __attribute__((constructor)) static void detect_hardware(void) {
     compute_word_shifts();
 }
 
-
 bool pmemstream_crc32c_folding_available(void) { return folding_available; }
 
 __attribute__((target("avx"))) static void zero_upper_halves(void) { _mm256_zeroupper(); }

@@ -6,9 +6,8 @@ import CPMemStreamCRC
 
 /// CRC32C (Castagnoli), the checksum of every PMemStream header and entry: computed with the SSE4.2 `crc32`
 /// instruction (three streams at once from 256 bytes) for buffers shorter than ``hardwareLimit`` bytes when
-/// the CPU has it; from ``foldingLimit``
-/// bytes by folding with 256-bit carry-less multiplications when the CPU has them but no AVX-512
-/// (``foldingAvailable``); by ISA-L otherwise.
+/// the CPU has it; from ``foldingLimit`` bytes by folding with 256-bit carry-less multiplications when the CPU
+/// has them but no AVX-512 (``foldingAvailable``); by ISA-L otherwise.
 ///
 /// The value is the standard CRC32C: `CRC32C.checksum` of the ASCII bytes `123456789` is `0xE306_9283`.
 /// A checksum can be extended piece by piece: the checksum of `a + b` equals
@@ -19,10 +18,10 @@ enum CRC32C {
     /// instructions over buffers of 256 bytes and more, and joins them. On a Zen 4 CPU (AMD EPYC, family
     /// 25), a chain of checksums took 16.4 ns so against ISA-L's 20.5 at 256 bytes, 18.0 against 24.3 at
     /// 320, 23.9 against 27.9 at 448, but 26.1 against 22.0 at 512 and 43.5 against 30.0 at 1 KiB (a C loop);
-    /// in the benchmark, with the limit raised from 256, batches of 448-byte entries took 127 ns per entry
-    /// against 143, reading them back 61 against 72, synchronous 256-byte appends 272 against 293 (six
-    /// alternating runs each, faster in five or six). In one stream, ISA-L was faster from 256 bytes on
-    /// (27 ns against 18 at 256, on an earlier CPU).
+    /// in the benchmark, with the limit raised from 256, batches of 320-byte entries took 104 ns per entry
+    /// against 124, reading them back 51 against 70, synchronous 320-byte appends 279 against 301 (six
+    /// alternating runs each, faster in five or six; Docs/Performance.md, twenty-fourth pass). In one
+    /// stream, ISA-L was faster from 256 bytes on (27 ns against 18 at 256, on an earlier CPU).
     static let hardwareLimit = 512
 
     /// The buffer size from which ``foldingChecksum(_:continuing:)`` is used when ``foldingAvailable``.

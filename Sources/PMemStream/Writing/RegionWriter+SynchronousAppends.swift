@@ -140,6 +140,7 @@ nonisolated extension RegionWriter {
     ///   (nothing is written then).
     @usableFromInline
     func writeDurablyWhenFree(_ batch: [[UInt8]]) throws(PMemStreamError) -> (AppendedEntries, UInt64)? {
+        // Nothing to write, and nothing to wait for: timestamp 0 is persisted in every stream.
         guard !batch.isEmpty else { return (AppendedEntries(state: self.state, places: []), 0) }
         return try self.appendLock.withLock { () throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
             guard self.reservation == nil else { return nil }
