@@ -13,7 +13,8 @@
 ///   which touch disjoint ranges at the same time. Every requirement must be safe to call concurrently for
 ///   disjoint ranges.
 public protocol PersistentMedium: AnyObject, Sendable {
-    /// The address of byte 0 of the medium in this process. It stays valid while the medium is alive.
+    /// The address of byte 0 of the medium in this process: the same for the medium's whole life (streams
+    /// keep it), and valid while the medium is alive.
     var baseAddress: UnsafeMutableRawPointer { get }
     /// The number of bytes the medium holds.
     var size: Int { get }

@@ -310,10 +310,12 @@ nonisolated extension RegionWriter {
     /// ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)`` when the size of every
     /// entry lies in this range; otherwise it is copied and flushed. Measured as above, ns per entry in batches
     /// of 64, non-temporal against copied: 512 B 78 – 98 against 96 – 103, 1 KiB 108 – 111 against 150 – 155,
-    /// 2 KiB 143 – 149 against 154 – 158; no different at 256 B and 4 KiB; but 64 B 32 – 36 against 30 – 34
-    /// (three calls into the medium per entry cost more than the flushes they save), 16 KiB 850 – 898 against
-    /// 756 – 812.
-    static let nonTemporalBatchSizes = 512...4096
+    /// 2 KiB 143 – 149 against 154 – 158; no different at 4 KiB; but 16 KiB 850 – 898 against 756 – 812. Once
+    /// entries of up to 256 bytes were written in one copy (``assembledLimit``), on a Zen 4 CPU (AMD EPYC,
+    /// family 25; six alternating pairs, faster in each): 256 B 76 against 92, 320 B 86 against 104, 448 B 96
+    /// against 121; no different at 128 and 192 B, and slower below (8 B 39 against 30, 64 B 47 against 39,
+    /// 96 B 57 against 47), where a cache line holds several entries and one flush serves them all.
+    static let nonTemporalBatchSizes = 256...4096
 
     /// The piece of streamed lines that ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``
     /// checksums and then copies, when there are more. Measured in batches of 64 with cache-line flushes on

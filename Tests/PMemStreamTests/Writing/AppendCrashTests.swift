@@ -136,8 +136,12 @@ struct AppendCrashTests {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
         }
-        // A batch of entries of 512 bytes to 4 KiB is written as lone entries are.
-        let wholeBatch = [testBytes(512, seed: 20), testBytes(517, seed: 21), testBytes(1030, seed: 22)]
+        // A batch of entries of 256 bytes to 4 KiB is written as lone entries are, up to 256 bytes from an
+        // image of the whole entry, with no terminator but after the last.
+        let wholeBatch = [
+            testBytes(512, seed: 20), testBytes(256, seed: 23), testBytes(517, seed: 21), testBytes(300, seed: 24),
+            testBytes(1030, seed: 22),
+        ]
         for (entry, bytes) in zip(try await writers[1].append(contentsOf: wholeBatch), wholeBatch) {
             journal.record(entry, bytes: bytes, on: medium)
         }
@@ -375,11 +379,11 @@ struct AppendCrashTests {
                 let bytes = testBytes(size, seed: 80 + index)
                 journal.record(try await writer.append(bytes), bytes: bytes, on: medium)
             }
-            // A batch of entries of 512 bytes to 4 KiB, written as lone entries are. Footprints are a 24-byte
+            // A batch of entries of 256 bytes to 4 KiB, written as lone entries are. Footprints are a 24-byte
             // header, then the data rounded up to 8: the last entry's takes the rest of the region exactly, so
             // it has no terminator; its data ends in a partial word.
             let rest = await writer.availableSize - 624 - 24 - 3
-            try #require((512...4096).contains(rest), "the batch must be written non-temporally")
+            try #require(RegionWriter.nonTemporalBatchSizes.contains(rest), "the batch must be written non-temporally")
             let batch = [testBytes(600, seed: 91), testBytes(rest, seed: 92)]
             for (entry, bytes) in zip(try await writer.append(contentsOf: batch), batch) {
                 journal.record(entry, bytes: bytes, on: medium)

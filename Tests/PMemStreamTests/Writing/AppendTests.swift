@@ -124,7 +124,7 @@ struct AppendTests {
 
     @Test(
         "a synchronous append or batch ends with a durable terminator, also over bytes an abandoned reservation left",
-        arguments: [0, 5, 8, 13, 100, 1000, 4096, 5000],
+        arguments: [0, 5, 8, 13, 100, 256, 300, 1000, 4096, 5000],
         [false, true]
     )
     func terminatorAfterEachEntry(size: Int, batched: Bool) async throws {
@@ -135,7 +135,7 @@ struct AppendTests {
         reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
         await reservation.abandon()
         let bytes = testBytes(size, seed: 3)
-        // Batched, as the last of two entries: a batch whose entries all have 512 bytes to 4 KiB (here 1000
+        // Batched, as the last of two entries: a batch whose entries all have 256 bytes to 4 KiB (here 1000
         // and 4096) is written as lone entries are, the others are copied and flushed.
         let entry =
             batched
