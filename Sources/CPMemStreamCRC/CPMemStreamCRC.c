@@ -17,8 +17,8 @@
 bool pmemstream_crc32c_hardware_present;
 static bool folding_available;
 /* Whether the CPU has the 64-bit carry-less multiplication (PCLMULQDQ) as well, with which
- * pmemstream_crc32c_hardware joins three streams of `crc32` instructions. */
-static bool streams_joinable;
+ * pmemstream_crc32c_hardware joins three streams of `crc32` instructions (set after word_shifts). */
+bool pmemstream_crc32c_streams_present;
 /* Whether the CPU has AVX, and so `vzeroupper`. */
 static bool vector_upper_halves_available;
 
@@ -66,8 +66,8 @@ __attribute__((constructor)) static void detect_hardware(void) {
     folding_available = pmemstream_crc32c_hardware_present && __builtin_cpu_supports("avx2") &&
                         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("vpclmulqdq") &&
                         !__builtin_cpu_supports("avx512f");
-    streams_joinable = pmemstream_crc32c_hardware_present && __builtin_cpu_supports("pclmul");
     compute_word_shifts();
+    pmemstream_crc32c_streams_present = pmemstream_crc32c_hardware_present && __builtin_cpu_supports("pclmul");
 }
 
 bool pmemstream_crc32c_folding_available(void) { return folding_available; }
@@ -159,7 +159,7 @@ __attribute__((target("sse4.2,pclmul"), noinline)) static uint32_t in_three_stre
 
 __attribute__((target("sse4.2"))) uint32_t pmemstream_crc32c_hardware(const void *bytes, size_t length,
                                                                        uint32_t crc) {
-    if (length >= streams_from && streams_joinable) {
+    if (length >= streams_from && pmemstream_crc32c_streams_present) {
         return in_three_streams(bytes, length, crc);
     }
     return one_stream(bytes, length, crc);
@@ -325,6 +325,7 @@ int pmemstream_vector_upper_halves_in_use(void) { return -1; }
 
 /* No CRC32C instruction this code knows of on this architecture. */
 bool pmemstream_crc32c_hardware_present = false;
+bool pmemstream_crc32c_streams_present = false;
 
 /* Nor a folding kernel. */
 bool pmemstream_crc32c_folding_available(void) { return false; }

@@ -13,6 +13,13 @@ extern bool pmemstream_crc32c_hardware_present;
  * module cost about a tenth of reading a small entry back. */
 static inline bool pmemstream_crc32c_hardware_available(void) { return pmemstream_crc32c_hardware_present; }
 
+/* Set when the program loads; read it through pmemstream_crc32c_three_streams_available. */
+extern bool pmemstream_crc32c_streams_present;
+
+/* Whether pmemstream_crc32c_hardware runs three streams joined by carry-less multiplication (x86-64 with
+ * SSE4.2 and PCLMULQDQ), from 256 bytes; false elsewhere. */
+static inline bool pmemstream_crc32c_three_streams_available(void) { return pmemstream_crc32c_streams_present; }
+
 /* The raw CRC32C register after `length` bytes at `bytes`, starting from `crc`, with the SSE4.2 `crc32`
  * instruction: in three streams joined by carry-less multiplications (PCLMULQDQ) from 256 bytes, where the
  * CPU has them. Same convention as ISA-L's crc32_iscsi: no inversion in or out. Call it only when

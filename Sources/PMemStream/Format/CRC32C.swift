@@ -21,8 +21,9 @@ enum CRC32C {
     /// in the benchmark, with the limit raised from 256, batches of 320-byte entries took 104 ns per entry
     /// against 124, reading them back 51 against 70, synchronous 320-byte appends 279 against 301 (six
     /// alternating runs each, faster in five or six; Docs/Performance.md, twenty-fourth pass). In one
-    /// stream, ISA-L was faster from 256 bytes on (27 ns against 18 at 256, on an earlier CPU).
-    static let hardwareLimit = 512
+    /// stream, without carry-less multiplication, ISA-L is faster from 256 bytes on (27 ns against 18 at
+    /// 256, on an earlier CPU).
+    static var hardwareLimit: Int { pmemstream_crc32c_three_streams_available() ? 512 : 256 }
 
     /// The buffer size from which ``foldingChecksum(_:continuing:)`` is used when ``foldingAvailable``.
     /// Below it, ISA-L is as fast out of the caches and a little faster in them (batches of 256-byte

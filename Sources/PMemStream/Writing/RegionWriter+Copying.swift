@@ -314,8 +314,10 @@ nonisolated extension RegionWriter {
     /// entries of up to 256 bytes were written in one copy (``assembledLimit``), on a Zen 4 CPU (AMD EPYC,
     /// family 25; six alternating pairs, faster in each): 256 B 76 against 92, 320 B 86 against 104, 448 B 96
     /// against 121; no different at 128 and 192 B, and slower below (8 B 39 against 30, 64 B 47 against 39,
-    /// 96 B 57 against 47), where a cache line holds several entries and one flush serves them all.
-    static let nonTemporalBatchSizes = 256...4096
+    /// 96 B 57 against 47), where a cache line holds several entries and one flush serves them all. On other
+    /// CPUs from 512 B, as for lone entries (see ``nonTemporalSizes``): small non-temporal writes were slow on
+    /// Intel's, and batches from 256 B were not measured there.
+    static let nonTemporalBatchSizes = (pmemstream_cpu_is_amd() ? 256 : 512)...4096
 
     /// The piece of streamed lines that ``copyAndSeal(_:from:streamingFrom:piecesAbove:base:medium:sequence:)``
     /// checksums and then copies, when there are more. Measured in batches of 64 with cache-line flushes on
