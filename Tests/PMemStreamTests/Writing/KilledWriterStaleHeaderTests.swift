@@ -9,16 +9,17 @@ import Testing
 @Suite("Stale headers under a killed writer's unflushed data")
 struct KilledWriterStaleHeaderTests {
     static let configuration = PMemStream.Configuration(blockSize: 4096, persistWorkers: 0)
-    static let staleA = [UInt8](repeating: 0xAB, count: 72)
     static let staleB = [UInt8](repeating: 0xCD, count: 40)
 
     /// The medium a killed writer leaves: r1 holds [1], [2], [3] persisted, then stale entries A (timestamp
-    /// 5, 72 bytes) and B (timestamp 6, 40 bytes) of a first session, durable beyond its gap at 4. A second
-    /// session cut r1's tail at A and reserved an empty asynchronous entry there (held in its data mover);
-    /// its synchronous append of 200 bytes after it covered B's header, and the writer was killed just
-    /// before that append's drain.
-    private func killedOverAStaleHeader() async throws -> (medium: SimulatedMedium, r1: Region, r2: Region) {
-        let (medium, r1, r2) = try await sessionWithStaleTail([Self.staleA, Self.staleB])
+    /// 5, `sizeOfA` bytes) and B (timestamp 6, 40 bytes) of a first session, durable beyond its gap at 4. A
+    /// second session cut r1's tail at A and reserved an empty asynchronous entry there (held in its data
+    /// mover); its synchronous append of `sizeOfA` + 128 bytes after it covered B's header, and the writer was
+    /// killed just before that append's drain.
+    private func killedOverAStaleHeader(sizeOfA: Int) async throws -> (medium: SimulatedMedium, r1: Region, r2: Region)
+    {
+        let staleA = [UInt8](repeating: 0xAB, count: sizeOfA)
+        let (medium, r1, r2) = try await sessionWithStaleTail([staleA, Self.staleB])
         let mover = HeldDataMover()
         let stream = try PMemStream(
             medium: medium,
@@ -28,7 +29,7 @@ struct KilledWriterStaleHeaderTests {
         let held = Task { try await writer.appendAsync([]) }
         await mover.waitUntilHolding()
         medium.cutPower(atPersistPoint: medium.persistPointCount + 1)
-        let covering = Task { try await writer.append(testBytes(200, seed: 7)) }
+        let covering = Task { try await writer.append(testBytes(sizeOfA + 128, seed: 7)) }
         while !medium.isPowerCut {
             await Task.yield()
         }
@@ -36,8 +37,8 @@ struct KilledWriterStaleHeaderTests {
         mover.release()
         _ = try await held.value
         _ = try await covering.value
-        // After the region header: [1], [2], [3] (32 bytes each), then A (24 + 72 bytes), then B's header.
-        let staleBHeader = r1.offset + ExtentHeader.size + 3 * 32 + 96
+        // After the region header: [1], [2], [3] (32 bytes each), then A (24 + `sizeOfA` bytes), then B's header.
+        let staleBHeader = r1.offset + ExtentHeader.size + 3 * 32 + 24 + sizeOfA
         #expect(killed.word(at: staleBHeader) != SimulatedMedium(image: killed.crash()).word(at: staleBHeader))
         return (killed, r1, r2)
     }
@@ -50,6 +51,12 @@ struct KilledWriterStaleHeaderTests {
         case loneCopied
         /// In a batch of one, copied and flushed.
         case batch
+        /// In a batch of one, of an entry large enough to be written with non-temporal stores on any CPU
+        /// (see `RegionWriter.nonTemporalBatchSizes`).
+        case batchNonTemporal
+
+        /// The size of the appended entry, and of the stale entry A whose place it takes.
+        var size: Int { self == .batchNonTemporal ? 520 : 72 }
     }
 
     @Test(
@@ -57,8 +64,8 @@ struct KilledWriterStaleHeaderTests {
         arguments: Append.allCases
     )
     func staleHeaderUnderUnflushedData(append: Append) async throws {
-        let (killed, r1, r2) = try await self.killedOverAStaleHeader()
-        let appended = testBytes(72, seed: 9)  // A's size: its terminator lies where B's header is
+        let (killed, r1, r2) = try await self.killedOverAStaleHeader(sizeOfA: append.size)
+        let appended = testBytes(append.size, seed: 9)  // A's size: its terminator lies where B's header is
         // Many random choices of lines: the state that matters keeps the entry's lines and loses the next one.
         let modes = CrashMode.standardModes + (5...36).map { CrashMode.randomLines(seed: $0) }
         let states = try await forEachCrashState(startingFrom: { killed.killed() }, modes: modes) { medium in
@@ -69,11 +76,13 @@ struct KilledWriterStaleHeaderTests {
             ) {
                 try await stream.writer(for: try await stream.region(atOffset: r1.offset))
             }
-            #expect(await writer.loneNonTemporalSizes?.contains(appended.count) == (append == .loneNonTemporal))
-            if append == .batch {
-                _ = try await writer.append(contentsOf: [appended])
-            } else {
+            switch append {
+            case .loneNonTemporal, .loneCopied:
+                #expect(await writer.loneNonTemporalSizes?.contains(appended.count) == (append == .loneNonTemporal))
                 _ = try await writer.append(appended)
+            case .batch, .batchNonTemporal:
+                #expect(RegionWriter.nonTemporalBatchSizes.contains(appended.count) == (append == .batchNonTemporal))
+                _ = try await writer.append(contentsOf: [appended])
             }
         } check: { state in
             let stream = try PMemStream(medium: state.restart(), configuration: Self.configuration)
