@@ -136,14 +136,17 @@ struct AppendCrashTests {
             let bytes = testBytes(size, seed: 10 + index)
             journal.record(try await writers[index % 2].append(bytes), bytes: bytes, on: medium)
         }
-        // A batch of entries of 256 bytes to 4 KiB is written as lone entries are, up to 256 bytes from an
-        // image of the whole entry, with no terminator but after the last.
-        let wholeBatch = [
-            testBytes(512, seed: 20), testBytes(256, seed: 23), testBytes(517, seed: 21), testBytes(300, seed: 24),
-            testBytes(1030, seed: 22),
+        // A batch of entries of 512 bytes to 4 KiB is written as lone entries are, with no terminator but
+        // after the last; on AMD CPUs from 256 bytes, those of 256 bytes from an image of the whole entry
+        // (elsewhere the second batch is copied and flushed).
+        let wholeBatches = [
+            [testBytes(512, seed: 20), testBytes(517, seed: 21), testBytes(1030, seed: 22)],
+            [testBytes(256, seed: 23), testBytes(300, seed: 24), testBytes(256, seed: 25)],
         ]
-        for (entry, bytes) in zip(try await writers[1].append(contentsOf: wholeBatch), wholeBatch) {
-            journal.record(entry, bytes: bytes, on: medium)
+        for wholeBatch in wholeBatches {
+            for (entry, bytes) in zip(try await writers[1].append(contentsOf: wholeBatch), wholeBatch) {
+                journal.record(entry, bytes: bytes, on: medium)
+            }
         }
         let reservation = try await writers[1].reserve(300)
         let reserved = testBytes(200, seed: 30)
