@@ -18,8 +18,16 @@ import Synchronization
 /// timestamps and raises it after it publishes; then it scans the floors and raises the watermarks
 /// (``advanceWatermarks()``). Two writers on two threads thus share no lock on the append path, and write
 /// no common line but the clock, the watermarks and the group commit's count of queued entries.
+///
+/// An asynchronous append raises its floor and scans only when a task waits for the committed watermark
+/// (``publishedQueued(in:next:)``): a scan reads every other writer's lane, and raising writes the
+/// watermark, two lines that moved between the cores of two writers at every append. The committed
+/// watermark may therefore lag behind such appends; whoever needs it up to date raises it first
+/// (``upToDateCommitted``, ``waitCommitted(until:followsNudgesSince:cancellable:)``), and so does every
+/// group-commit round and synchronous append.
 final class DurabilityTracker: Sendable {
-    /// Published entries: visible to readers.
+    /// Published entries: visible to readers. May lag behind asynchronous appends: read
+    /// ``upToDateCommitted`` and wait with ``waitCommitted(until:followsNudgesSince:cancellable:)``.
     let committed: Watermark
     /// Durable entries whose watermark is durable in the header.
     let persisted: Watermark
@@ -68,6 +76,43 @@ final class DurabilityTracker: Sendable {
     func published(in lane: inout LaneFloors.Lane, next: UInt64) {
         self.floors.advance(&lane, to: next)
         self.advanceWatermarks()
+    }
+
+    /// Raises the floor of `lane` to `next` once its entries below are published, as
+    /// ``published(in:next:)``, for a writer whose newly published entries are all queued for group commit
+    /// (their queued floor holds the persisted watermark back): raises the committed watermark only when a
+    /// task waits for it.
+    ///
+    /// The floor's store and the load of the waiter count are sequentially consistent, and so are a waiter's
+    /// store of the count and its scan (see ``waitCommitted(until:followsNudgesSince:cancellable:)``): of a
+    /// writer and a waiter at once, at least one sees the other, and raises the watermark for the waiter.
+    func publishedQueued(in lane: inout LaneFloors.Lane, next: UInt64) {
+        self.floors.advance(&lane, to: next)
+        if self.committed.hasWaiters {
+            self.advanceWatermarks()
+        }
+    }
+
+    /// The committed watermark, raised first over every entry published so far.
+    var upToDateCommitted: UInt64 {
+        self.advanceWatermarks()
+        return self.committed.value
+    }
+
+    /// Returns when the committed watermark reaches `target`, as ``Watermark/wait(until:followsNudgesSince:cancellable:afterRegistering:)``,
+    /// raising it once the waiter is registered: an asynchronous append that published before the
+    /// registration did not raise it (see ``publishedQueued(in:next:)``).
+    func waitCommitted(
+        until target: UInt64,
+        followsNudgesSince nudgeCount: UInt64? = nil,
+        cancellable: Bool = true
+    ) async throws(PMemStreamError) {
+        try await self.committed.wait(
+            until: target,
+            followsNudgesSince: nudgeCount,
+            cancellable: cancellable,
+            afterRegistering: self.advanceWatermarks
+        )
     }
 
     /// Raises committed and persisted to what the floors allow, committed first, so that no reader ever

@@ -50,9 +50,10 @@ final class Watermark: Sendable {
         self.current.load(ordering: .acquiring)
     }
 
-    /// Whether a task waits for the watermark to move.
+    /// Whether a task waits for the watermark to move. A sequentially consistent load, paired with a
+    /// waiter's store of the count (see ``wait(until:followsNudgesSince:cancellable:afterRegistering:)``).
     var hasWaiters: Bool {
-        self.waiterCount.load(ordering: .acquiring) > 0
+        self.waiterCount.load(ordering: .sequentiallyConsistent) > 0
     }
 
     /// A count of the nudges so far: a follower reads it before it looks at what it follows, and hands it to
@@ -196,12 +197,17 @@ final class Watermark: Sendable {
     ///     nudge since then, or during the wait, ends the wait early. `nil` for a public wait.
     ///   - cancellable: Whether cancelling the task ends the wait; `false` for a caller whose work is done
     ///     whatever happens to it.
+    ///   - afterRegistering: Called once the waiter is registered and counted, outside the lock, when the
+    ///     watermark is below `target`: for a watermark that is raised only when someone waits (see
+    ///     `DurabilityTracker.publishedQueued(in:next:)`), it raises the watermark, which resumes the waiter
+    ///     if that reaches `target`.
     /// - Throws: The error given to ``close(with:)``, or ``PMemStreamError/Code/cancelled`` when the task is
     ///   cancelled while waiting (and the wait is cancellable).
     func wait(
         until target: UInt64,
         followsNudgesSince nudgeCount: UInt64? = nil,
-        cancellable: Bool = true
+        cancellable: Bool = true,
+        afterRegistering: () -> Void = {}
     ) async throws(PMemStreamError) {
         guard self.value < target else { return }
         let id = self.state.withLock { state in
@@ -209,11 +215,23 @@ final class Watermark: Sendable {
             return state.nextWaiterID
         }
         guard cancellable else {
-            try await self.suspend(id: id, until: target, followsNudgesSince: nudgeCount, cancellable: false).get()
+            try await self.suspend(
+                id: id,
+                until: target,
+                followsNudgesSince: nudgeCount,
+                cancellable: false,
+                afterRegistering: afterRegistering
+            ).get()
             return
         }
         let result = await withTaskCancellationHandler {
-            await self.suspend(id: id, until: target, followsNudgesSince: nudgeCount, cancellable: true)
+            await self.suspend(
+                id: id,
+                until: target,
+                followsNudgesSince: nudgeCount,
+                cancellable: true,
+                afterRegistering: afterRegistering
+            )
         } onCancel: {
             let waiter = self.state.withLock { state -> Waiter? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
@@ -225,12 +243,14 @@ final class Watermark: Sendable {
         try result.get()
     }
 
-    /// Registers the waiter `id` and suspends until it is resumed, unless the wait is over already.
+    /// Registers the waiter `id` and suspends until it is resumed, unless the wait is over already; then
+    /// calls `afterRegistering`.
     private func suspend(
         id: UInt64,
         until target: UInt64,
         followsNudgesSince nudgeCount: UInt64?,
-        cancellable: Bool
+        cancellable: Bool,
+        afterRegistering: () -> Void
     ) async -> Result<Void, PMemStreamError> {
         await withCheckedContinuation { continuation in
             let immediate: Result<Void, PMemStreamError>? = self.state.withLock { state in
@@ -253,6 +273,8 @@ final class Watermark: Sendable {
             }
             if let immediate {
                 continuation.resume(returning: immediate)
+            } else {
+                afterRegistering()
             }
         }
     }

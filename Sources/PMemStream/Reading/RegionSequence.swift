@@ -8,7 +8,9 @@ protocol ReadingSource: Actor {
     /// The shared state of a live region, created on first use; once the stream is closing or closed, only
     /// `evenIfClosed` (see ``regions(allocatedAfter:limit:evenIfClosed:)``).
     func regionState(for region: Region, evenIfClosed: Bool) throws(PMemStreamError) -> RegionState
-    /// The committed watermark: entries up to it are visible.
+    /// The committed watermark, raised first over every entry published so far (see
+    /// `DurabilityTracker.upToDateCommitted`): entries up to it are visible. Its value may later lag behind
+    /// asynchronous appends again, until someone waits for it.
     nonisolated var committedWatermark: Watermark { get }
     /// Returns when entries above `limit` may have become visible or a region may have gone away since the
     /// committed watermark's `nudgeCount` was read (perhaps when neither happened: the caller looks again);

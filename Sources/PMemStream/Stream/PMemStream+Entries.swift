@@ -67,7 +67,7 @@ extension PMemStream {
     ///   of ``writer(for:)`` for the region.
     public func entry(in region: Region, atOffset offset: Int) throws(PMemStreamError) -> Entry {
         var cursor = RegionCursor(state: try self.regionState(for: region, evenIfClosed: false))
-        let limit = self.tracker.committed.value
+        let limit = self.tracker.upToDateCommitted
         while cursor.position <= offset, let entry = try cursor.next(limit: limit) {
             if entry.offset == offset {
                 return entry
@@ -80,9 +80,10 @@ extension PMemStream {
 
     /// Every entry with a timestamp up to this one is committed: complete and visible to readers.
     ///
-    /// Read without an actor hop.
+    /// Read without an actor hop, after a scan of the writers' progress that brings it up to date with every
+    /// append published so far.
     public nonisolated var committedTimestamp: UInt64 {
-        self.tracker.committed.value
+        self.tracker.upToDateCommitted
     }
 
     /// Every entry with a timestamp up to this one is persisted: it survives a power failure.
@@ -106,7 +107,7 @@ extension PMemStream {
             return try await self.waitForOtherWriter(until: timestamp, on: self.tracker.committed)
         }
         try self.checkIssued(timestamp)
-        try await self.tracker.committed.wait(until: timestamp)
+        try await self.tracker.waitCommitted(until: timestamp)
     }
 
     /// Returns when the entry with `timestamp`, and every earlier one, is persisted (the C
@@ -133,7 +134,7 @@ extension PMemStream {
     @concurrent
     public nonisolated func persistCommitted() async {
         guard self.configuration.access == .readWrite else { return }
-        let committed = self.tracker.committed.value
+        let committed = self.tracker.upToDateCommitted
         self.groupCommit.round()
         try? await self.tracker.persisted.wait(until: committed, cancellable: false)
     }
@@ -142,7 +143,8 @@ extension PMemStream {
     /// finds it moved (never one element per append). A slow consumer sees only the newest value. The
     /// sequence finishes when the stream closes.
     public nonisolated var committedTimestamps: AsyncStream<UInt64> {
-        self.tracker.committed.progress()
+        self.tracker.advanceWatermarks()
+        return self.tracker.committed.progress()
     }
 
     /// The persisted watermark's progress, published like ``committedTimestamps``.

@@ -60,7 +60,7 @@ extension PMemStream {
     ///   ``refresh()`` throws.
     nonisolated func waitForChange(after limit: UInt64, nudgeCount: UInt64) async throws(PMemStreamError) {
         guard self.configuration.access == .readOnly else {
-            try await self.tracker.committed.wait(until: limit + 1, followsNudgesSince: nudgeCount)
+            try await self.tracker.waitCommitted(until: limit + 1, followsNudgesSince: nudgeCount)
             return
         }
         try await self.sleepForFollowInterval()

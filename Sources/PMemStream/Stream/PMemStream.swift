@@ -591,7 +591,8 @@ extension PMemStream: ReadingSource {
     }
 
     nonisolated var committedWatermark: Watermark {
-        self.tracker.committed
+        self.tracker.advanceWatermarks()
+        return self.tracker.committed
     }
 
     /// The writer of a region, made (and the region recovered for writing) on first use.

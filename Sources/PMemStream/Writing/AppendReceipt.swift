@@ -31,7 +31,7 @@ public struct AppendReceipt: Sendable {
     ///
     /// - Throws: ``PMemStreamError/Code/cancelled``, ``PMemStreamError/Code/streamClosed``.
     public func committed() async throws(PMemStreamError) {
-        try await self.writer.groupCommit.tracker.committed.wait(until: self.timestamp)
+        try await self.writer.groupCommit.tracker.waitCommitted(until: self.timestamp)
     }
 
     /// Returns when the entry, and every earlier one, is persisted: it survives a power failure.

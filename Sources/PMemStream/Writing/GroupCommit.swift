@@ -229,13 +229,13 @@ final class GroupCommit: Sendable {
     /// as it waits, and a worker is woken if entries are queued: until the count drops to zero, every entry
     /// queued into an empty queue wakes one as well.
     private func waitUntilPersisted(_ timestamp: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
-        if self.hasWorkers, self.callerRunsRounds, self.tracker.committed.value >= timestamp,
+        if self.hasWorkers, self.callerRunsRounds, self.tracker.upToDateCommitted >= timestamp,
             self.roundOnceIdle(until: timestamp)
         {
             return
         }
         guard self.hasWorkers else {
-            try await self.tracker.committed.wait(until: timestamp, cancellable: cancellable)
+            try await self.tracker.waitCommitted(until: timestamp, cancellable: cancellable)
             if self.tracker.persisted.value < timestamp {
                 self.round()
             }

@@ -426,7 +426,9 @@ struct DurabilityPipelineTests {
             _ = try await writer.appendAsync([UInt8(index)])
         }
         let tracker = await stream.tracker
-        #expect(tracker.committed.value == 3 && tracker.persisted.value == 0)
+        // Asynchronous appends leave the committed watermark behind until someone reads or waits for it.
+        #expect(tracker.committed.value == 0)
+        #expect(stream.committedTimestamp == 3 && tracker.persisted.value == 0)
         // A writer that read the clock at 2 before the appends took 2 and 3, and stores its floor only now:
         // until it takes its timestamps and raises the floor, the watermarks cannot pass 1 by the floors.
         var lagging = tracker.floors.claim()
@@ -439,6 +441,98 @@ struct DurabilityPipelineTests {
         tracker.published(in: &lagging, next: LaneFloors.none)
         #expect(try await call.task.value == 3)
         try await stream.close()
+    }
+
+    /// Asynchronous appends leave the committed watermark behind (`DurabilityTracker.publishedQueued`); with
+    /// no persist worker and no wait for persistence, no round raises it either: each way of reading or
+    /// waiting for it must raise it itself.
+    @Test(
+        "an asynchronous append is committed on return for every reader and waiter, with no round run",
+        .timeLimit(.minutes(1))
+    )
+    func asynchronousAppendCommittedOnReturn() async throws {
+        let (stream, region, writer) = try await Self.streamWithoutWorkers(regionSize: 64 * 1024)
+        let first = try await writer.appendAsync([1])
+        try await first.committed()
+        let second = try await writer.appendAsync([2, 3])
+        try await stream.waitCommitted(second.timestamp)
+        let third = try await writer.appendAsync([4])
+        #expect(stream.committedTimestamp == third.timestamp)
+        let fourth = try await writer.appendAsync([5])
+        #expect(try await stream.entry(in: region, atOffset: fourth.entry.offset) == fourth.entry)
+        let fifth = try await writer.appendAsync([6])
+        var inRegion: [UInt64] = []
+        for try await entry in stream.entries(in: region) {
+            inRegion.append(entry.timestamp)
+        }
+        #expect(inRegion == [1, 2, 3, 4, 5] && fifth.timestamp == 5)
+        let sixth = try await writer.appendAsync([7])
+        var merged: [[UInt8]] = []
+        for try await entry in stream.entries(since: fifth.timestamp) {
+            merged.append(try entry.bytes)
+        }
+        #expect(merged == [[7]] && sixth.timestamp == 6)
+        #expect(stream.persistedTimestamp == 0, "no round ran")
+        try await stream.close()
+    }
+
+    @Test(
+        "a follower waiting for the next entry gets each asynchronous append at once, with no round run",
+        .timeLimit(.minutes(1))
+    )
+    func followerWokenByAsynchronousAppend() async throws {
+        let (stream, region, writer) = try await Self.streamWithoutWorkers(regionSize: 64 * 1024)
+        let tracker = await stream.tracker
+        let follower = Self.follow(region, of: stream, until: 3)
+        for value in 1...3 as ClosedRange<UInt8> {
+            while !tracker.committed.hasWaiters {
+                await Task.yield()  // until the follower waits for the next entry
+            }
+            _ = try await writer.appendAsync([value])
+        }
+        #expect(try await follower.value.map { try $0.bytes } == [[1], [2], [3]])
+        #expect(stream.persistedTimestamp == 0, "no round ran")
+        try await stream.close()
+    }
+
+    /// The writer publishes without raising the watermark unless it sees a waiter, and the follower raises it
+    /// after it registers: on two threads at once, one of them must see the other every time.
+    @Test(
+        "a follower on another thread keeps up with a writer appending asynchronously, with no round run",
+        .timeLimit(.minutes(1))
+    )
+    func followerKeepsUpWithAsynchronousWriter() async throws {
+        let count = 5000
+        let (stream, region, writer) = try await Self.streamWithoutWorkers(regionSize: 512 * 1024)
+        let follower = Self.follow(region, of: stream, until: count)
+        let appender = Task.detached {
+            for index in 0..<count {
+                _ = try await writer.appendAsync(testBytes(8, seed: index))
+            }
+        }
+        try await appender.value
+        #expect(try await follower.value.map(\.timestamp) == Array(1...UInt64(count)))
+        try await stream.close()
+    }
+
+    /// A stream on a simulated medium with no persist worker, so that no round runs unless a caller runs it,
+    /// and a region of `regionSize` bytes with its writer.
+    private static func streamWithoutWorkers(regionSize: Int) async throws -> (PMemStream, Region, RegionWriter) {
+        let stream = try PMemStream(medium: SimulatedMedium(size: 1 << 20), configuration: .init(persistWorkers: 0))
+        let region = try await stream.allocateRegion(size: regionSize)
+        return (stream, region, try await stream.writer(for: region))
+    }
+
+    /// A task on its own that follows `region` until it has read `count` entries.
+    private static func follow(_ region: Region, of stream: PMemStream, until count: Int) -> Task<[Entry], any Error> {
+        Task.detached {
+            var iterator = stream.entries(in: region, follow: true).makeAsyncIterator()
+            var entries: [Entry] = []
+            while entries.count < count, let entry = try await iterator.next() {
+                entries.append(entry)
+            }
+            return entries
+        }
     }
 
     /// The waiter finds the worker's round under way, spins until it gives up, and suspends: it must neither
