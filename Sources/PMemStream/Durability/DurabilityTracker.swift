@@ -20,7 +20,7 @@ import Synchronization
 /// no common line but the clock, the watermarks and the group commit's count of queued entries.
 ///
 /// An asynchronous append raises its floor and scans only when a task waits for the committed watermark
-/// (``publishedQueued(in:next:)``): a scan reads every other writer's lane, and raising writes the
+/// or a round took its entry already (``publishedQueued(in:next:last:)``): a scan reads every other writer's lane, and raising writes the
 /// watermark, two lines that moved between the cores of two writers at every append. The committed
 /// watermark may therefore lag behind such appends; whoever needs it up to date raises it first
 /// (``upToDateCommitted``, ``waitCommitted(until:followsNudgesSince:cancellable:)``), and so does every
@@ -78,17 +78,24 @@ final class DurabilityTracker: Sendable {
         self.advanceWatermarks()
     }
 
-    /// Raises the floor of `lane` to `next` once its entries below are published, as
-    /// ``published(in:next:)``, for a writer whose newly published entries are all queued for group commit
-    /// (their queued floor holds the persisted watermark back): raises the committed watermark only when a
-    /// task waits for it.
+    /// Raises the floor of `lane` to `next` once its entries up to `last` are published, as
+    /// ``published(in:next:)``, for a writer whose newly published entries were all queued for group commit
+    /// first; scans and raises the watermarks only when a task waits for the committed watermark, or when a
+    /// round took the entries from the queue since they were queued.
     ///
-    /// The floor's store and the load of the waiter count are sequentially consistent, and so are a waiter's
-    /// store of the count and its scan (see ``waitCommitted(until:followsNudgesSince:cancellable:)``): of a
-    /// writer and a waiter at once, at least one sees the other, and raises the watermark for the waiter.
-    func publishedQueued(in lane: inout LaneFloors.Lane, next: UInt64) {
+    /// The floor's store and the loads after it are sequentially consistent, and so are the stores and scans
+    /// they are paired with:
+    /// - A waiter stores the waiter count and then scans (see
+    ///   ``waitCommitted(until:followsNudgesSince:cancellable:)``): of a writer and a waiter at once, at least
+    ///   one sees the other, and raises the committed watermark for the waiter.
+    /// - A round that takes the queue stores the lane's queued floor, flushes, drains and then scans. When
+    ///   the writer still finds its entries' queued floor (at or below `last`), that round, or the one that
+    ///   takes whatever else holds the floor down, has yet to scan, and will see the writer's floor. When it
+    ///   finds the floor above `last`, the round may have scanned before the writer's floor moved, while the
+    ///   floor still held the entries back from both watermarks: the writer scans.
+    func publishedQueued(in lane: inout LaneFloors.Lane, next: UInt64, last: UInt64) {
         self.floors.advance(&lane, to: next)
-        if self.committed.hasWaiters {
+        if self.committed.hasWaiters || self.floors.queuedFloor(of: lane) > last {
             self.advanceWatermarks()
         }
     }
@@ -101,7 +108,7 @@ final class DurabilityTracker: Sendable {
 
     /// Returns when the committed watermark reaches `target`, as ``Watermark/wait(until:followsNudgesSince:cancellable:afterRegistering:)``,
     /// raising it once the waiter is registered: an asynchronous append that published before the
-    /// registration did not raise it (see ``publishedQueued(in:next:)``).
+    /// registration did not raise it (see ``publishedQueued(in:next:last:)``).
     func waitCommitted(
         until target: UInt64,
         followsNudgesSince nudgeCount: UInt64? = nil,

@@ -162,6 +162,13 @@ struct LaneFloors: ~Copyable, @unchecked Sendable {
         }
     }
 
+    /// The queued floor of `lane` (for the shared lane, the lowest of its writers'), with a sequentially
+    /// consistent load: see `DurabilityTracker.publishedQueued(in:next:last:)`.
+    @inline(__always)
+    borrowing func queuedFloor(of lane: Lane) -> UInt64 {
+        self.word(lane.line, Self.queued).pointee.load(ordering: .sequentiallyConsistent)
+    }
+
     /// Moves the queued floor of `lane` to the flushing floor when a round takes the lane's queue; called
     /// under the queue's lock. The flushing floor is lowered first, so the queued entries are always
     /// behind one of the two.

@@ -199,7 +199,7 @@ final class Watermark: Sendable {
     ///     whatever happens to it.
     ///   - afterRegistering: Called once the waiter is registered and counted, outside the lock, when the
     ///     watermark is below `target`: for a watermark that is raised only when someone waits (see
-    ///     `DurabilityTracker.publishedQueued(in:next:)`), it raises the watermark, which resumes the waiter
+    ///     `DurabilityTracker.publishedQueued(in:next:last:)`), it raises the watermark, which resumes the waiter
     ///     if that reaches `target`.
     /// - Throws: The error given to ``close(with:)``, or ``PMemStreamError/Code/cancelled`` when the task is
     ///   cancelled while waiting (and the wait is cancellable).

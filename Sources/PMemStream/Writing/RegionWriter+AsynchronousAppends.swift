@@ -134,7 +134,7 @@ nonisolated extension RegionWriter {
             in: self.queue
         )
         self.state.published(upTo: entry.end)
-        self.tracker.publishedQueued(in: &self.lane, next: LaneFloors.none)
+        self.tracker.publishedQueued(in: &self.lane, next: LaneFloors.none, last: entry.timestamp)
         if counted {
             self.state.endWrites(1)
         }

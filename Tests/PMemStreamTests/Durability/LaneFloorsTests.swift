@@ -94,4 +94,56 @@ struct LaneFloorsTests {
         tracker.floors.release(released)
         #expect(tracker.floors.claim().line == released.line)
     }
+
+    /// An asynchronous append queues its entry and then publishes it without scanning
+    /// (`DurabilityTracker.publishedQueued(in:next:last:)`); a round may take the queue in between.
+    @Test(
+        "an asynchronous publication scans when a round took its entry first, and leaves the scan to the round otherwise",
+        arguments: [false, true]
+    )
+    func queuedPublication(onSharedLane: Bool) {
+        let tracker = DurabilityTracker(persistedTimestamp: 0)
+        let owned = onSharedLane ? (0..<LaneFloors.ownedCount).map { _ in tracker.floors.claim() } : []
+        var writer = tracker.floors.claim()
+        var other = tracker.floors.claim()
+        #expect((writer.line == LaneFloors.sharedLane) == onSharedLane && !owned.isEmpty == onSharedLane)
+
+        // The round takes the entry, drains and scans while the writer's floor still holds it back.
+        let first = tracker.takeTimestamps(1, in: &writer)
+        tracker.floors.queued(first, in: writer)
+        tracker.floors.startFlushing(writer)
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        #expect(tracker.persisted.value == 0)
+        tracker.publishedQueued(in: &writer, next: LaneFloors.none, last: first)
+        #expect(tracker.committed.value == first && tracker.persisted.value == first, "nobody else would scan")
+
+        // Still queued when published: the round that takes it scans after its drain.
+        let second = tracker.takeTimestamps(1, in: &writer)
+        tracker.floors.queued(second, in: writer)
+        tracker.publishedQueued(in: &writer, next: LaneFloors.none, last: second)
+        #expect(tracker.committed.value == first, "no scan without a waiter")
+        #expect(tracker.upToDateCommitted == second && tracker.persisted.value == first)
+        tracker.floors.startFlushing(writer)
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        #expect(tracker.persisted.value == second)
+
+        // A round takes the writer's queue while another writer's entry waits in its own: on the shared
+        // lane that entry keeps the floor down, so the writer leaves the scan to the round that takes it.
+        let third = tracker.takeTimestamps(1, in: &other)
+        tracker.floors.queued(third, in: other)
+        tracker.published(in: &other, next: LaneFloors.none)
+        let fourth = tracker.takeTimestamps(1, in: &writer)
+        tracker.floors.queued(fourth, in: writer)
+        tracker.floors.startFlushing(writer)
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        tracker.publishedQueued(in: &writer, next: LaneFloors.none, last: fourth)
+        #expect(tracker.persisted.value == second, "the third is still queued")
+        tracker.floors.startFlushing(other)
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        #expect(tracker.committed.value == fourth && tracker.persisted.value == fourth)
+    }
 }
