@@ -33,7 +33,8 @@ extension PMemStream {
         /// How many asynchronously appended entries may wait for a group-commit round before
         /// ``RegionWriter/appendAsync(_:)`` waits for room (back-pressure); at least 1. Default 16 384. The bound is
         /// checked before an append waits for its region, so tasks appending at that moment may pass it by
-        /// one entry each.
+        /// one entry each; and each region's entries are counted a chunk at a time (of a 256th of the bound,
+        /// at most 64 entries), so each region may pass it by up to a chunk less one.
         public var maxQueuedAppends: Int
         /// What copies the data of asynchronous appends. Default ``SynchronousDataMover``.
         public var dataMover: any DataMover

@@ -11,7 +11,9 @@ import Synchronization
 /// and closing the stream.
 ///
 /// The queues are bounded together: an asynchronous append waits (back-pressure) while ``capacity`` entries
-/// are queued, and resumes when a round has taken them.
+/// are counted as queued, and resumes when a round has taken them. Each region's queue adds to the count
+/// once per ``countingChunk`` entries, not at every append (a shared line that two writers' cores passed
+/// back and forth), so each may hold up to a chunk less one beyond the bound.
 ///
 /// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
 /// itself when the medium is flushed by cache line: at once if none is under way, else once the one under
@@ -81,6 +83,9 @@ final class GroupCommit: Sendable {
 
     /// The most entries queued before asynchronous appends wait.
     let capacity: Int
+    /// How many entries a region's queue adds to the count at a time: at most 1/256 of ``capacity``, and at
+    /// most 64 (at the default capacity, 16 384 entries, 64).
+    let countingChunk: Int
     /// How many queued entries wake a persist worker when nobody waits for persistence.
     let wakeThreshold: Int
     /// The stream's clock and watermarks.
@@ -97,7 +102,7 @@ final class GroupCommit: Sendable {
     private let checkpointed: Lock<UInt64>
     /// Rounds are run one at a time, so the drains of concurrent callers do not interleave their flushes.
     private let roundLock = Lock(RoundBuffers())
-    /// How many entries are queued, in all region queues.
+    /// How many entries are queued, in all region queues, counted in chunks (see ``countingChunk``).
     private let queuedCount = Atomic(0)
 
     init(
@@ -113,6 +118,7 @@ final class GroupCommit: Sendable {
         self.callerRunsRounds = medium.granularity != .page
         self.checkpointed = Lock(checkpoint)
         self.capacity = max(capacity, 1)
+        self.countingChunk = min(max(self.capacity / 256, 1), 64)
         self.wakeThreshold = min(self.capacity, 256)
     }
 
@@ -165,15 +171,19 @@ final class GroupCommit: Sendable {
     /// when it is the first entry since the last round and somebody waits for persistence (the first
     /// region listed, not every region: each wake is a round), or when ``wakeThreshold`` entries are queued.
     ///
-    /// The count of queued entries is raised after the entry is queued and lowered after a round took it,
-    /// so it may lag by the entries being queued at that moment: the bound and the threshold hold within
-    /// that many entries.
+    /// The count of queued entries is raised after the entries are queued, a chunk at a time, and lowered
+    /// after a round took them, so it may lag by the entries being queued at that moment and by less than
+    /// a chunk per region: the bound and the threshold hold within that many entries.
     func enqueue(_ entry: Queued, in queue: RegionQueue) {
-        let listing = queue.append(entry)
-        let count = self.queuedCount.wrappingAdd(1, ordering: .relaxed).newValue
-        guard listing || count == self.wakeThreshold else { return }
+        let (listing, counting) = queue.append(entry)
+        var reachesThreshold = false
+        if counting > 0 {
+            let count = self.queuedCount.wrappingAdd(counting, ordering: .relaxed).newValue
+            reachesThreshold = count >= self.wakeThreshold && count - counting < self.wakeThreshold
+        }
+        guard listing || reachesThreshold else { return }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
-            var wakes = count == self.wakeThreshold
+            var wakes = reachesThreshold
             if listing {
                 state.listed.append(queue)
                 wakes = wakes || (state.listed.count == 1 && state.persistWaiters > 0)
@@ -320,13 +330,13 @@ final class GroupCommit: Sendable {
     /// `buffers.taken`, both emptied by the previous round, so nothing allocates in steady state.
     private func flushQueued(using buffers: inout RoundBuffers) {
         self.state.withLock { swap(&$0.listed, &buffers.listed) }
-        var taken = 0
+        var counted = 0
         for queue in buffers.listed {
-            taken += queue.take(into: &buffers.taken)
+            counted += queue.take(into: &buffers.taken)
         }
         buffers.listed.removeAll(keepingCapacity: true)
         // Room first, then the waiters: one that checks for room after this sees it.
-        self.queuedCount.wrappingSubtract(taken, ordering: .relaxed)
+        self.queuedCount.wrappingSubtract(counted, ordering: .relaxed)
         let waiters = self.state.withLock { state in
             defer { state.roomWaiters.removeAll() }
             return state.roomWaiters

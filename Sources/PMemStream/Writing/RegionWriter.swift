@@ -152,7 +152,7 @@ public actor RegionWriter {
         self.settledEnd = state.isNew ? state.dataEnd : self.tail
         self.scannedEnd = self.settledEnd
         // Last: a writer whose recovery fails claims no lane.
-        self.queue = GroupCommit.RegionQueue(region: state, tracker: tracker)
+        self.queue = GroupCommit.RegionQueue(region: state, tracker: tracker, countingChunk: groupCommit.countingChunk)
         self.lane = self.queue.lane
     }
 

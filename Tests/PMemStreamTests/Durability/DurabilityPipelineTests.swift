@@ -249,6 +249,44 @@ struct DurabilityPipelineTests {
         #expect(stream.persistedTimestamp == 16, "rounds ran at the 5th, 9th, 13th and 17th appends")
     }
 
+    /// Each region's queue adds to the shared count a chunk at a time (`GroupCommit.countingChunk`): the
+    /// bound then holds within a chunk less one per region.
+    @Test(
+        "with a chunked count and three regions, the queue stays within its bound plus a chunk per region",
+        .timeLimit(.minutes(1))
+    )
+    func backPressureCountedInChunks() async throws {
+        let capacity = 1024
+        let stream = try PMemStream(
+            medium: SimulatedMedium(size: 1 << 20),
+            configuration: .init(persistWorkers: 0, maxQueuedAppends: capacity)
+        )
+        let chunk = await stream.groupCommit.countingChunk
+        #expect(chunk == 4)
+        var writers: [RegionWriter] = []
+        for _ in 0..<3 {
+            writers.append(try await stream.writer(for: try await stream.allocateRegion(size: 192 * 1024)))
+        }
+        var mostQueued: UInt64 = 0
+        for index in 0..<12_000 {
+            _ = try await writers[index % 3].appendAsync([UInt8(truncatingIfNeeded: index)])
+            mostQueued = max(mostQueued, stream.committedTimestamp - stream.persistedTimestamp)
+        }
+        #expect(stream.committedTimestamp == 12_000)
+        #expect(mostQueued > UInt64(capacity), "the count lagged by the entries of chunks not yet full")
+        #expect(mostQueued <= UInt64(capacity + 3 * (chunk - 1)), "the bound held")
+        #expect(stream.persistedTimestamp >= 12_000 - UInt64(capacity + 3 * (chunk - 1)), "appenders ran rounds")
+        // Every entry counted is uncounted by the round that takes it: once all are persisted, one region
+        // fills the queue exactly at the bound again (a whole number of chunks), and the next append runs a round.
+        await stream.persistCommitted()
+        for index in 0..<capacity {
+            _ = try await writers[0].appendAsync([UInt8(truncatingIfNeeded: index)])
+        }
+        #expect(stream.persistedTimestamp == 12_000, "the bound is not reached")
+        _ = try await writers[0].appendAsync([0])
+        #expect(stream.persistedTimestamp == 12_000 + UInt64(capacity), "the bound is reached")
+    }
+
     @Test("with no persist worker, a synchronous append after asynchronous ones persists them itself")
     func synchronousAppendRunsTheRound() async throws {
         let medium = SimulatedMedium(size: 1 << 20)
