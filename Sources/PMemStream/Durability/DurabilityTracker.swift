@@ -17,7 +17,8 @@ import Synchronization
 /// timestamp below the lowest floor and below the clock is done. A writer holds its floor before it takes
 /// timestamps and raises it after it publishes; then it scans the floors and raises the watermarks
 /// (``advanceWatermarks()``). Two writers on two threads thus share no lock on the append path, and write
-/// no common line but the clock, the watermarks and the group commit's count of queued entries.
+/// no common line but the clock, the watermarks (an asynchronous append only in the cases below), and the
+/// group commit's count of queued entries once per chunk of a region's entries.
 ///
 /// An asynchronous append raises its floor and scans only when a task waits for the committed watermark
 /// or a round took its entry already (``publishedQueued(in:next:last:)``): a scan reads every other writer's lane, and raising writes the

@@ -17,10 +17,9 @@ import Synchronization
 ///
 /// A task that waits for persistence, once every entry up to its timestamp is published, runs the round
 /// itself when the medium is flushed by cache line: at once if none is under way, else once the one under
-/// way ends, spinning for a while meanwhile. Otherwise a persist worker is
-/// woken: when somebody waits for persistence (and then for every entry queued while anybody does), when
-/// ``wakeThreshold`` entries are queued, and when the queue is full; else it runs its round when its
-/// interval passes. Waking a thread costs a system call and two context switches, far more than an
+/// way ends, spinning for a while meanwhile. Otherwise a persist worker is woken: when somebody waits for
+/// persistence (and then for every entry queued while anybody does), when ``wakeThreshold`` entries are
+/// counted as queued, and when the queue is full; else it runs its round when its interval passes. Waking a thread costs a system call and two context switches, far more than an
 /// asynchronous append or a drain, so a writer that nobody waits for does not pay one per append, and a
 /// waiter pays none when it can run the round.
 ///
@@ -169,7 +168,9 @@ final class GroupCommit: Sendable {
 
     /// Queues an entry in its region's queue for the next round, before it is published; wakes a worker
     /// when it is the first entry since the last round and somebody waits for persistence (the first
-    /// region listed, not every region: each wake is a round), or when ``wakeThreshold`` entries are queued.
+    /// region listed, not every region: each wake is a round), or when ``wakeThreshold`` entries are counted
+    /// as queued. Entries not counted yet, less than a chunk per region, wake nobody: a worker's round, at its
+    /// interval, takes them.
     ///
     /// The count of queued entries is raised after the entries are queued, a chunk at a time, and lowered
     /// after a round took them, so it may lag by the entries being queued at that moment and by less than
