@@ -21,16 +21,19 @@ import Synchronization
 /// group commit's count of queued entries once per chunk of a region's entries.
 ///
 /// An asynchronous append raises its floor and scans only when a task waits for the committed watermark
-/// or a round took its entry already (``publishedQueued(in:next:last:)``): a scan reads every other writer's lane, and raising writes the
-/// watermark, two lines that moved between the cores of two writers at every append. The committed
-/// watermark may therefore lag behind such appends; whoever needs it up to date raises it first
-/// (``upToDateCommitted``, ``waitCommitted(until:followsNudgesSince:cancellable:)``), and so does every
-/// group-commit round and synchronous append.
+/// or a round took its entry already (``publishedQueued(in:next:last:)``); a synchronous append alone in its
+/// region scans but raises the watermarks only when a task waits for one (``publishedDurable(in:next:last:)``).
+/// A scan reads every other writer's lane, and raising writes the watermarks: lines that moved between the
+/// cores of two writers at every append. The watermarks may therefore lag behind the appends; whoever
+/// needs them up to date raises them first (``upToDateCommitted``, ``upToDatePersisted``,
+/// ``waitCommitted(until:followsNudgesSince:cancellable:)``, ``waitPersisted(until:cancellable:)``), and so
+/// does every group-commit round, before its checkpoint.
 final class DurabilityTracker: Sendable {
-    /// Published entries: visible to readers. May lag behind asynchronous appends: read
+    /// Published entries: visible to readers. May lag behind appends: read
     /// ``upToDateCommitted`` and wait with ``waitCommitted(until:followsNudgesSince:cancellable:)``.
     let committed: Watermark
-    /// Durable entries whose watermark is durable in the header.
+    /// Durable entries whose watermark is durable in the header. May lag behind synchronous appends: read
+    /// ``upToDatePersisted`` and wait with ``waitPersisted(until:cancellable:)``.
     let persisted: Watermark
 
     private let clock: Clock
@@ -101,10 +104,35 @@ final class DurabilityTracker: Sendable {
         }
     }
 
+    /// Raises the floor of `lane` to `next` once its entries up to `last` are published, as
+    /// ``published(in:next:)``, for a writer whose newly published entries were drained before: scans, but
+    /// raises the watermarks only when a task waits for one of them.
+    ///
+    /// As in ``publishedQueued(in:next:last:)``, the floor's store and the loads of the waiter counts are
+    /// sequentially consistent, and so are a waiter's store of its count and its scan: of a writer and a
+    /// waiter at once, at least one sees the other.
+    ///
+    /// - Returns: Whether every entry up to `last` is durable: the caller's append then returns at once.
+    func publishedDurable(in lane: inout LaneFloors.Lane, next: UInt64, last: UInt64) -> Bool {
+        self.floors.advance(&lane, to: next)
+        if self.committed.hasWaiters || self.persisted.hasWaiters {
+            self.advanceWatermarks()
+            return self.persisted.value >= last
+        }
+        let (_, durable) = self.floors.scan(clock: self.clock.next.load(ordering: .sequentiallyConsistent))
+        return durable > last
+    }
+
     /// The committed watermark, raised first over every entry published so far.
     var upToDateCommitted: UInt64 {
         self.advanceWatermarks()
         return self.committed.value
+    }
+
+    /// The persisted watermark, raised first over every entry durable so far.
+    var upToDatePersisted: UInt64 {
+        self.advanceWatermarks()
+        return self.persisted.value
     }
 
     /// Returns when the committed watermark reaches `target`, as ``Watermark/wait(until:followsNudgesSince:cancellable:afterRegistering:)``,
@@ -121,6 +149,14 @@ final class DurabilityTracker: Sendable {
             cancellable: cancellable,
             afterRegistering: self.advanceWatermarks
         )
+    }
+
+    /// Returns when the persisted watermark reaches `target`, as
+    /// ``Watermark/wait(until:followsNudgesSince:cancellable:afterRegistering:)``, raising it once the waiter
+    /// is registered: a synchronous append that published before the registration did not raise it (see
+    /// ``publishedDurable(in:next:last:)``).
+    func waitPersisted(until target: UInt64, cancellable: Bool = true) async throws(PMemStreamError) {
+        try await self.persisted.wait(until: target, cancellable: cancellable, afterRegistering: self.advanceWatermarks)
     }
 
     /// Raises committed and persisted to what the floors allow, committed first, so that no reader ever

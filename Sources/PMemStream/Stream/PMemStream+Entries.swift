@@ -88,9 +88,10 @@ extension PMemStream {
 
     /// Every entry with a timestamp up to this one is persisted: it survives a power failure.
     ///
-    /// Read without an actor hop. Always at most ``committedTimestamp``.
+    /// Read without an actor hop, after a scan of the writers' progress that brings it up to date with every
+    /// entry made durable so far. Always at most ``committedTimestamp``.
     public nonisolated var persistedTimestamp: UInt64 {
-        self.tracker.persisted.value
+        self.tracker.upToDatePersisted
     }
 
     /// Returns when the entry with `timestamp`, and every earlier one, is committed (the C
@@ -136,7 +137,7 @@ extension PMemStream {
         guard self.configuration.access == .readWrite else { return }
         let committed = self.tracker.upToDateCommitted
         self.groupCommit.round()
-        try? await self.tracker.persisted.wait(until: committed, cancellable: false)
+        try? await self.tracker.waitPersisted(until: committed, cancellable: false)
     }
 
     /// The committed watermark's progress: its current value, then a value whenever a group-commit round
@@ -149,7 +150,8 @@ extension PMemStream {
 
     /// The persisted watermark's progress, published like ``committedTimestamps``.
     public nonisolated var persistedTimestamps: AsyncStream<UInt64> {
-        self.tracker.persisted.progress()
+        self.tracker.advanceWatermarks()
+        return self.tracker.persisted.progress()
     }
 
     private nonisolated func checkIssued(_ timestamp: UInt64) throws(PMemStreamError) {

@@ -250,7 +250,7 @@ final class GroupCommit: Sendable {
             if self.tracker.persisted.value < timestamp {
                 self.round()
             }
-            try await self.tracker.persisted.wait(until: timestamp, cancellable: cancellable)
+            try await self.tracker.waitPersisted(until: timestamp, cancellable: cancellable)
             return
         }
         let wake = self.state.withLock { state -> (@Sendable () -> Void)? in
@@ -261,7 +261,7 @@ final class GroupCommit: Sendable {
         defer {
             self.state.withLock { $0.persistWaiters -= 1 }
         }
-        try await self.tracker.persisted.wait(until: timestamp, cancellable: cancellable)
+        try await self.tracker.waitPersisted(until: timestamp, cancellable: cancellable)
     }
 
     /// The persisted watermark the stream header holds.
@@ -345,7 +345,12 @@ final class GroupCommit: Sendable {
         for waiter in waiters.values {
             waiter.resume()
         }
-        guard !buffers.taken.isEmpty else { return }
+        guard !buffers.taken.isEmpty else {
+            // Nothing to flush; the watermarks are raised over what synchronous appends made durable without
+            // raising them (see `DurabilityTracker.publishedDurable(in:next:last:)`), for the checkpoint.
+            self.tracker.advanceWatermarks()
+            return
+        }
         // The ranges first, then all flushes in one call and the drain: nothing between a flush and the
         // drain may retain or release (see `PersistentMedium.flush(_:)`).
         for entry in buffers.taken.entries {

@@ -1,3 +1,5 @@
+import Synchronization
+
 // MARK: - Durable writes: copy, flush, one drain, publish (one persist point)
 
 nonisolated extension RegionWriter {
@@ -240,7 +242,9 @@ nonisolated extension RegionWriter {
     /// `timestamps`, and the last ends at `end`.
     private func publishDurableAlone(timestamps: ClosedRange<UInt64>, end: Int) {
         self.state.published(upTo: end)
-        self.tracker.published(in: &self.lane, next: LaneFloors.none)
+        if self.tracker.publishedDurable(in: &self.lane, next: LaneFloors.none, last: timestamps.upperBound) {
+            self.durableThrough.store(timestamps.upperBound, ordering: .relaxed)
+        }
         if self.state.recordWriterDurable(timestamp: timestamps.upperBound, end: end) {
             self.groupCommit.touch(self.state)
         }

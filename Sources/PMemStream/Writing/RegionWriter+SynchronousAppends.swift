@@ -1,3 +1,5 @@
+import Synchronization
+
 // MARK: - Synchronous appends: durable on return
 
 nonisolated extension RegionWriter {
@@ -121,10 +123,11 @@ nonisolated extension RegionWriter {
         try await self.waitUntilPersisted(written: timestamp)
     }
 
-    /// Whether the entry with `timestamp`, and every earlier one, is persisted.
+    /// Whether the entry with `timestamp`, and every earlier one, is persisted: by the persisted watermark,
+    /// or by what this writer's last synchronous write found (see ``durableThrough``).
     @usableFromInline
     func isPersisted(_ timestamp: UInt64) -> Bool {
-        self.tracker.persisted.value >= timestamp
+        self.durableThrough.load(ordering: .relaxed) >= timestamp || self.tracker.persisted.value >= timestamp
     }
 
     /// ``waitPersisted(written:)`` once the entry was found not persisted.

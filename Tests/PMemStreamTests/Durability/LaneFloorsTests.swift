@@ -146,4 +146,55 @@ struct LaneFloorsTests {
         tracker.advanceWatermarks()
         #expect(tracker.committed.value == fourth && tracker.persisted.value == fourth)
     }
+
+    /// A synchronous append publishes entries it drained first (`DurabilityTracker.publishedDurable`).
+    @Test(
+        "a durable publication tells whether its entries are persisted, and raises the watermarks only for a waiter",
+        .timeLimit(.minutes(1))
+    )
+    func durablePublication() async throws {
+        let tracker = DurabilityTracker(persistedTimestamp: 0)
+        var writer = tracker.floors.claim()
+        var other = tracker.floors.claim()
+        let first = tracker.takeTimestamps(1, in: &writer)
+        #expect(tracker.publishedDurable(in: &writer, next: LaneFloors.none, last: first))
+        #expect(tracker.committed.value == 0 && tracker.persisted.value == 0, "nobody waits: no raise")
+        #expect(tracker.upToDatePersisted == first && tracker.committed.value == first)
+
+        // Another writer's earlier entry, published and queued for group commit, holds this one back.
+        let queued = tracker.takeTimestamps(1, in: &other)
+        tracker.floors.queued(queued, in: other)
+        tracker.publishedQueued(in: &other, next: LaneFloors.none, last: queued)
+        let second = tracker.takeTimestamps(1, in: &writer)
+        #expect(!tracker.publishedDurable(in: &writer, next: LaneFloors.none, last: second))
+
+        // A task that waits for it is resumed by the round that makes the queued entry durable.
+        let waiter = Task { try await tracker.waitPersisted(until: second) }
+        while !tracker.persisted.hasWaiters {
+            await Task.yield()
+        }
+        tracker.floors.startFlushing(other)
+        tracker.floors.flushed()
+        tracker.advanceWatermarks()
+        try await waiter.value
+
+        // With a task waiting for a later timestamp, the writer raises the watermarks itself.
+        let third = tracker.takeTimestamps(1, in: &writer)
+        let fourth = tracker.takeTimestamps(1, in: &other)
+        let laterWaiter = Task { try await tracker.waitPersisted(until: fourth) }
+        while !tracker.persisted.hasWaiters {
+            await Task.yield()
+        }
+        #expect(tracker.publishedDurable(in: &writer, next: LaneFloors.none, last: third))
+        #expect(tracker.persisted.value == third, "raised for the waiter")
+        #expect(tracker.publishedDurable(in: &other, next: LaneFloors.none, last: fourth))
+        try await laterWaiter.value
+
+        // A wait that starts after a publication that raised nothing raises the watermark once registered.
+        let fifth = tracker.takeTimestamps(1, in: &writer)
+        #expect(tracker.publishedDurable(in: &writer, next: LaneFloors.none, last: fifth))
+        #expect(tracker.persisted.value == fourth)
+        try await tracker.waitPersisted(until: fifth)
+        #expect(tracker.persisted.value == fifth)
+    }
 }
