@@ -514,6 +514,22 @@ struct DurabilityPipelineTests {
         try await stream.close()
     }
 
+    @Test("the progress streams start at the watermarks brought up to date, after appends that left them behind")
+    func progressStreamsStartUpToDate() async throws {
+        let (stream, _, writer) = try await Self.streamWithoutWorkers(regionSize: 64 * 1024)
+        let tracker = await stream.tracker
+        for value in 1...3 as ClosedRange<UInt8> {
+            _ = try await writer.append([value])
+        }
+        _ = try await writer.appendAsync([4])
+        #expect(tracker.committed.value == 0 && tracker.persisted.value == 0, "nobody waited: nothing raised")
+        var persisted = stream.persistedTimestamps.makeAsyncIterator()
+        #expect(await persisted.next() == 3)
+        var committed = stream.committedTimestamps.makeAsyncIterator()
+        #expect(await committed.next() == 4)
+        try await stream.close()
+    }
+
     @Test(
         "a follower waiting for the next entry gets each asynchronous append at once, with no round run",
         .timeLimit(.minutes(1))
