@@ -67,7 +67,9 @@ struct LaneFloorsStressTests {
 
     /// Two writers (one with a lane of its own, one sharing the shared lane; some take several timestamps,
     /// some publish in two steps, some queue their entries for group commit and publish them as an
-    /// asynchronous append does, scanning only when a round took them first) and a thread running rounds; a
+    /// asynchronous append does, scanning only when a round took them first, the others publish them as a
+    /// synchronous append does, and check that all before them is durable when told so) and a thread running
+    /// rounds; a
     /// fourth thread checks that every timestamp up to committed is published and every one up to persisted
     /// durable, and that persisted, read first, never exceeds committed. At the end, with nothing held, both
     /// watermarks must have reached the clock.
@@ -179,6 +181,8 @@ private final class SafetyRun: @unchecked Sendable {
     func write(_ writer: WriterQueue, seed: UInt64, operations: Int) {
         var lane = writer.lane
         var random = SeededRandomNumberGenerator(seed: seed)
+        // Every timestamp up to this one was found durable when a synchronous publication said so.
+        var verified: UInt64 = 0
         for _ in 0..<operations {
             let count = Int.random(in: 1...3, using: &random)
             let first = self.tracker.takeTimestamps(count, in: &lane)
@@ -198,8 +202,14 @@ private final class SafetyRun: @unchecked Sendable {
             if async {
                 // As an asynchronous append: no scan unless a round took the entries meanwhile.
                 self.tracker.publishedQueued(in: &lane, next: LaneFloors.none, last: first + UInt64(count) - 1)
-            } else {
-                self.tracker.published(in: &lane, next: LaneFloors.none)
+            } else if self.tracker.publishedDurable(in: &lane, next: LaneFloors.none, last: first + UInt64(count) - 1) {
+                // As a synchronous append alone in its region: it returns at once, so all up to it is durable.
+                while verified < first + UInt64(count) - 1 {
+                    verified += 1
+                    if !(self.flags.durable + Int(verified)).pointee.load(ordering: .acquiring) {
+                        self.violations.add(1, ordering: .relaxed)
+                    }
+                }
             }
         }
         self.finished.add(1, ordering: .releasing)
@@ -217,7 +227,10 @@ private final class SafetyRun: @unchecked Sendable {
                     queued.removeAll()
                 }
             }
-            guard !taken.isEmpty else { return }
+            guard !taken.isEmpty else {
+                self.tracker.advanceWatermarks()  // as a round that took nothing: for the checkpoint
+                return
+            }
             for timestamp in taken {
                 (self.flags.durable + Int(timestamp)).pointee.store(true, ordering: .releasing)
             }
