@@ -10,7 +10,7 @@ protocol ReadingSource: Actor {
     func regionState(for region: Region, evenIfClosed: Bool) throws(PMemStreamError) -> RegionState
     /// The committed watermark, raised first over every entry published so far (see
     /// `DurabilityTracker.upToDateCommitted`): entries up to it are visible. Its value may later lag behind
-    /// asynchronous appends again, until someone waits for it.
+    /// the appends again, until someone reads it up to date or waits for it.
     nonisolated var committedWatermark: Watermark { get }
     /// Returns when entries above `limit` may have become visible or a region may have gone away since the
     /// committed watermark's `nudgeCount` was read (perhaps when neither happened: the caller looks again);

@@ -93,10 +93,10 @@ public actor RegionWriter {
     @exclusivity(unchecked) nonisolated(unsafe) var lane: LaneFloors.Lane
     /// The writer's asynchronous entries waiting for group commit; it owns the lane.
     let queue: GroupCommit.RegionQueue
-    /// The last timestamp up to which a synchronous write of this writer found every entry durable, when it
-    /// did not raise the persisted watermark (see `DurabilityTracker.publishedDurable(in:next:last:)`):
-    /// stored under ``appendLock``, and loaded by the append that stored it, after the lock, to return at
-    /// once. Only rises, as the writer's timestamps do.
+    /// The last timestamp up to which a synchronous write of this writer found every entry durable (see
+    /// `DurabilityTracker.publishedDurable(in:next:last:)`, which raises the persisted watermark only for a
+    /// waiter): stored under ``appendLock``, and loaded by the append that stored it, after the lock, to
+    /// return at once. Only rises, as the writer's timestamps do.
     let durableThrough = Atomic<UInt64>(0)
     nonisolated(unsafe) var quiesceWaiters: [CheckedContinuation<Void, Never>] = []
     /// The explicit reservation in progress, if any: it has the region to itself until it ends.
