@@ -22,6 +22,17 @@ package struct AdaptiveLock: ~Copyable, Sendable {
         return try self.withLockContended(body)
     }
 
+    /// ``withLock(_:)``, telling `body` whether the first try found the lock held by another thread.
+    @inline(__always)
+    package borrowing func withLock<Result: ~Copyable, Failure: Error>(
+        notingContention body: (_ contended: Bool) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        if let result = try self.lock.withLockIfAvailable({ _ throws(Failure) in try body(false) }) {
+            return result
+        }
+        return try self.withLockContended { () throws(Failure) in try body(true) }
+    }
+
     /// ``withLock(_:)`` once the first try found the lock held.
     private borrowing func withLockContended<Result: ~Copyable, Failure: Error>(
         _ body: () throws(Failure) -> Result

@@ -137,32 +137,46 @@ nonisolated extension RegionWriter {
         let first = places[0]
         let last = places[places.count - 1]
         places.withUnsafeBufferPointer { places in
-            if nonTemporal {
-                Self.writeNonTemporally(
-                    batch,
-                    into: places,
-                    terminated: self.hasTerminator(after: last),
-                    checksumWhileCopying: self.checksumsWhileCopying,
-                    medium: self.medium,
-                    sequence: self.region.sequence
-                )
-            } else {
-                let threshold = self.streamingFrom
-                Self.copyAndSeal(
-                    batch,
-                    into: places,
-                    streamingFrom: threshold,
-                    checksumWhileCopying: self.checksumsWhileCopying,
-                    base: self.base,
-                    medium: self.medium,
-                    sequence: self.region.sequence
-                )
-                self.flushSealed(count: places.count, streamingFrom: threshold) { places[$0] }
-            }
+            self.write(batch, into: places, nonTemporally: nonTemporal, terminated: self.hasTerminator(after: last))
         }
         self.medium.drain()
         self.publishDurableAlone(timestamps: first.timestamp...last.timestamp, end: last.end)
         return (AppendedEntries(state: self.state, places: places), last.timestamp)
+    }
+
+    /// Writes each entry of `batch` into the place reserved for it in `places`, and flushes them: whole with
+    /// non-temporal stores (see ``writeNonTemporally(_:into:terminated:checksumWhileCopying:medium:sequence:)``),
+    /// with the terminator after the last when `terminated`; or copied, sealed and flushed with the word after
+    /// the last (see ``copyAndSeal(_:into:streamingFrom:checksumWhileCopying:base:medium:sequence:)`` and
+    /// ``flushSealed(count:streamingFrom:entry:)``). No drain.
+    func write(
+        _ batch: [[UInt8]],
+        into places: UnsafeBufferPointer<InFlightEntry>,
+        nonTemporally: Bool,
+        terminated: Bool
+    ) {
+        if nonTemporally {
+            Self.writeNonTemporally(
+                batch,
+                into: places,
+                terminated: terminated,
+                checksumWhileCopying: self.checksumsWhileCopying,
+                medium: self.medium,
+                sequence: self.region.sequence
+            )
+        } else {
+            let threshold = self.streamingFrom
+            Self.copyAndSeal(
+                batch,
+                into: places,
+                streamingFrom: threshold,
+                checksumWhileCopying: self.checksumsWhileCopying,
+                base: self.base,
+                medium: self.medium,
+                sequence: self.region.sequence
+            )
+            self.flushSealed(count: places.count, streamingFrom: threshold) { places[$0] }
+        }
     }
 
     /// Calls `body` with the place reserved for each element of `batch` in `places`, its index and its data.
@@ -230,7 +244,7 @@ nonisolated extension RegionWriter {
     }
 
     /// Whether the size of every entry of `batch` lies in `sizes`.
-    private static func allSizes(of batch: [[UInt8]], within sizes: ClosedRange<Int>) -> Bool {
+    static func allSizes(of batch: [[UInt8]], within sizes: ClosedRange<Int>) -> Bool {
         let arrays = batch.span
         for index in arrays.indices where !sizes.contains(arrays[index].count) {
             return false

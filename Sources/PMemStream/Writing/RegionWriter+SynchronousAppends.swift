@@ -136,8 +136,9 @@ nonisolated extension RegionWriter {
         try await self.groupCommit.waitPersisted(written: timestamp)
     }
 
-    /// Writes `batch` durably under ``appendLock`` (see ``writeEntriesAloneDurably(_:)`` and
-    /// ``writeDurably(count:size:dataCopied:data:written:)``), unless an explicit reservation has the region.
+    /// Writes `batch` durably, under ``appendLock`` (see ``writeEntriesAloneDurably(_:)``) or, while other
+    /// appends to the region are under way, beside them (see ``writesBeside(contended:)``); unless an explicit
+    /// reservation has the region.
     ///
     /// - Returns: The entries and the last one's timestamp, or `nil` when a reservation has the region
     ///   (nothing is written then).
@@ -145,22 +146,19 @@ nonisolated extension RegionWriter {
     func writeDurablyWhenFree(_ batch: [[UInt8]]) throws(PMemStreamError) -> (AppendedEntries, UInt64)? {
         // Nothing to write, and nothing to wait for: timestamp 0 is persisted in every stream.
         guard !batch.isEmpty else { return (AppendedEntries(state: self.state, places: []), 0) }
-        return try self.appendLock.withLock { () throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
+        var beside: [InFlightEntry]?
+        let written = try self.appendLock.withLock {
+            (contended: Bool) throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
             guard self.reservation == nil else { return nil }
-            if self.inFlight.isEmpty {
+            guard self.writesBeside(contended: contended) else {
                 return try self.writeEntriesAloneDurably(batch)
             }
-            var places: [InFlightEntry] = []
-            places.reserveCapacity(batch.count)
-            let last = try self.writeDurably(
-                count: batch.count,
-                size: { batch[$0].count },
-                dataCopied: true,
-                data: { index, _, seal in batch[index].withUnsafeBytes { seal($0) } },
-                written: { places.append($0) }
-            )
-            return (AppendedEntries(state: self.state, places: places), last)
+            beside = try self.reserveBeside(batch)
+            return nil
         }
+        guard let places = beside else { return written }
+        self.writeBeside(batch, into: places)
+        return (AppendedEntries(state: self.state, places: places), places[places.count - 1].timestamp)
     }
 
     /// ``writeOneDurably(copying:)`` under ``appendLock``, unless an explicit reservation has the region.

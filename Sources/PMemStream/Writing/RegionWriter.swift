@@ -21,7 +21,9 @@ import Synchronization
 /// The appends are `nonisolated`: they run where their caller runs, with no actor hop, and take turns on
 /// a lock of the region rather than on the actor. Tasks appending to one region at once then wait for each
 /// other by spinning briefly, where handing an actor from thread to thread costs a thread wake-up per turn.
-/// An append holds the lock while it writes its entry, not while it waits for it to be persisted.
+/// An append holds the lock while it writes its entry, not while it waits for it to be persisted; a batch
+/// that finds other appends to the region under way holds it only to reserve its entries and to publish them,
+/// and writes them beside the others.
 ///
 /// - Important: Entries are atomic: after a power failure an entry is there whole or not at all, and
 ///   every entry whose synchronous append returned, or whose receipt reported it persisted, is there. A
@@ -30,7 +32,8 @@ import Synchronization
 public actor RegionWriter {
     // By file: `+SynchronousAppends` and `+AsynchronousAppends` hold the public appends; `+WritePath` reserves
     // room and timestamps, seals and publishes; `+DurableWrites` makes entries durable with one drain (the
-    // synchronous path); `+Copying` copies and flushes entries; `+Reservations` fills entries in place.
+    // synchronous path), and `+WritesBeside` batches beside other appends; `+Copying` copies and flushes
+    // entries; `+Reservations` fills entries in place.
     //
     // Every member outside this declaration is `nonisolated`. The mutable state below is `nonisolated(unsafe)`:
     // it is read and written only while holding `appendLock`, which every entry point takes around its
@@ -88,6 +91,8 @@ public actor RegionWriter {
     @exclusivity(unchecked) nonisolated(unsafe) var scannedEnd: Int
     /// Entries reserved but not yet published, in offset order (their timestamps increase the same way).
     @exclusivity(unchecked) nonisolated(unsafe) var inFlight: [InFlightEntry] = []
+    /// How many more batches are written beside other appends (see ``writesBeside(contended:)``).
+    @exclusivity(unchecked) nonisolated(unsafe) var batchesBesideLeft = 0
     /// This writer's lane among the tracker's floors: its unpublished floor holds back the watermarks over
     /// the entries the writer took timestamps for and has not published yet.
     @exclusivity(unchecked) nonisolated(unsafe) var lane: LaneFloors.Lane

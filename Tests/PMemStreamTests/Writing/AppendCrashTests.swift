@@ -331,6 +331,60 @@ struct AppendCrashTests {
         return (durable.allBytes, regions)
     }
 
+    @Test(
+        "at every persist point of batches written beside an entry still being copied: the persisted entries",
+        .timeLimit(.minutes(5))
+    )
+    func batchesBesideAnEntryInFlight() async throws {
+        let (image, regions, setup) = try await self.prepared()
+        let journal = Journal()
+        let states = try await forEachCrashState(startingFrom: image) { medium in
+            journal.reset(keeping: setup)
+            let mover = HeldDataMover()
+            let stream = try PMemStream(
+                medium: medium,
+                configuration: .init(blockSize: 4096, persistWorkers: 0, dataMover: mover)
+            )
+            let writer = try await stream.writer(for: try await stream.region(atOffset: regions[1]))
+            let copied = testBytes(33, seed: 100)
+            let held = Task { try await writer.appendAsync(copied) }
+            await mover.waitUntilHolding()
+            // Copied and flushed, one entry streamed; then written whole with non-temporal stores. Each is
+            // reserved, written and drained, and then waits for the entry before it.
+            let batches = [
+                [
+                    testBytes(8, seed: 101), testBytes(100, seed: 102), testBytes(2100, seed: 103),
+                    testBytes(3, seed: 104),
+                ],
+                [testBytes(600, seed: 105), testBytes(1000, seed: 106)],
+            ]
+            var appending: [Task<Void, any Error>] = []
+            for batch in batches {
+                let sealed = writer.sealedInFlight
+                appending.append(
+                    Task {
+                        for (entry, bytes) in zip(try await writer.append(contentsOf: batch), batch) {
+                            journal.record(entry, bytes: bytes, on: medium)
+                        }
+                    }
+                )
+                try #require(await writer.waitUntilSealedInFlight(sealed + batch.count), "the batch waits, sealed")
+            }
+            mover.release()
+            journal.record(try await held.value.entry, bytes: copied, on: medium, synchronous: false)
+            await stream.persistCommitted()
+            for task in appending {
+                try await task.value
+            }
+            try await stream.close()
+            journal.acknowledgeAll(on: medium)
+        } check: { state in
+            try await self.checkRestarted(state, against: journal, "\(state)")
+        }
+        print("crash simulation: \(states) crash states of batches written beside an entry in flight")
+        #expect(states >= min(4, defaultMaxPersistPoints) * CrashMode.standardModes.count)
+    }
+
     @Test("a writer killed between storing the checkpoint and persisting it: what the next one reports persisted stays")
     func killedBeforeItsCheckpointWasDurable() async throws {
         let (image, _) = try await self.threeEntriesBeforeACheckpoint()

@@ -76,12 +76,10 @@ struct AppendTests {
             mover.release()
         }
         let batch = [0, 1, 600, 4096, 3].map { testBytes($0, seed: $0) }
-        let available = await writer.availableSize
         let appending = Task { try await writer.append(contentsOf: batch) }
         if pending != nil {
-            while await writer.availableSize == available {
-                await Task.yield()  // until the batch is written and waits for the held entry
-            }
+            // Until the batch is written, drained and waits for the held entry.
+            try #require(await writer.waitUntilSealedInFlight(batch.count))
             mover.release()
             _ = try await pending?.value
         }
@@ -94,6 +92,43 @@ struct AppendTests {
         #expect(try await Array(stream.entries(in: writer.region).collect().suffix(batch.count)) == Array(entries))
         #expect(entries.last == entries[batch.count - 1])
         #expect(try await writer.append(contentsOf: []).isEmpty)
+    }
+
+    @Test(
+        "two tasks appending batches to one region at once: each batch whole, contiguous, in order, persisted on return",
+        .timeLimit(.minutes(1))
+    )
+    func batchesFromTwoTasks() async throws {
+        let (stream, _) = try makeStream(size: 4 << 20)
+        let writer = try await stream.writer(for: try await stream.allocateRegion(size: 3 << 20))
+        // Copied and flushed, written whole with non-temporal stores on AMD CPUs, and streamed as copied.
+        let sizes = [[8, 64, 1, 100, 200, 0, 13, 64], [300, 600, 1000, 256], [2100, 8, 700]]
+        let batchesPerTask = 120
+        let appended = try await withThrowingTaskGroup(of: [AppendedEntries].self) { group in
+            for task in 0..<2 {
+                group.addTask {
+                    var appended: [AppendedEntries] = []
+                    for index in 0..<batchesPerTask {
+                        let batch = sizes[index % sizes.count].enumerated().map {
+                            testBytes($0.element, seed: task * 100_000 + index * 10 + $0.offset)
+                        }
+                        let entries = try await writer.append(contentsOf: batch)
+                        #expect(stream.persistedTimestamp >= entries[entries.count - 1].timestamp)
+                        #expect(try entries.map { try $0.bytes } == batch)
+                        appended.append(entries)
+                    }
+                    return appended
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        for entries in appended {
+            #expect(zip(entries, entries.dropFirst()).allSatisfy { $1.timestamp == $0.timestamp + 1 })
+            #expect(zip(entries, entries.dropFirst()).allSatisfy { $1.offset == $0.offset + (24 + $0.size + 7) & ~7 })
+        }
+        let read = try await stream.entries(in: writer.region).collect()
+        #expect(read == appended.flatMap { $0 }.sorted { $0.timestamp < $1.timestamp })
+        #expect(zip(read, read.dropFirst()).allSatisfy { $1.offset > $0.offset })
     }
 
     @Test(
@@ -122,24 +157,64 @@ struct AppendTests {
         )
     }
 
+    /// How ``terminatorAfterEachEntry(size:way:)`` appends its entry.
+    enum TerminatedAppend: String, CaseIterable, CustomTestStringConvertible {
+        case lone
+        case batch
+        /// A batch written beside an entry still being copied: its terminator is stored when it is reserved
+        /// and flushed with its entries; here it starts a cache line.
+        case batchBehindCopy
+
+        var testDescription: String { self.rawValue }
+    }
+
     @Test(
         "a synchronous append or batch ends with a durable terminator, also over bytes an abandoned reservation left",
         arguments: [0, 5, 8, 13, 100, 256, 300, 1000, 4096, 5000],
-        [false, true]
+        TerminatedAppend.allCases
     )
-    func terminatorAfterEachEntry(size: Int, batched: Bool) async throws {
+    func terminatorAfterEachEntry(size: Int, way: TerminatedAppend) async throws {
         let medium = SimulatedMedium(size: 1 << 20)
-        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0))
+        let mover = HeldDataMover()
+        let stream = try PMemStream(medium: medium, configuration: .init(persistWorkers: 0, dataMover: mover))
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 16_000))
-        let reservation = try await writer.reserve(size + 700)
-        reservation.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
+        let reservation = try await writer.reserve(size + 800)
+        reservation.withUnsafeMutableBytes { room in
+            _ = room.initializeMemory(as: UInt8.self, repeating: 0xAB)
+            // Written back, as the caches may do with any line: the medium holds them too.
+            let start = room.baseAddress! - medium.baseAddress
+            medium.persist(start..<start + room.count)
+        }
         await reservation.abandon()
         let bytes = testBytes(size, seed: 3)
         // Batched, as the last of two entries: a batch whose entries all have 256 bytes to 4 KiB (here 1000
         // and 4096) is written as lone entries are, the others are copied and flushed.
-        let entry =
-            batched
-            ? try await writer.append(contentsOf: [testBytes(600, seed: 4), bytes])[1] : try await writer.append(bytes)
+        let batch = [testBytes(600, seed: 4), bytes]
+        let entry: Entry
+        switch way {
+        case .lone:
+            mover.release()
+            entry = try await writer.append(bytes)
+        case .batch:
+            mover.release()
+            entry = try await writer.append(contentsOf: batch)[1]
+        case .batchBehindCopy:
+            // The held entry's size puts the batch's end at a cache line's start: its terminator then shares
+            // no line with the entries, and is durable only if it is flushed itself.
+            let footprint = { (size: Int) in (24 + size + 7) & ~7 }
+            let tail = writer.region.offset + 64 + writer.region.size - (await writer.availableSize)
+            let batchEnd = tail + 24 + footprint(600) + footprint(size)
+            let heldSize = (64 - batchEnd % 64) % 64
+            let held = Task { try await writer.appendAsync(testBytes(heldSize, seed: 5)) }
+            await mover.waitUntilHolding()
+            let appending = Task { try await writer.append(contentsOf: batch)[1] }
+            // Until the batch is written, drained and waits for the held entry.
+            try #require(await writer.waitUntilSealedInFlight(batch.count))
+            mover.release()
+            _ = try await held.value
+            await stream.persistCommitted()
+            entry = try await appending.value
+        }
         let end = entry.offset + (24 + size + 7) & ~7
         #expect(medium.word(at: end) == 0, "the program sees the terminator")
         #expect(medium.word(at: end + 8) == 0xABAB_ABAB_ABAB_ABAB, "nothing is written past the terminator")

@@ -73,17 +73,13 @@ struct StreamedEntryCrashTests {
             let mover = try #require(mover)
             let held = Task { try await writer.appendAsync([9, 9]) }
             await mover.waitUntilHolding()
-            let available = await writer.availableSize
             let large = Task {
                 way == .synchronousBehindAsynchronous
                     ? try await writer.append(bytes) : try await writer.append(contentsOf: [[7], bytes])[1]
             }
-            // Until the large entry is written and drained: its reservation, copy, flushes and drain are one turn
-            // of the writer, and it then waits for the held entry. Bounded, so that a large append that throws
-            // fails the test instead of hanging it.
-            for _ in 0..<100_000 where await writer.availableSize == available {
-                await Task.yield()
-            }
+            // Until the large entry is written, drained and sealed, and waits for the held entry. Bounded, so
+            // that a large append that throws fails the test instead of hanging it.
+            try #require(await writer.waitUntilSealedInFlight(way == .synchronousBehindAsynchronous ? 1 : 2))
             mover.release()
             _ = try await held.value
             await stream.persistCommitted()
