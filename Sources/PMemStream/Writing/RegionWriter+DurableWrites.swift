@@ -8,7 +8,7 @@ nonisolated extension RegionWriter {
     ///
     /// Nothing is retained or released between the copies and the drain (no ``Entry`` is made here; callers
     /// make theirs from the places reported to `written`, after the drain): see
-    /// ``writeEntriesAloneDurably(_:)``.
+    /// ``writeEntriesAloneDurably(_:into:)``.
     ///
     /// - Parameters:
     ///   - count: How many entries.
@@ -107,33 +107,16 @@ nonisolated extension RegionWriter {
     ///
     /// Nothing is retained or released between the copies and the drain: an atomic operation (a retain is
     /// one) after the non-temporal stores of a large entry's copy waits until they are written back, and the
-    /// copies of the entries would not overlap. No ``Entry`` is made at all: the result makes each when it is
-    /// read (see ``AppendedEntries``).
+    /// copies of the entries would not overlap. No ``Entry`` is made at all: the caller's result makes each
+    /// from `places` when it is read (see ``AppendedEntries``).
     ///
-    /// - Returns: The entries, and the last one's timestamp.
-    func writeEntriesAloneDurably(_ batch: [[UInt8]]) throws(PMemStreamError)
-        -> (entries: AppendedEntries, last: UInt64)
+    /// - Parameter places: One element per entry, which receives its place.
+    /// - Returns: The last entry's timestamp.
+    func writeEntriesAloneDurably(_ batch: [[UInt8]], into places: inout [InFlightEntry]) throws(PMemStreamError)
+        -> UInt64
     {
         let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
-        // The places straight from the reservation, which makes each in turn: no second pass over the batch.
-        var refusal: PMemStreamError?
-        let places = [InFlightEntry](unsafeUninitializedCapacity: batch.count) { places, initialized in
-            do throws(PMemStreamError) {
-                try self.reserve(
-                    count: batch.count,
-                    size: { batch[$0].count },
-                    marking: !nonTemporal,
-                    uncounted: true,
-                    reserved: {
-                        places.initializeElement(at: initialized, to: $0)
-                        initialized += 1
-                    }
-                )
-            } catch {
-                refusal = error
-            }
-        }
-        if let refusal { throw refusal }
+        try self.reserve(batch, into: &places, marking: !nonTemporal, uncounted: true)
         let first = places[0]
         let last = places[places.count - 1]
         places.withUnsafeBufferPointer { places in
@@ -141,7 +124,27 @@ nonisolated extension RegionWriter {
         }
         self.medium.drain()
         self.publishDurableAlone(timestamps: first.timestamp...last.timestamp, end: last.end)
-        return (AppendedEntries(state: self.state, places: places), last.timestamp)
+        return last.timestamp
+    }
+
+    /// Reserves room and timestamps for the entries of `batch` (see
+    /// ``reserve(count:size:marking:uncounted:reserved:)``), storing each entry's place in `places`, which
+    /// has one element per entry: made before ``appendLock`` was taken, so that the lock is not held while it
+    /// is allocated, and filled with plain stores.
+    func reserve(
+        _ batch: [[UInt8]],
+        into places: inout [InFlightEntry],
+        marking: Bool,
+        uncounted: Bool
+    ) throws(PMemStreamError) {
+        assert(places.count == batch.count, "a place for each entry")
+        try places.withUnsafeMutableBufferPointer { (places) throws(PMemStreamError) in
+            var index = 0
+            try self.reserve(count: batch.count, size: { batch[$0].count }, marking: marking, uncounted: uncounted) {
+                places[index] = $0
+                index += 1
+            }
+        }
     }
 
     /// Writes each entry of `batch` into the place reserved for it in `places`, and flushes them: whole with

@@ -136,7 +136,7 @@ nonisolated extension RegionWriter {
         try await self.groupCommit.waitPersisted(written: timestamp)
     }
 
-    /// Writes `batch` durably, under ``appendLock`` (see ``writeEntriesAloneDurably(_:)``) or, while other
+    /// Writes `batch` durably, under ``appendLock`` (see ``writeEntriesAloneDurably(_:into:)``) or, while other
     /// appends to the region are under way, beside them (see ``writesBeside(contended:)``); unless an explicit
     /// reservation has the region.
     ///
@@ -146,18 +146,21 @@ nonisolated extension RegionWriter {
     func writeDurablyWhenFree(_ batch: [[UInt8]]) throws(PMemStreamError) -> (AppendedEntries, UInt64)? {
         // Nothing to write, and nothing to wait for: timestamp 0 is persisted in every stream.
         guard !batch.isEmpty else { return (AppendedEntries(state: self.state, places: []), 0) }
-        var beside: [InFlightEntry]?
-        let written = try self.appendLock.withLock {
-            (contended: Bool) throws(PMemStreamError) -> (AppendedEntries, UInt64)? in
+        // The places, allocated before the lock is taken.
+        var places = [InFlightEntry](repeating: InFlightEntry(offset: 0, size: 0, timestamp: 0), count: batch.count)
+        let writtenAlone = try self.appendLock.withLock { (contended: Bool) throws(PMemStreamError) -> Bool? in
             guard self.reservation == nil else { return nil }
             guard self.writesBeside(contended: contended) else {
-                return try self.writeEntriesAloneDurably(batch)
+                _ = try self.writeEntriesAloneDurably(batch, into: &places)
+                return true
             }
-            beside = try self.reserveBeside(batch)
-            return nil
+            try self.reserveBeside(batch, into: &places)
+            return false
         }
-        guard let places = beside else { return written }
-        self.writeBeside(batch, into: places)
+        guard let writtenAlone else { return nil }
+        if !writtenAlone {
+            self.writeBeside(batch, into: places)
+        }
         return (AppendedEntries(state: self.state, places: places), places[places.count - 1].timestamp)
     }
 

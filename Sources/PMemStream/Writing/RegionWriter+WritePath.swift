@@ -5,7 +5,7 @@ nonisolated extension RegionWriter {
     /// size, by index), all or nothing, and stores a zero word at the start of each (so none reads as an
     /// entry before it is sealed) and after the last (the terminator). The timestamps are consecutive, taken
     /// with one atomic operation; none is taken when the entries do not fit. Nothing is flushed. With
-    /// `marking` false, it stores no zero word (see ``reserveBeside(_:)``).
+    /// `marking` false, it stores no zero word (see ``reserveBeside(_:into:)``).
     ///
     /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
     func reserve(count: Int, size: (_ index: Int) -> Int, marking: Bool = true) throws(PMemStreamError) -> Range<Int> {

@@ -25,18 +25,18 @@ nonisolated extension RegionWriter {
     /// may reserve the next room, and seal an entry at the terminator's place, as soon as the lock is
     /// released, while the entries' own starts are this batch's alone (``writeBeside(_:into:)`` stores them).
     ///
-    /// - Returns: The entries' places.
-    func reserveBeside(_ batch: [[UInt8]]) throws(PMemStreamError) -> [InFlightEntry] {
-        let reserved = try self.reserve(count: batch.count, size: { batch[$0].count }, marking: false)
-        let places = Array(self.inFlight[reserved])
+    /// - Parameter places: One element per entry, which receives its place (see
+    ///   ``reserve(_:into:marking:uncounted:)``).
+    func reserveBeside(_ batch: [[UInt8]], into places: inout [InFlightEntry]) throws(PMemStreamError) {
+        try self.reserve(batch, into: &places, marking: false, uncounted: false)
+        self.inFlight.append(contentsOf: places)
         let last = places[places.count - 1]
         if self.hasTerminator(after: last) {
             self.base.storeWord(0, at: last.end)
         }
-        return places
     }
 
-    /// Writes `batch` into `places`, reserved by ``reserveBeside(_:)``, without ``appendLock``: as a batch
+    /// Writes `batch` into `places`, reserved by ``reserveBeside(_:into:)``, without ``appendLock``: as a batch
     /// written alone would (see ``write(_:into:nonTemporally:terminated:)``), after a zero word at each
     /// entry's start when it copies them, and with the terminator, stored at the reservation, flushed with
     /// them; then drains, and publishes what it can under the lock (see ``publishSealedPrefix(durable:)``).
