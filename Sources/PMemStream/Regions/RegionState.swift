@@ -177,20 +177,12 @@ final class RegionState: Sendable {
         self.writeCount.wrappingSubtract(count, ordering: .releasing)
     }
 
-    /// Records that the writer's entry with `timestamp`, ending at `end`, is durable, then that `count` writes
-    /// ended. Called by the region's writer only: its records take no lock (see ``WriterDurableRecords``).
+    /// Records that the writer's entry with `timestamp`, ending at `end`, is durable, before its publication
+    /// lets the persisted watermark cover it. Called by the region's writer only: its records take no lock
+    /// (see ``WriterDurableRecords``).
     ///
     /// - Returns: Whether the caller must register the region for the next checkpoint: the checkpoint had
     ///   found no record of the writer waiting.
-    func endWrites(_ count: Int, recordingDurable timestamp: UInt64, end: Int) -> Bool {
-        defer { self.endWrites(count) }
-        return self.recordWriterDurable(timestamp: timestamp, end: end)
-    }
-
-    /// Records that the writer's entry with `timestamp`, ending at `end`, is durable, for writes that were
-    /// not counted (see ``checkWritable()``). Called by the region's writer only.
-    ///
-    /// - Returns: As ``endWrites(_:recordingDurable:end:)``.
     func recordWriterDurable(timestamp: UInt64, end: Int) -> Bool {
         self.writerRecords.record(timestamp: timestamp, end: end)
     }
@@ -243,8 +235,7 @@ final class RegionState: Sendable {
     // MARK: - Checkpoint tails
 
     /// Records that the entry with `timestamp`, ending at `end`, is durable (for a group-commit round; the
-    /// region's writer records its own with ``endWrites(_:recordingDurable:end:)`` or
-    /// ``recordWriterDurable(timestamp:end:)``).
+    /// region's writer records its own with ``recordWriterDurable(timestamp:end:)``).
     ///
     /// - Returns: Whether the region had no durable entry of a round waiting for a checkpoint before.
     func recordDurable(timestamp: UInt64, end: Int) -> Bool {

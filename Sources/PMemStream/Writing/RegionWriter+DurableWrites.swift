@@ -258,11 +258,13 @@ nonisolated extension RegionWriter {
     /// Publishes entries that never entered ``inFlight``, reserved uncounted, just made durable: they have
     /// `timestamps`, and the last ends at `end`.
     private func publishDurableAlone(timestamps: ClosedRange<UInt64>, end: Int) {
+        // Recorded first, as in `publishSealedPrefix(durable:)`: before the watermark can cover them.
+        let registers = self.state.recordWriterDurable(timestamp: timestamps.upperBound, end: end)
         self.state.published(upTo: end)
         if self.tracker.publishedDurable(in: &self.lane, next: LaneFloors.none, last: timestamps.upperBound) {
             self.durableThrough.store(timestamps.upperBound, ordering: .relaxed)
         }
-        if self.state.recordWriterDurable(timestamp: timestamps.upperBound, end: end) {
+        if registers {
             self.groupCommit.touch(self.state)
         }
     }

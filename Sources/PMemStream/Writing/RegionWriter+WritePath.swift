@@ -222,6 +222,13 @@ nonisolated extension RegionWriter {
             return count
         }
         guard count > 0 || durable != nil else { return }
+        // Recorded before the publication lets the watermarks move: a checkpoint takes a record once the
+        // persisted watermark covers it, and then finds the records of every entry it covers. Recorded after,
+        // a batch published behind one that drained first (see `writeBeside(_:into:)`) could leave a checkpoint
+        // the later batch's end and the next one its own, further back.
+        let registers = durable.map {
+            self.state.recordWriterDurable(timestamp: $0.timestamps.upperBound, end: $0.end)
+        }
         if count > 0 {
             self.state.published(upTo: self.inFlight[count - 1].end)
             if count == self.inFlight.count {
@@ -232,12 +239,9 @@ nonisolated extension RegionWriter {
             // Timestamps increase along the list: the first one left is the lowest the writer holds back.
             self.tracker.published(in: &self.lane, next: self.inFlight.first?.timestamp ?? LaneFloors.none)
         }
-        if let durable {
-            if self.state.endWrites(count, recordingDurable: durable.timestamps.upperBound, end: durable.end) {
-                self.groupCommit.touch(self.state)
-            }
-        } else {
-            self.state.endWrites(count)
+        self.state.endWrites(count)
+        if registers == true {
+            self.groupCommit.touch(self.state)
         }
         if count > 0, self.inFlight.isEmpty, !self.quiesceWaiters.isEmpty {
             let waiters = self.quiesceWaiters

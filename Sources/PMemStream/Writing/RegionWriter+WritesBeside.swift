@@ -11,6 +11,7 @@ nonisolated extension RegionWriter {
     func writesBeside(contended: Bool) -> Bool {
         if contended || !self.inFlight.isEmpty {
             self.batchesBesideLeft = Self.batchesBesideAfterContention
+            return true
         }
         guard self.batchesBesideLeft > 0 else { return false }
         self.batchesBesideLeft -= 1

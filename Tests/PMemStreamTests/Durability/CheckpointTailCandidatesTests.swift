@@ -55,25 +55,21 @@ struct WriterCheckpointTailCandidatesTests {
     @Test("the writer registers the region with its first record after a checkpoint that found none waiting")
     func registersAfterIdleCheckpoint() throws {
         let state = RegionState.candidatesFixture()
-        try state.beginWrites(3)
-        #expect(state.endWrites(1, recordingDurable: 1, end: 100), "the first record registers the region")
-        #expect(!state.endWrites(1, recordingDurable: 2, end: 200))
+        #expect(state.recordWriterDurable(timestamp: 1, end: 100), "the first record registers the region")
+        #expect(!state.recordWriterDurable(timestamp: 2, end: 200))
         #expect(state.checkpointTail(upTo: 1) == (100, true), "2 waits for a later checkpoint")
-        #expect(!state.endWrites(1, recordingDurable: 3, end: 300), "the region is still registered")
+        #expect(!state.recordWriterDurable(timestamp: 3, end: 300), "the region is still registered")
         #expect(state.checkpointTail(upTo: 3) == (300, false))
         #expect(state.checkpointTail(upTo: 3) == (nil, false), "nothing recorded since")
-        try state.beginWrites()
-        #expect(state.endWrites(1, recordingDurable: 4, end: 400), "registered again after an idle checkpoint")
+        #expect(state.recordWriterDurable(timestamp: 4, end: 400), "registered again after an idle checkpoint")
         #expect(state.checkpointTail(upTo: 4) == (400, false))
-        try state.markFreed()  // every write ended
     }
 
     @Test("the writer's records and the rounds' are taken together; the writer's newest eight are kept")
     func keepsTheNewestEight() throws {
         let state = RegionState.candidatesFixture()
-        try state.beginWrites(10)
         for timestamp in 1...10 as ClosedRange<UInt64> {
-            _ = state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 100)
+            _ = state.recordWriterDurable(timestamp: timestamp, end: Int(timestamp) * 100)
         }
         _ = state.recordDurable(timestamp: 11, end: 1100)
         #expect(state.checkpointTail(upTo: 2) == (nil, true), "1 and 2 were replaced")
@@ -86,9 +82,8 @@ struct WriterCheckpointTailCandidatesTests {
         let state = RegionState.candidatesFixture()
         _ = state.recordDurable(timestamp: 9, end: 900)
         _ = state.recordDurable(timestamp: 10, end: 1000)
-        try state.beginWrites(7)
         for timestamp in 1...7 as ClosedRange<UInt64> {
-            _ = state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 100)
+            _ = state.recordWriterDurable(timestamp: timestamp, end: Int(timestamp) * 100)
         }
         // Nine candidates for eight places: 1 gives way, not 9.
         #expect(state.checkpointTail(upTo: 9) == (900, true))
@@ -119,7 +114,7 @@ struct WriterCheckpointTailCandidatesTests {
         let writerFinished = DispatchSemaphore(value: 0)
         DispatchQueue(label: "PMemStreamTests.racingWriter").async {
             for timestamp in 1...count {
-                if state.endWrites(1, recordingDurable: timestamp, end: Int(timestamp) * 64) {
+                if state.recordWriterDurable(timestamp: timestamp, end: Int(timestamp) * 64) {
                     shared.registered.store(true, ordering: .releasing)
                 }
                 shared.recorded.store(timestamp, ordering: .releasing)

@@ -9,7 +9,18 @@ final class HeldDataMover: DataMover, @unchecked Sendable {
 
     func copy(_ bytes: [UInt8], toOffset offset: Int, of medium: any PersistentMedium) async {
         if !self.released.load(ordering: .acquiring) {
-            await withCheckedContinuation { continuation in self.held.withLock { $0.append(continuation) } }
+            await withCheckedContinuation { continuation in
+                // Looked at again under the lock: a release that took the list before this copy added
+                // itself to it stored the flag first.
+                let isReleased = self.held.withLock { held in
+                    guard !self.released.load(ordering: .acquiring) else { return true }
+                    held.append(continuation)
+                    return false
+                }
+                if isReleased {
+                    continuation.resume()
+                }
+            }
         }
         await SynchronousDataMover().copy(bytes, toOffset: offset, of: medium)
     }

@@ -332,7 +332,7 @@ struct AppendCrashTests {
     }
 
     @Test(
-        "at every persist point of batches written beside an entry still being copied: the persisted entries",
+        "at every persist point of batches written beside an entry still being copied, and of those after them: the persisted entries",
         .timeLimit(.minutes(5))
     )
     func batchesBesideAnEntryInFlight() async throws {
@@ -375,6 +375,14 @@ struct AppendCrashTests {
             await stream.persistCommitted()
             for task in appending {
                 try await task.value
+            }
+            // The batches after those are written beside too, with nothing in flight: each publishes itself,
+            // acknowledged persisted by its own drain alone.
+            for (index, sizes) in [[5, 70], [300, 256]].enumerated() {
+                let batch = sizes.enumerated().map { testBytes($0.element, seed: 110 + 10 * index + $0.offset) }
+                for (entry, bytes) in zip(try await writer.append(contentsOf: batch), batch) {
+                    journal.record(entry, bytes: bytes, on: medium)
+                }
             }
             try await stream.close()
             journal.acknowledgeAll(on: medium)
