@@ -99,8 +99,13 @@ struct AppendTests {
         .timeLimit(.minutes(1))
     )
     func batchesFromTwoTasks() async throws {
-        let (stream, _) = try makeStream(size: 4 << 20)
+        let mover = HeldDataMover()
+        let stream = try PMemStream(medium: SimulatedMedium(size: 4 << 20), configuration: .init(dataMover: mover))
         let writer = try await stream.writer(for: try await stream.allocateRegion(size: 3 << 20))
+        // Held in the data mover, so that both tasks' first batches are written beside it, and the batches
+        // after them beside each other (see `RegionWriter.writesBeside(contended:)`), whatever the timing.
+        let held = Task { try await writer.appendAsync([42]) }
+        await mover.waitUntilHolding()
         // Copied and flushed, written whole with non-temporal stores on AMD CPUs, and streamed as copied.
         let sizes = [[8, 64, 1, 100, 200, 0, 13, 64], [300, 600, 1000, 256], [2100, 8, 700]]
         let batchesPerTask = 120
@@ -120,6 +125,9 @@ struct AppendTests {
                     return appended
                 }
             }
+            // Both first batches written, drained and waiting for the held entry.
+            try #require(await writer.waitUntilSealedInFlight(2 * sizes[0].count))
+            mover.release()
             return try await group.reduce(into: []) { $0 += $1 }
         }
         for entries in appended {
@@ -127,8 +135,10 @@ struct AppendTests {
             #expect(zip(entries, entries.dropFirst()).allSatisfy { $1.offset == $0.offset + (24 + $0.size + 7) & ~7 })
         }
         let read = try await stream.entries(in: writer.region).collect()
-        #expect(read == appended.flatMap { $0 }.sorted { $0.timestamp < $1.timestamp })
+        #expect(read.first == (try await held.value).entry)
+        #expect(Array(read.dropFirst()) == appended.flatMap { $0 }.sorted { $0.timestamp < $1.timestamp })
         #expect(zip(read, read.dropFirst()).allSatisfy { $1.offset > $0.offset })
+        try await stream.close()
     }
 
     @Test(
