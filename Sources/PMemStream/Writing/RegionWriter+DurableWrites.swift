@@ -111,10 +111,7 @@ nonisolated extension RegionWriter {
     /// from `places` when it is read (see ``AppendedEntries``).
     ///
     /// - Parameter places: One element per entry, which receives its place.
-    /// - Returns: The last entry's timestamp.
-    func writeEntriesAloneDurably(_ batch: [[UInt8]], into places: inout [InFlightEntry]) throws(PMemStreamError)
-        -> UInt64
-    {
+    func writeEntriesAloneDurably(_ batch: [[UInt8]], into places: inout [InFlightEntry]) throws(PMemStreamError) {
         let nonTemporal = self.writesNonTemporally && Self.allSizes(of: batch, within: Self.nonTemporalBatchSizes)
         try self.reserve(batch, into: &places, marking: !nonTemporal, uncounted: true)
         let first = places[0]
@@ -124,7 +121,6 @@ nonisolated extension RegionWriter {
         }
         self.medium.drain()
         self.publishDurableAlone(timestamps: first.timestamp...last.timestamp, end: last.end)
-        return last.timestamp
     }
 
     /// Reserves room and timestamps for the entries of `batch` (see

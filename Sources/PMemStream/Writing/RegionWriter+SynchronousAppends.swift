@@ -151,7 +151,7 @@ nonisolated extension RegionWriter {
         let writtenAlone = try self.appendLock.withLock { (contended: Bool) throws(PMemStreamError) -> Bool? in
             guard self.reservation == nil else { return nil }
             guard self.writesBeside(contended: contended) else {
-                _ = try self.writeEntriesAloneDurably(batch, into: &places)
+                try self.writeEntriesAloneDurably(batch, into: &places)
                 return true
             }
             try self.reserveBeside(batch, into: &places)

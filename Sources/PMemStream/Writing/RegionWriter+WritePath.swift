@@ -4,13 +4,12 @@ nonisolated extension RegionWriter {
     /// Takes room at the tail and a timestamp for each of `count` entries (`size` gives each one's data
     /// size, by index), all or nothing, and stores a zero word at the start of each (so none reads as an
     /// entry before it is sealed) and after the last (the terminator). The timestamps are consecutive, taken
-    /// with one atomic operation; none is taken when the entries do not fit. Nothing is flushed. With
-    /// `marking` false, it stores no zero word (see ``reserveBeside(_:into:)``).
+    /// with one atomic operation; none is taken when the entries do not fit. Nothing is flushed.
     ///
     /// - Returns: Where the entries are in ``inFlight``, valid until the next publication.
-    func reserve(count: Int, size: (_ index: Int) -> Int, marking: Bool = true) throws(PMemStreamError) -> Range<Int> {
+    func reserve(count: Int, size: (_ index: Int) -> Int) throws(PMemStreamError) -> Range<Int> {
         let first = self.inFlight.count
-        try self.reserve(count: count, size: size, marking: marking) { self.inFlight.append($0) }
+        try self.reserve(count: count, size: size) { self.inFlight.append($0) }
         return first..<self.inFlight.count
     }
 
